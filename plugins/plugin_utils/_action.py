@@ -1,0 +1,118 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gowin.server contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE: internal to the gowin.server collection; not a public API, it may change at any time.
+
+What every gowin.server action plugin shares: arguments validated from the doc stub's
+DOCUMENTATION (the one copy of the argument spec), the channel, and errors turned into clean
+task failures (no traceback reaches the user).
+"""
+
+from __future__ import annotations
+
+import importlib
+import typing as t
+
+import yaml
+from ansible.errors import AnsibleConnectionFailure
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.gowin.server.plugins.plugin_utils._channel import Channel, ChannelError, OpError
+
+_SPEC_KEYS = ("type", "default", "choices", "elements", "aliases", "no_log", "required")
+
+
+class ModuleFailure(Exception):
+    """A failure to report to the user as the task's msg (plus optional result data)."""
+
+    def __init__(self, message: str, **data: t.Any) -> None:
+        super().__init__(message)
+        self.data = data
+
+
+def spec_from_documentation(documentation: str) -> dict:
+    """Turn a DOCUMENTATION block's options into an argument_spec."""
+    doc = yaml.safe_load(documentation) or {}
+    return _options_to_spec(doc.get("options") or {})
+
+
+def _options_to_spec(options: dict) -> dict:
+    spec = {}
+    for name, opt in options.items():
+        entry = {k: opt[k] for k in _SPEC_KEYS if k in opt}
+        if "options" in opt:
+            entry["options"] = _options_to_spec(opt["options"])
+        spec[name] = entry
+    return spec
+
+
+class GowinAction(ActionBase):
+    """Subclasses set MODULE and implement execute(params, channel, task_vars) -> result dict."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = True
+    MODULE = ""
+    MUTUALLY_EXCLUSIVE: list = []
+    REQUIRED_IF: list = []
+    REQUIRED_TOGETHER: list = []
+
+    def argument_spec(self) -> dict:
+        stub = importlib.import_module("ansible_collections.gowin.server.plugins.modules." + self.MODULE)
+        return spec_from_documentation(stub.DOCUMENTATION)
+
+    def validate(self) -> dict:
+        validator = ArgumentSpecValidator(
+            self.argument_spec(),
+            mutually_exclusive=self.MUTUALLY_EXCLUSIVE,
+            required_if=self.REQUIRED_IF,
+            required_together=self.REQUIRED_TOGETHER,
+        )
+        outcome = validator.validate(dict(self._task.args))
+        if outcome.error_messages:
+            raise ModuleFailure("; ".join(outcome.error_messages))
+        params = outcome.validated_parameters
+        self._no_log_values = {str(params[k]) for k, v in self.argument_spec().items() if v.get("no_log") and params.get(k)}
+        return params
+
+    @property
+    def check_mode(self) -> bool:
+        return bool(self._task.check_mode)
+
+    @property
+    def diff_mode(self) -> bool:
+        return bool(self._task.diff)
+
+    def run(self, tmp: t.Any = None, task_vars: dict | None = None) -> dict:
+        self._supports_check_mode = True
+        self._supports_async = False
+        result = super().run(tmp, task_vars)
+        del tmp
+        task_vars = task_vars or {}
+        try:
+            params = self.validate()
+            channel = Channel(self)
+            result.update(self.execute(params, channel, task_vars))
+        except ModuleFailure as err:
+            result.update(err.data)
+            result.update(failed=True, msg=self._scrub(str(err)))
+        except OpError as err:
+            result.update(
+                failed=True,
+                msg=self._scrub("The host refused op %s (%s): %s" % (err.op.get("op"), err.kind, err)),
+                error_kind=err.kind,
+            )
+        except ChannelError as err:
+            result.update(failed=True, msg=self._scrub(str(err)), error_kind=err.kind)
+        except AnsibleConnectionFailure:
+            raise
+        return result
+
+    def _scrub(self, text: str) -> str:
+        for secret in getattr(self, "_no_log_values", ()):
+            if secret:
+                text = text.replace(str(secret), "********")
+        return text
+
+    def execute(self, params: dict, channel: Channel, task_vars: dict) -> dict:  # pragma: no cover - abstract
+        raise NotImplementedError
