@@ -140,7 +140,8 @@ options:
   keep_versions:
     description:
       - After installing, keep only this many of the newest versions in O(install_root) that this module installed,
-        plus the active one, and remove the rest. Folders the module did not install are never touched.
+        plus the active one and the one this task asks for, and remove the rest. Folders the module did not install
+        are never touched.
     type: int
   harden_acl:
     description:

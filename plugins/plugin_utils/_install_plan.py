@@ -173,13 +173,15 @@ class Plan:
         return self.pre_ops + self.install_ops + self.post_ops
 
 
-def installed_ok(obs: Observed, version: str, arch: str) -> tuple[bool, str]:
-    """Is version fully installed for arch? (ok, reason it is not)"""
+def installed_ok(obs: Observed, version: str, arch: str, want_sha: str | None = None) -> tuple[bool, str]:
+    """Is version fully installed for arch (from the file with want_sha, if given)? (ok, reason it is not)"""
     rec = obs.record(version)
     if rec is None:
         return False, "not installed"
     if rec.status != "installed":
         return False, "an earlier install did not finish (status %s)" % (rec.status or "unknown")
+    if want_sha and str(rec.get("Sha256", "")).lower() != want_sha:
+        return False, "it was installed from a file with sha256:%s, not sha256:%s" % (rec.get("Sha256"), want_sha)
     if version.lower() not in obs.entries:
         return False, "its folder is missing"
     first = gv.parse_version_file((obs.version_file or {}).get("content") or "")
@@ -206,7 +208,7 @@ def plan_present(params: dict, obs: Observed, version: str, arch: str, token: st
         plan.pre_ops.append({"op": "path.remove", "args": {"path": wp.join(root, leftover), "recurse": True}})
         plan.changes.append("remove %s left by an interrupted run" % leftover)
 
-    ok, reason = installed_ok(obs, version, arch)
+    ok, reason = installed_ok(obs, version, arch, params.get("sha256"))
     if not ok:
         rec = obs.record(version)
         if rec is None and version.lower() in obs.entries:

@@ -75,10 +75,9 @@ def check_absolute(option: str, value: str, allow_unc: bool = False, strict: boo
     for comp in components(path):
         bad = sorted(set(comp) & (_INSTALL_ROOT_UNSAFE if strict else _WINDOWS_INVALID))
         if bad:
-            what = "letters, digits, spaces and . _ - ( ) + @ # ~ ," if strict else "a Windows file name"
+            rule = "use only letters, digits, spaces and . _ - ( ) + @ # ~ ," if strict else 'not use < > : " | ? *'
             raise PathError(
-                "%s must use only %s in each folder name; %r contains %s"
-                % (option, what, value, " ".join(repr(c) for c in bad))
+                "%s must %s in a folder name; %r contains %s" % (option, rule, value, " ".join(repr(c) for c in bad))
             )
         if comp.split(".")[0].upper() in RESERVED_NAMES:
             raise PathError(
