@@ -166,7 +166,6 @@ class ActionModule(GowinAction):
         """Run the plan; after a refused op, roll back what the install staged, then fail."""
         batches: list[list[dict]] = []
         if source and source["mode"] == "controller":
-            assert plan.staging and plan.zip_path
             batches.append(plan.pre_ops + [{"op": "dir.ensure", "args": {"path": plan.staging}}])
             batches.append(plan.install_ops + plan.post_ops)
         else:

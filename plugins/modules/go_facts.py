@@ -20,7 +20,7 @@ description:
   - Sets C(ansible_facts.gowin).
   - The connection account must be a local administrator on the host.
 author:
-  - gowin.server contributors
+  - Gowin Team (@gowin)
 options:
   install_root:
     description:

@@ -29,7 +29,7 @@ description:
   - This is an action plugin; it works over the C(ansible.windows) connections (winrm, psrp, ssh with PowerShell)
     and the simulated Windows host of the C(gowin.server.winsim) connection plugin.
 author:
-  - gowin.server contributors
+  - Gowin Team (@gowin)
 options:
   version:
     description:
@@ -147,9 +147,9 @@ options:
     description:
       - Lock O(install_root) down so that only administrators can change the toolchains.
       - Inheritance off; Administrators and SYSTEM full control; Users and O(read_groups) read and execute only.
-        This is the intent of C(icacls C:\opt\go /grant Users:(RX\) /deny Users:(WD,AD,WA\)) without the deny entry:
-        every account, administrators included, is a member of Users, so a deny entry for Users would lock out the
-        administrators that manage the toolchains.
+        This is the intent of C(icacls C:\opt\go /grant Users:(RX\) /deny Users:(WD,AD,WA\)) without the deny
+        entry, because every account, administrators included, is a member of Users, so a deny entry for Users
+        would lock out the administrators that manage the toolchains.
     type: bool
     default: true
   read_groups:

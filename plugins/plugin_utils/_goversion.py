@@ -85,7 +85,8 @@ class Request:
     exact: GoVersion | None = None
 
     def exact_name(self) -> str:
-        assert self.exact is not None
+        if self.exact is None:
+            raise VersionError("%s is not an exact version" % self.text)
         return self.exact.name
 
 
@@ -132,8 +133,7 @@ def index_versions(index: t.Any) -> list[tuple[GoVersion, bool]]:
 def resolve(request: Request, index: list) -> GoVersion:
     """Pick the release a request means. Pre-releases only when named exactly."""
     listed = index_versions(index)
-    if request.kind == "exact":
-        assert request.exact is not None
+    if request.exact is not None:
         if any(v == request.exact for v, _ in listed):
             return request.exact
         raise VersionError(

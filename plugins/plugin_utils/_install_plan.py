@@ -259,7 +259,8 @@ def _in_root(obs: Observed, name: str, root: str) -> bool:
 def install_ops(params: dict, plan: Plan, version: str, arch: str, source: dict, installed_at: str) -> list[dict]:
     """Stage, verify, rename into place, prove it runs, record. Nothing here touches the active version."""
     root = params["install_root"]
-    assert plan.staging is not None
+    if plan.staging is None:
+        raise ValueError("install_ops needs a plan that installs")
     final = wp.join(root, version)
     tree = wp.join(plan.staging, "tree")
     exe = wp.join(final, "go", "bin", "go.exe")

@@ -40,7 +40,7 @@ def record(version, status="installed"):
     }, "keys": {}}
 
 
-def observed(installed=(), active=None, entries=None, version_file=None, pe="amd64", acl=HARDENED_ACL,
+def observed(installed=(), active=None, entries=None, version_file=None, pe="amd64", acl=None,
              current_target=None, pending=()):
     keys = {v: record(v) for v in installed}
     keys.update({v: record(v, "pending") for v in pending})
@@ -53,7 +53,7 @@ def observed(installed=(), active=None, entries=None, version_file=None, pe="amd
         {"exists": current_target is not None, "type": "junction", "target": current_target} if current_target else {"exists": False},
         {"exists": version_file is not None, "type": "file", "content": version_file},
         {"exists": pe is not None, "type": "file", "pe_machine": pe},
-        acl,
+        HARDENED_ACL if acl is None else acl,
     ]
     ops = ip.probe_ops(ROOT, "1.22.5", True, [])
     return ip.observe(ops, data)
