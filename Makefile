@@ -101,7 +101,10 @@ integration: venv collection
 molecule: venv collection
 	@if [ ! -f extensions/molecule/sim/molecule.yml ]; then \
 		echo "molecule: extensions/molecule/sim/molecule.yml does not exist yet, skipped"; exit 0; fi; \
-	$(RUN_ENV) $(VBIN)/molecule test -s sim
+	$(RUN_ENV) MOLECULE_EPHEMERAL_DIRECTORY="$(CURDIR)/.tmp/molecule/sim" \
+		$(VBIN)/molecule test -s sim --destroy=always; \
+	$(RUN_ENV) MOLECULE_EPHEMERAL_DIRECTORY="$(CURDIR)/.tmp/molecule/windows" \
+		$(VBIN)/molecule syntax -s windows
 
 sanity: venv
 	$(VBIN)/python tools/ansible_test_prep.py --copy-to $(SANITY_TREE)
