@@ -25,7 +25,7 @@ description:
   - Each host is the folder O(state_dir)/O(host); delete it to start that host afresh.
     C(\\server\share\...) paths used as download sources are read from O(state_dir)/_shares/server/share/.
 author:
-  - gowin.server contributors
+  - Gowin Team (@gowin)
 version_added: 1.0.0
 options:
   host:
@@ -139,11 +139,12 @@ class Connection(ConnectionBase):
     def sim(self) -> WinSimHost:
         """The simulated host (connects first); tests and benchmarks read counters and state from it."""
         self._connect()
-        assert self._host is not None
+        if self._host is None:
+            raise AnsibleConnectionFailure("winsim: the connection is not open")
         return self._host
 
     def _connect(self) -> Connection:
-        if self._connected:
+        if self.connected:
             return self
         name = self.get_option("host")
         if not name:

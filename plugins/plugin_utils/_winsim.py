@@ -33,6 +33,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -856,19 +857,27 @@ class WinSimHost:
         return cached
 
     def _touched(self, *reals: str) -> None:
-        """Forget cached folder listings that a change at these host paths made stale."""
+        """Keep the cached listing of each parent right after creating or removing these host paths."""
         for real in reals:
-            self._listings.pop(os.path.dirname(real), None)
-            below = real + os.sep
-            for cached in [c for c in self._listings if c.startswith(below)]:
-                del self._listings[cached]
+            parent, name = os.path.split(real)
+            listing = self._listings.get(parent)
+            if listing is not None:
+                if os.path.lexists(real):
+                    listing[name.lower()] = name
+                else:
+                    listing.pop(name.lower(), None)
 
-    def _junction(self, path: WinPath) -> JsonDict | None:
-        return self._state["junctions"].get(path.key)
+    def _forget(self, real: str) -> None:
+        """After a folder was removed or renamed away: drop the cached listings of it and below it."""
+        self._touched(real)
+        below = real + os.sep
+        for cached in [c for c in self._listings if c == real or c.startswith(below)]:
+            del self._listings[cached]
 
     def resolve(self, path: WinPath, follow: bool = True) -> Node:
         """Walk a path case-insensitively, following junctions met on the way (and at the end if `follow`)."""
         drive, parts = path.drive, path.parts
+        junctions = self._state["junctions"]
         for _hop in range(MAX_JUNCTION_HOPS + 1):
             if drive not in self._state["drives"]:
                 return Node(WinPath(drive, parts), "missing", None, no_drive=True)
@@ -877,8 +886,7 @@ class WinSimHost:
             redirected = False
             for index, comp in enumerate(parts):
                 last = index == len(parts) - 1
-                here = WinPath(drive, (*canon, comp))
-                junction = self._junction(here)
+                junction = junctions.get(WinPath(drive, (*canon, comp)).key) if junctions else None
                 if junction is not None:
                     link = parse_path(junction["path"], "path")
                     if last and not follow:
@@ -924,7 +932,7 @@ class WinSimHost:
         for folder in reversed(created):
             with contextlib.suppress(OSError):
                 os.rmdir(folder)
-        self._touched(*created)
+            self._forget(folder)
 
     def _free(self, drive: str) -> int:
         return int(self._state["drives"][drive]["free_bytes"])
@@ -1017,7 +1025,7 @@ class WinSimHost:
             self._release(node.path.drive, size)
         self._drop_meta(node.path)
         if node.real is not None:
-            self._touched(node.real)
+            self._forget(node.real)
 
     def _children(self, folder: Node) -> list[tuple[str, str]]:
         real = folder.host_path
@@ -1076,7 +1084,7 @@ class WinSimHost:
         computer = self.computer_name
         found = list(_WELL_KNOWN) + [(computer, ACCOUNT_NAME, ACCOUNT_SID)]
         for full, sid in self._state["accounts"].items():
-            domain, _, name = full.rpartition("\\")
+            domain, _sep, name = full.rpartition("\\")
             found.append((domain, name, sid))
         return found
 
@@ -1084,7 +1092,7 @@ class WinSimHost:
         """A SID for an account name or SID string (case-insensitive; BUILTIN\\ and local prefixes optional)."""
         if _SID.match(name):
             return "S" + name[1:]
-        domain, _, account = name.rpartition("\\")
+        domain, _sep, account = name.rpartition("\\")
         domain = domain.lower()
         computer = self.computer_name.lower()
         for known_domain, known_name, sid in self._accounts():
@@ -1135,7 +1143,7 @@ class WinSimHost:
 
     @_op("host.facts", "path")
     def _host_facts(self, a: Args) -> JsonDict:
-        path = a.path("path", required=False)
+        path = a.optional_path("path")
         drive = path.drive if path is not None else "C"
         prof = self.profile
         build = int(self._reg_data(CURRENT_VERSION_KEY, "CurrentBuild", prof.build))
@@ -1163,26 +1171,22 @@ class WinSimHost:
 
     @_op("registry.get", "path", "depth")
     def _registry_get(self, a: Args) -> JsonDict:
-        path = parse_reg_path(a.text("path", required=True), "path")
+        path = parse_reg_path(a.need_text("path"), "path")
         depth = a.number("depth", 0, 0, 3)
-        assert depth is not None
-        key = self.registry.open(path)
+        key = self.registry.find(path)
         if key is None:
             return {"exists": False, "values": {}, "keys": {}}
         return dict(exists=True, **Registry.node(key, depth))
 
     @_op("registry.set", "path", "name", "type", "data")
     def _registry_set(self, a: Args) -> JsonDict:
-        path = parse_reg_path(a.text("path", required=True), "path")
-        name = a.text("name", required=True, empty=True)
-        reg_type = a.text("type", required=True, choices=REG_TYPES)
-        if "data" not in a.raw or a.raw["data"] is None:
-            a.fail("data", "is required (a string, integer, list of strings or hex string, by type)")
-        assert name is not None and reg_type is not None
+        path = parse_reg_path(a.need_text("path"), "path")
+        name = a.need_text("name", empty=True)
+        reg_type = a.need_text("type", choices=REG_TYPES)
+        if a.raw.get("data") is None:
+            a.fail("data", "is required (a string, an integer, a list of strings or a hex string, by type)")
         data = check_reg_data(reg_type, a.raw["data"])
-        key = self.registry.open(path)
-        found = None if key is None else _ci_find(key["values"], name)
-        before = None if key is None or found is None else dict(key["values"][found])
+        before = self.registry.value(path, name)
         if before == {"type": reg_type, "data": data}:
             return {"changed": False, "before": before}
         self.registry.set(path, name, reg_type, data)
@@ -1190,7 +1194,7 @@ class WinSimHost:
 
     @_op("registry.remove", "path", "name")
     def _registry_remove(self, a: Args) -> JsonDict:
-        path = parse_reg_path(a.text("path", required=True), "path")
+        path = parse_reg_path(a.need_text("path"), "path")
         name = a.text("name", empty=True)
         if name is not None:
             return {"changed": self.registry.remove_value(path, name)}
@@ -1201,51 +1205,28 @@ class WinSimHost:
     @_op("file.stat", "path", "checksum", "pe", "read", "expect")
     def _file_stat(self, a: Args) -> JsonDict:
         path = a.path("path")
-        assert path is not None
         want = {"sha256": a.flag("checksum", False), "pe_machine": a.flag("pe", False), "content": a.flag("read", False)}
-        expect = a.mapping("expect") or {}
-        checks: dict[str, t.Any] = {}
-        for field, value in expect.items():
-            if field in ("exists",) and isinstance(value, bool):
-                checks[field] = value
-            elif field == "type" and value in ("file", "directory", "junction"):
-                checks[field] = value
-            elif field == "sha256" and isinstance(value, str) and re.match(r"^[0-9a-fA-F]{64}$", value):
-                checks[field] = value.lower()
-            elif field == "pe_machine" and (value is None or value in ("amd64", "arm64", "386", "unknown")):
-                checks[field] = value
-            elif field == "first_line" and isinstance(value, str):
-                checks[field] = value
-            else:
-                a.fail(
-                    "expect",
-                    "has a bad entry '%s'; accepted: exists (bool), type (file|directory|junction), sha256 (64 hex), "
-                    "pe_machine (amd64|arm64|386|unknown|null), first_line (string)" % field,
-                )
+        checks = self._stat_checks(a)
         node = self.resolve(path, follow=False)
-        if not node.exists:
-            facts: JsonDict = {"exists": False}
-        else:
-            facts = {"exists": True, "type": node.kind}
-            if node.kind == "junction":
-                facts["target"] = node.target
-            else:
-                assert node.real is not None
-                facts["mtime"] = int(os.stat(node.real).st_mtime)
-            if node.kind == "file":
-                assert node.real is not None
-                facts["size"] = os.path.getsize(node.real)
-                if want["sha256"] or "sha256" in checks:
-                    facts["sha256"] = self._sha256(node.real)
-                if want["pe_machine"] or "pe_machine" in checks:
-                    facts["pe_machine"] = self._pe_of(node)
-                if want["content"] or "first_line" in checks:
-                    facts["content"] = decode_text(self._read_head(node, READ_LIMIT))
+        facts: JsonDict = {"exists": node.exists}
+        if node.kind == "junction":
+            facts.update(type="junction", target=node.target)
+        elif node.exists:
+            facts.update(type=node.kind, mtime=int(os.stat(node.host_path).st_mtime))
+        if node.kind == "file":
+            facts["size"] = os.path.getsize(node.host_path)
+            if want["sha256"] or "sha256" in checks:
+                facts["sha256"] = self._sha256(node.host_path)
+            if want["pe_machine"] or "pe_machine" in checks:
+                facts["pe_machine"] = self._pe_of(node)
+            if want["content"] or "first_line" in checks:
+                facts["content"] = decode_text(self._read_head(node, READ_LIMIT))
         differences = []
         for field, expected in checks.items():
-            actual = facts.get(field) if field != "first_line" else (
-                facts["content"].split("\n", 1)[0].rstrip("\r") if "content" in facts else None
-            )
+            if field == "first_line":
+                actual = facts["content"].split("\n", 1)[0].rstrip("\r") if "content" in facts else None
+            else:
+                actual = facts.get(field)
             if actual != expected:
                 differences.append("%s is %s, expected %s" % (field, json.dumps(actual), json.dumps(expected)))
         if differences:
@@ -1255,20 +1236,37 @@ class WinSimHost:
                 facts.pop(field, None)
         return facts
 
+    @staticmethod
+    def _stat_checks(a: Args) -> JsonDict:
+        accepted: dict[str, Callable[[object], bool]] = {
+            "exists": lambda v: isinstance(v, bool),
+            "type": lambda v: v in ("file", "directory", "junction"),
+            "sha256": lambda v: isinstance(v, str) and re.match(r"^[0-9a-fA-F]{64}$", v) is not None,
+            "pe_machine": lambda v: v is None or v in ("amd64", "arm64", "386", "unknown"),
+            "first_line": lambda v: isinstance(v, str),
+        }
+        checks = dict(a.mapping("expect") or {})
+        for field, value in checks.items():
+            if field not in accepted or not accepted[field](value):
+                a.fail(
+                    "expect",
+                    "has a bad entry '%s'; accepted: exists (true|false), type (file|directory|junction), sha256 (64 hex "
+                    "digits), pe_machine (amd64|arm64|386|unknown|null), first_line (a string)" % field,
+                )
+        if "sha256" in checks:
+            checks["sha256"] = checks["sha256"].lower()
+        return checks
+
     @_op("dir.list", "path")
     def _dir_list(self, a: Args) -> JsonDict:
-        path = a.path("path")
-        assert path is not None
-        node = self.resolve(path)
+        node = self.resolve(a.path("path"))
         if node.kind != "directory":
             return {"exists": False, "entries": []}
         return {"exists": True, "entries": [{"name": n, "type": k} for n, k in self._children(node)]}
 
     @_op("dir.ensure", "path")
     def _dir_ensure(self, a: Args) -> JsonDict:
-        path = a.path("path")
-        assert path is not None
-        node = self.resolve(path)
+        node = self.resolve(a.path("path"))
         if node.kind == "directory":
             return {"changed": False}
         if node.kind == "file":
@@ -1280,21 +1278,19 @@ class WinSimHost:
     def _path_remove(self, a: Args) -> JsonDict:
         path = a.path("path")
         recurse = a.flag("recurse", True)
-        assert path is not None
         node = self.resolve(path, follow=False)
         if not node.exists:
             return {"changed": False}
         if node.path.is_root:
             a.fail("path", "is the root of drive %s:; a drive root is never removed" % node.path.drive)
         if node.kind == "directory" and not recurse and self._children(node):
-            a.fail("recurse", "is false but %s is not empty; set recurse: true to remove it with its contents" % node.path)
+            a.fail("recurse", "is false but %s is not empty; set recurse to true to remove it with its contents" % node.path)
         self._remove(node, "path.remove")
         return {"changed": True}
 
     @_op("path.move", "src", "dest")
     def _path_move(self, a: Args) -> JsonDict:
         src_path, dest_path = a.path("src"), a.path("dest")
-        assert src_path is not None and dest_path is not None
         src = self.resolve(src_path, follow=False)
         if not src.exists:
             raise OpFailure("not_found", "path.move: src %s does not exist" % src_path)
@@ -1316,36 +1312,75 @@ class WinSimHost:
             entry["path"] = str(new_path)
             self._state["junctions"][new_path.key] = entry
         else:
-            assert src.real is not None and parent.real is not None
-            os.rename(src.real, os.path.join(parent.real, dest_path.name))
+            moved_to = os.path.join(parent.host_path, dest_path.name)
+            os.rename(src.host_path, moved_to)
             self._move_meta(src.path, new_path)
-            self._touched(src.real)
+            self._forget(src.host_path)
+            self._touched(moved_to)
         return {"changed": True}
 
-    def _source_chunks(self, url: str, dest: Node, a: Args) -> Iterator[bytes]:
+    @_op("file.download", "url", "dest", "sha256", "username", "password", "validate_certs", "timeout")
+    def _file_download(self, a: Args) -> JsonDict:
+        url = a.need_text("url")
+        dest_path = a.path("dest")
+        sha = a.text("sha256")
+        if sha is not None and not re.match(r"^[0-9a-fA-F]{64}$", sha):
+            a.fail("sha256", "must be 64 hex digits (a SHA-256)")
+        a.flag("validate_certs", True)
+        a.number("timeout", 300, 1, 86400)
+        a.text("username")
+        a.text("password", empty=True)
+        if a.given("password") and not a.given("username"):
+            a.fail("username", "is required when password is given")
+        dest = self.resolve(dest_path)
+        if dest.kind == "directory":
+            raise OpFailure("exists", "file.download: dest %s is a directory" % dest.path)
+        real = self._writable(dest, "file.download")
+        self._check_unlocked(dest.path, "file.download")
+        source = self._source(url, dest, a)
+        truncate = self._take_fault(lambda f: f["fault"] == "truncate_download")
+        created = self._mkdirs(os.path.dirname(real))
+        try:
+            size, digest = self._write_stream(dest, source(), "file.download", truncate["bytes"] if truncate else None)
+            if sha is not None and digest != sha.lower():
+                raise OpFailure(
+                    "checksum_mismatch",
+                    "file.download: %s has sha256 %s, expected %s; the file was deleted" % (_redact_url(url), digest, sha.lower()),
+                )
+        except BaseException:
+            # Whatever failed once the arguments were good, no file is left at dest.
+            left = self.resolve(dest.path)
+            if left.kind == "file":
+                self._remove(left, "file.download")
+            self._rmdirs(created)
+            raise
+        return {"size": size, "sha256": digest}
+
+    def _source(self, url: str, dest: Node, a: Args) -> Callable[[], Iterator[bytes]]:
+        """What reads the source, after checking the form of `url` (bad_args); reading may fail download_failed."""
         if url.lower().startswith(("http://", "https://")):
-            return self._http_chunks(url, a)
+            return lambda: self._http_chunks(url, a)
         if is_unc(url):
-            return self._file_chunks(self._share_file(url), url)
+            return lambda: self._file_chunks(self._share_file(url), url)
         if not _DRIVE_PATH.match(url.replace("/", "\\")):
-            a.fail("url", "must be an https:// or http:// URL, a UNC path (\\\\server\\share\\file) or a local path (C:\\...); got '%s'" % _redact_url(url))
+            a.fail(
+                "url",
+                "must be an https:// or http:// URL, a UNC path (\\\\server\\share\\file) or a local path (C:\\...); got '%s'"
+                % _redact_url(url),
+            )
         source = self.resolve(parse_path(url, "url"))
-        if source.kind != "file":
-            raise OpFailure("download_failed", "file.download: %s does not exist or is not a file" % url)
         if source.path.key == dest.path.key:
             a.fail("url", "is the same file as dest")
-        assert source.real is not None
-        return self._file_chunks(source.real, url)
+        return lambda: self._file_chunks(source.real if source.kind == "file" else None, url)
 
     def _share_file(self, url: str) -> str | None:
+        """The file a UNC path names under <state_dir>/_shares (server and share names too are case-insensitive)."""
         parts = [p for p in url.replace("/", "\\").split("\\") if p]
         if len(parts) < 3:
             return None
         real = self.shares_root
         for part in parts:
-            if not os.path.isdir(real):
-                return None
-            name = _ci_find(os.listdir(real), part)
+            name = _ci_find(os.listdir(real), part) if os.path.isdir(real) else None
             if name is None:
                 return None
             real = os.path.join(real, name)
@@ -1354,7 +1389,7 @@ class WinSimHost:
     @staticmethod
     def _file_chunks(real: str | None, url: str) -> Iterator[bytes]:
         if real is None:
-            raise OpFailure("download_failed", "file.download: %s: the network path or file was not found" % url)
+            raise OpFailure("download_failed", "file.download: %s does not exist or is not a file" % url)
         with open(real, "rb") as handle:
             yield from iter(lambda: handle.read(CHUNK), b"")
 
@@ -1385,7 +1420,9 @@ class WinSimHost:
                     got += len(chunk)
                     yield chunk
                 if length is not None and length.isdigit() and got < int(length):
-                    raise OpFailure("download_failed", "download of %s failed: the connection closed after %d of %s bytes" % (shown, got, length))
+                    raise OpFailure(
+                        "download_failed", "download of %s failed: the connection closed after %d of %s bytes" % (shown, got, length)
+                    )
         except urllib.error.HTTPError as exc:
             raise OpFailure("download_failed", "download of %s failed: HTTP %d %s" % (shown, exc.code, exc.reason)) from None
         except urllib.error.URLError as exc:
@@ -1394,55 +1431,18 @@ class WinSimHost:
             reason = "timed out after %s seconds" % timeout if isinstance(exc, TimeoutError) else "%s: %s" % (type(exc).__name__, exc)
             raise OpFailure("download_failed", "download of %s failed: %s" % (shown, reason)) from None
 
-    @_op("file.download", "url", "dest", "sha256", "username", "password", "validate_certs", "timeout")
-    def _file_download(self, a: Args) -> JsonDict:
-        url = a.text("url", required=True)
-        dest_path = a.path("dest")
-        sha = a.text("sha256")
-        assert url is not None and dest_path is not None
-        if sha is not None and not re.match(r"^[0-9a-fA-F]{64}$", sha):
-            a.fail("sha256", "must be 64 hex digits (a SHA-256)")
-        a.flag("validate_certs", True)
-        a.number("timeout", 300, 1, 86400)
-        if a.given("password") and not a.given("username"):
-            a.fail("username", "is required when password is given")
-        a.text("username")
-        a.text("password", empty=True)
-        dest = self.resolve(dest_path)
-        if dest.kind == "directory":
-            raise OpFailure("exists", "file.download: dest %s is a directory" % dest.path)
-        real = self._writable(dest, "file.download")
-        self._check_unlocked(dest.path, "file.download")
-        chunks = self._source_chunks(url, dest, a)
-        truncate = self._take_fault(lambda f: f["fault"] == "truncate_download")
-        created = self._mkdirs(os.path.dirname(real))
-        try:
-            size, digest = self._write_stream(dest, chunks, "file.download", truncate["bytes"] if truncate else None)
-            if sha is not None and digest != sha.lower():
-                self._remove(self.resolve(dest.path), "file.download")
-                raise OpFailure(
-                    "checksum_mismatch",
-                    "file.download: %s has sha256 %s, expected %s; the file was deleted" % (_redact_url(url), digest, sha.lower()),
-                )
-        except BaseException:
-            self._rmdirs(created)
-            raise
-        return {"size": size, "sha256": digest}
-
     @_op("zip.extract", "src", "dest")
     def _zip_extract(self, a: Args) -> JsonDict:
         src_path, dest_path = a.path("src"), a.path("dest")
-        assert src_path is not None and dest_path is not None
         src = self.resolve(src_path)
         if src.kind != "file":
             raise OpFailure("not_found", "zip.extract: src %s does not exist or is not a file" % src_path)
         dest = self.resolve(dest_path)
         if dest.kind == "file":
             raise OpFailure("exists", "zip.extract: dest %s is a file" % dest.path)
-        dest_real = self._writable(dest, "zip.extract") if not dest.exists else dest.real
-        assert src.real is not None and dest_real is not None
+        dest_real = dest.host_path if dest.exists else self._writable(dest, "zip.extract")
         try:
-            archive = zipfile.ZipFile(src.real)
+            archive = zipfile.ZipFile(src.host_path)
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
             raise OpFailure("corrupt_archive", "zip.extract: %s is not a valid zip archive (%s)" % (src_path, exc)) from None
         with archive:
@@ -1466,7 +1466,7 @@ class WinSimHost:
                 for done in written:
                     self._remove(done, "zip.extract")
                 self._rmdirs(created)
-                if isinstance(exc, (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, NotImplementedError)):
+                if isinstance(exc, (zipfile.BadZipFile, zlib.error, EOFError, zipfile.LargeZipFile, NotImplementedError)):
                     raise OpFailure("corrupt_archive", "zip.extract: %s cannot be read (%s); nothing was kept" % (src_path, exc)) from None
                 if isinstance(exc, OpFailure) and exc.kind == "disk_full":
                     exc.message += "; the files written were removed"
@@ -1486,8 +1486,8 @@ class WinSimHost:
             parts: list[str] = []
             for comp in (c for c in raw.split("/") if c not in ("", ".")):
                 name = check_name(comp, "zip.extract: " + what, kind="corrupt_archive")
-                prefix = "/".join(parts + [name]).lower()
-                parts.append(stored_case.setdefault(prefix, name))
+                # Entries that differ only in case land in one folder, spelled as first met.
+                parts.append(stored_case.setdefault("/".join(parts + [name]).lower(), name))
             if not parts:
                 continue
             key = "/".join(parts).lower()
@@ -1510,7 +1510,6 @@ class WinSimHost:
         if isinstance(raw_target, str) and is_unc(raw_target):
             a.fail("target", "must be a local path (C:\\...); a junction cannot point to a network share")
         path, target = a.path("path"), a.path("target")
-        assert path is not None and target is not None
         node = self.resolve(path, follow=False)
         if node.kind == "junction":
             before = node.target
@@ -1527,9 +1526,7 @@ class WinSimHost:
 
     @_op("acl.get", "path")
     def _acl_get(self, a: Args) -> JsonDict:
-        path = a.path("path")
-        assert path is not None
-        node = self.resolve(path)
+        node = self.resolve(a.path("path"))
         if not node.exists:
             return {"exists": False, "owner": None, "protected": False, "aces": []}
         return self._acl(node)
@@ -1539,25 +1536,32 @@ class WinSimHost:
         path = a.path("path")
         protected = a.flag("protected", False)
         raw_aces = a.raw.get("aces")
-        assert path is not None
         if not isinstance(raw_aces, list):
             a.fail("aces", "is required (a list of {identity, mask, type, inherit})")
+        shapes = [self._ace_shape(a, index, raw) for index, raw in enumerate(raw_aces)]
         node = self.resolve(path)
-        aces: list[JsonDict] = []
-        for index, raw in enumerate(raw_aces):
-            aces.append(self._check_ace(a, index, raw, node.kind == "directory"))
         if not node.exists:
             raise OpFailure("not_found", "acl.set: %s does not exist" % path)
+        aces = []
+        for index, (identity, mask, ace_type, inherit) in enumerate(shapes):
+            if inherit and node.kind != "directory":
+                a.fail("aces[%d].inherit" % index, "must be false on a file (only folders pass ACEs on)")
+            sid = self.lookup_identity(identity)
+            if sid is None:
+                raise OpFailure(
+                    "identity_not_found", "acl.set: aces[%d]: no account or group named '%s' is known on this host" % (index, identity)
+                )
+            aces.append(_ace(sid, mask, inherit, ace_type))
         entry = self._state["acls"].get(node.path.key)
         current = entry or {"aces": [], "protected": False}
-        same = bool(current["protected"]) == protected and sorted(current["aces"], key=_ace_sort_key) == sorted(aces, key=_ace_sort_key)
-        if same:
+        if bool(current["protected"]) == protected and sorted(current["aces"], key=_ace_sort_key) == sorted(aces, key=_ace_sort_key):
             return {"changed": False}
         owner = entry["owner"] if entry else SID_ADMINISTRATORS
         self._state["acls"][node.path.key] = {"path": str(node.path), "owner": owner, "protected": protected, "aces": aces}
         return {"changed": True}
 
-    def _check_ace(self, a: Args, index: int, raw: object, is_dir: bool) -> JsonDict:
+    @staticmethod
+    def _ace_shape(a: Args, index: int, raw: object) -> tuple[str, int, str, bool]:
         what = "aces[%d]" % index
         fields = ("identity", "mask", "type", "inherit")
         if not isinstance(raw, dict):
@@ -1574,12 +1578,7 @@ class WinSimHost:
             a.fail(what + ".type", "must be one of allow, deny")
         if not isinstance(inherit, bool):
             a.fail(what + ".inherit", "must be true or false")
-        if inherit and not is_dir:
-            a.fail(what + ".inherit", "must be false on a file (only folders pass ACEs on)")
-        sid = self.lookup_identity(identity)
-        if sid is None:
-            raise OpFailure("identity_not_found", "acl.set: %s: no account or group named '%s' is known on this host" % (what, identity))
-        return _ace(sid, mask, inherit, ace_type)
+        return identity, mask, ace_type, inherit
 
     @_op("identity.resolve", "names")
     def _identity_resolve(self, a: Args) -> JsonDict:
@@ -1595,11 +1594,10 @@ class WinSimHost:
         env = a.mapping("env") or {}
         if not all(isinstance(v, str) for v in env.values()):
             a.fail("env", "must map names to strings")
-        cwd = a.path("cwd", required=False)
+        cwd = a.optional_path("cwd")
         a.number("timeout", 120, 1, 86400)
-        expect_rc = a.number("expect_rc", None, -(2 ** 31), 2 ** 32 - 1)
+        expect_rc = a.optional_number("expect_rc", -(2 ** 31), 2 ** 32 - 1)
         expect_prefix = a.text("expect_stdout_prefix", empty=True)
-        assert exe_path is not None
         exe = self.resolve(exe_path)
         if exe.kind != "file":
             raise OpFailure("not_found", "go.run: %s does not exist" % exe_path)
@@ -1612,7 +1610,6 @@ class WinSimHost:
             raise OpFailure("exec_failed", "go.run: %s is a %s program, which this %s host cannot run" % (exe_path, machine, self.arch))
         goroot = exe_path.parent.parent
         version_file = goroot.child("VERSION")
-        modelled_from = "%s (first line) and the PE machine of %s" % (version_file, exe_path)
 
         def version() -> str:
             node = self.resolve(version_file)
@@ -1622,26 +1619,26 @@ class WinSimHost:
 
         if argv == ["version"]:
             stdout = "go version %s windows/%s\n" % (version(), machine)
+            modelled_from = "%s (first line) and the PE machine of %s" % (version_file, exe_path)
         elif len(argv) >= 2 and argv[0] == "env" and all(n in GO_ENV_NAMES for n in argv[1:]):
-            computed = {
+            computed: dict[str, Callable[[], str]] = {
                 "GOROOT": lambda: env.get("GOROOT") or self._env("GOROOT") or str(goroot),
                 "GOVERSION": version,
                 "GOOS": lambda: "windows",
                 "GOARCH": lambda: env.get("GOARCH") or self._env("GOARCH") or machine,
             }
             stdout = "".join(computed[n]() + "\n" for n in argv[1:])
-            modelled_from = "%s, the environment and the PE machine of %s" % (version_file, exe_path)
+            modelled_from = "the env argument, the registry environment, %s and the PE machine of %s" % (version_file, exe_path)
         else:
             raise OpFailure(
                 "unsupported",
                 "go.run: winsim models only 'go version' and 'go env %s'; it cannot run %s" % ("|".join(GO_ENV_NAMES), json.dumps(argv)),
             )
-        data = {"rc": 0, "stdout": stdout, "stderr": "", "modelled": True, "modelled_from": modelled_from}
         if expect_rc is not None and expect_rc != 0:
             raise OpFailure("verify_failed", "go.run: rc is 0, expected %d" % expect_rc)
         if expect_prefix is not None and not stdout.startswith(expect_prefix):
             raise OpFailure("verify_failed", "go.run: stdout %s does not start with %s" % (json.dumps(stdout[:200]), json.dumps(expect_prefix)))
-        return data
+        return {"rc": 0, "stdout": stdout, "stderr": "", "modelled": True, "modelled_from": modelled_from}
 
     # ---- faults -----------------------------------------------------------------------------
 
@@ -1652,7 +1649,8 @@ class WinSimHost:
         return None
 
     def add_fault(self, fault: JsonDict) -> None:
-        """Queue a fault (see FAULT_FORMS); disk_full applies at once and stays."""
+        """Queue a fault (see FAULT_FORMS). fail_op, truncate_download and drop_connection act once;
+        disk_full sets the drive's free space at once and stays until clear_faults()."""
         form = fault.get("fault") if isinstance(fault, dict) else None
         if form not in FAULT_FORMS:
             raise ValueError("fault must be a dict whose 'fault' is one of %s; got %r" % (", ".join(FAULT_FORMS), fault))
@@ -1668,9 +1666,22 @@ class WinSimHost:
         with self._transaction() as state:
             if form == "disk_full":
                 drive = fault.get("drive", "C").rstrip(":").upper()
-                state["drives"].setdefault(drive, {})["free_bytes"] = fault["free_bytes"]
+                if drive not in state["drives"]:
+                    raise ValueError("fault disk_full: drive %s: does not exist on this host" % drive)
+                without = self._lift_disk_full(drive)
+                self._faults.append({"fault": "disk_full", "drive": drive, "free_bytes": fault["free_bytes"], "free_bytes_without": without})
+                state["drives"][drive]["free_bytes"] = fault["free_bytes"]
             else:
                 self._faults.append(dict(fault))
+
+    def _lift_disk_full(self, drive: str) -> int:
+        """End a disk_full fault on `drive`: the free space it would have had, plus what changed since."""
+        free = self._free(drive)
+        for fault in [f for f in self._faults if f["fault"] == "disk_full" and f["drive"] == drive]:
+            free = fault["free_bytes_without"] + free - fault["free_bytes"]
+            self._faults.remove(fault)
+        self._state["drives"][drive]["free_bytes"] = free
+        return free
 
     def take_fault(self, form: str) -> JsonDict | None:
         """Consume the next pending fault of a form (the connection plugin uses it for drop_connection)."""
@@ -1682,7 +1693,10 @@ class WinSimHost:
             return [dict(f) for f in self._faults]
 
     def clear_faults(self) -> None:
+        """Drop pending faults and lift disk_full."""
         with self._transaction():
+            for drive in {f["drive"] for f in self._faults if f["fault"] == "disk_full"}:
+                self._lift_disk_full(drive)
             self._faults = []
 
     # ---- counters ---------------------------------------------------------------------------
@@ -1723,8 +1737,7 @@ class WinSimHost:
             node = self.resolve(parse_path(path, "path"))
             if node.kind != "file":
                 return None
-            assert node.real is not None
-            with open(node.real, "rb") as handle:
+            with open(node.host_path, "rb") as handle:
                 return handle.read()
 
     def registry_value(self, path: str, name: str) -> JsonDict | None:
