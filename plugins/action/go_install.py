@@ -111,9 +111,15 @@ class ActionModule(GowinAction):
             return result
         applied = self._apply(p, plan, version, source, channel)
         for op, data in applied:
-            if op["op"] == "go.run" and op["args"]["args"] == ["version"]:
-                result["go_version"] = (data.get("stdout") or "").strip()
+            if op["op"] != "go.run":
+                continue
+            out = (data.get("stdout") or "").strip()
+            if op["args"]["args"] == ["version"]:
+                result["go_version"] = out
                 result["modelled"] = bool(data.get("modelled"))
+            elif not wp.same(out, result["goroot"]):
+                # e.g. the install root sits behind a junction: go reports the resolved path
+                result.setdefault("warnings", []).append("go env GOROOT reports %r, not %r" % (out, result["goroot"]))
         return result
 
     def _index(self, p: dict) -> list:

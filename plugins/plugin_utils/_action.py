@@ -16,6 +16,7 @@ import typing as t
 import yaml
 from ansible.errors import AnsibleConnectionFailure
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.errors import UnsupportedError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.gowin.server.plugins.plugin_utils._channel import Channel, ChannelError, OpError
@@ -70,7 +71,13 @@ class GowinAction(ActionBase):
         )
         outcome = validator.validate(dict(self._task.args))
         if outcome.error_messages:
-            raise ModuleFailure("; ".join(outcome.error_messages))
+            messages = []
+            for err in outcome.errors.errors:
+                text = str(err)
+                if isinstance(err, UnsupportedError):
+                    text = "Unsupported parameters for gowin.server.%s: %s" % (self.MODULE, text)
+                messages.append(text)
+            raise ModuleFailure("; ".join(messages))
         params = outcome.validated_parameters
         self._no_log_values = {str(params[k]) for k, v in self.argument_spec().items() if v.get("no_log") and params.get(k)}
         return params
@@ -93,6 +100,7 @@ class GowinAction(ActionBase):
             params = self.validate()
             channel = Channel(self)
             result.update(self.execute(params, channel, task_vars))
+            result["round_trips"] = channel.round_trips
         except ModuleFailure as err:
             result.update(err.data)
             result.update(failed=True, msg=self._scrub(str(err)))

@@ -148,7 +148,13 @@ class Channel:
 
     def __init__(self, action: t.Any, agent_path: str = AGENT_PATH) -> None:
         self._action = action
-        self.agent_text, self.agent_hash = load_agent(agent_path)
+        try:
+            self.agent_text, self.agent_hash = load_agent(agent_path)
+        except OSError as err:
+            raise ChannelError(
+                "The gowin agent script is missing from this installation of gowin.server (%s): %s; "
+                "reinstall the collection." % (agent_path, err.strerror), kind="install",
+            ) from None
         self.round_trips = 0
 
     def run(self, ops: list[dict]) -> list[dict]:

@@ -22,6 +22,10 @@ SID_USERS = "S-1-5-32-545"
 FULL_CONTROL = 2032127
 READ_EXECUTE = 1179817
 STAGING_PREFIX = ".staging-"
+# The post-install checks must exercise the new go.exe itself: no toolchain switching, no GOROOT
+# or GOFLAGS inherited from the machine (a machine GOROOT naming `current` would make the new
+# version report the old root).
+VERIFY_ENV = {"GOTOOLCHAIN": "local", "GOROOT": "", "GOFLAGS": ""}
 
 
 def record_key(version: str) -> str:
@@ -289,9 +293,9 @@ def install_ops(params: dict, plan: Plan, version: str, arch: str, source: dict,
                                      "expect": {"exists": True, "pe_machine": arch}}},
         {"op": "registry.set", "args": {"path": record_key(version), "name": "Status", "type": "REG_SZ", "data": "pending"}},
         {"op": "path.move", "args": {"src": tree, "dest": final}},
-        {"op": "go.run", "args": {"exe": exe, "args": ["version"], "expect_rc": 0,
+        {"op": "go.run", "args": {"exe": exe, "args": ["version"], "env": VERIFY_ENV, "expect_rc": 0,
                                   "expect_stdout_prefix": "go version go%s " % version}},
-        {"op": "go.run", "args": {"exe": exe, "args": ["env", "GOROOT"], "expect_rc": 0}},
+        {"op": "go.run", "args": {"exe": exe, "args": ["env", "GOROOT"], "env": VERIFY_ENV, "expect_rc": 0}},
     ]
     for name, value in record.items():
         ops.append({"op": "registry.set", "args": {"path": record_key(version), "name": name, "type": "REG_SZ", "data": value}})

@@ -9,6 +9,7 @@ download cache (every cached file is verified by SHA-256 on every use).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -145,6 +146,18 @@ def controller_copy(
     """A verified local copy of url in the controller cache (downloaded once, verified every use)."""
     root = os.path.expanduser(cache_dir) if cache_dir else os.path.join(_cache_root(), "downloads")
     path = os.path.join(root, sha256 + ".zip")
+    os.makedirs(root, exist_ok=True)
+    # Every host's worker process asks at once: the first downloads, the others wait and reuse it.
+    with open(path + ".lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _cached_or_fetched(path, url, sha256, validate_certs, username, password, timeout)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _cached_or_fetched(path: str, url: str, sha256: str, validate_certs: bool, username: str | None,
+                       password: str | None, timeout: int) -> str:
     if os.path.exists(path):
         if sha256_file(path) == sha256:
             return path

@@ -135,11 +135,11 @@ def test_controller_cache_verifies_every_use(tmp_path, monkeypatch):
     assert not os.path.exists(os.path.join(str(tmp_path), "0" * 64 + ".zip"))
 
 
-def test_download_errors_never_show_the_password(monkeypatch):
+def test_download_errors_never_show_the_password(monkeypatch, tmp_path):
     def boom(*a, **k):
         raise OSError("401 for https://user:s3cret@m/x")
 
     monkeypatch.setattr(src, "open_url", boom)
     with pytest.raises(src.SourceError) as err:
-        src.controller_copy("https://m/x.zip", "0" * 64, True, "user", "s3cret", 10, cache_dir="/nonexistent-gowin")
+        src.controller_copy("https://m/x.zip", "0" * 64, True, "user", "s3cret", 10, cache_dir=str(tmp_path))
     assert "s3cret" not in str(err.value)

@@ -1,0 +1,116 @@
+"""go_facts on each OS profile; the go_toolchain role and gowin.server.site; the modules' EXAMPLES."""
+
+from __future__ import annotations
+
+from conftest import reg
+
+import ast
+import shutil
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+PROFILES = {
+    "ws2016": (14393, "Microsoft Windows Server 2016 Datacenter", "4.6.2"),
+    "ws2019": (17763, "Microsoft Windows Server 2019 Datacenter", "4.8"),
+    "ws2022": (20348, "Microsoft Windows Server 2022 Datacenter", "4.8"),
+}
+
+
+def test_go_facts_in_one_round_trip(fleet, mirror):
+    assert fleet.install(version="1.22.5").rc == 0
+    run = fleet.play([{"name": "facts", "gowin.server.go_facts": {}}, {
+        "name": "use", "ansible.builtin.assert": {"that": ["ansible_facts.gowin.active == '1.22.5'"]}}])
+    assert run.rc == 0, run.stdout[-2000:]
+    for name, (build, caption, dotnet) in PROFILES.items():
+        res = run.one(name, "facts").result
+        assert res["changed"] is False
+        f = res["ansible_facts"]["gowin"]
+        assert f["os_build"] == build and f["os_caption"] == caption
+        assert f["dotnet_version"] == dotnet
+        assert f["installation_type"] == "Server" and f["server_core"] is False
+        assert f["arch"] == "amd64"
+        assert f["powershell_version"].startswith("5.1.")
+        assert f["powershell_language_mode"] == "FullLanguage"
+        assert f["long_paths_enabled"] is False
+        assert f["install_drive"] == "C:" and f["install_drive_free_bytes"] > 0
+        assert f["active"] == "1.22.5" and f["active_goroot"] == "C:\\opt\\go\\current\\go"
+        assert [t["version"] for t in f["toolchains"]] == ["1.22.5"]
+        assert f["toolchains"][0]["sha256"] == mirror.sha("1.22.5") and f["toolchains"][0]["active"] is True
+        assert fleet.host(name).counters()["round_trips"] == 1
+
+
+def test_go_facts_server_core_and_empty_host(tmp_path, mirror):
+    from conftest import Fleet
+
+    fleet = Fleet(tmp_path, mirror, {"core": "ws2025-core"})
+    f = fleet.play([{"name": "facts", "gowin.server.go_facts": {}}]).one("core", "facts").result["ansible_facts"]["gowin"]
+    assert f["installation_type"] == "Server Core" and f["server_core"] is True
+    assert f["os_build"] == 26100 and f["dotnet_version"] == "4.8.1"
+    assert f["toolchains"] == [] and f["active"] is None and f["active_goroot"] is None
+
+
+def role_vars(mirror) -> dict:
+    return {"go_toolchain_index_url": mirror.index_url, "go_toolchain_base_url": mirror.dl,
+            "go_toolchain_allow_plain_http": True, "go_toolchain_version": "1.22"}
+
+
+def test_site_playbook_converges_then_changes_nothing(fleet, mirror):
+    first = fleet.play(playbook="gowin.server.site", extra_vars=role_vars(mirror))
+    assert first.rc == 0, first.stdout[-3000:]
+    for name in fleet.hosts:
+        assert first.one(name, "Install the Go toolchain").changed
+        assert reg(fleet.host(name), "HKLM\\SOFTWARE\\GoWin\\Toolchains", "Active") == "1.22.8"
+    second = fleet.play(playbook="gowin.server.site", extra_vars=role_vars(mirror))
+    assert second.rc == 0
+    for name in fleet.hosts:
+        assert not any(r.changed for r in second.of(name))
+        assert fleet.host(name).counters()["round_trips"] == 2  # one per module: go_install, go_facts
+
+
+def test_role_rejects_bad_variables_before_touching_hosts(host1, mirror):
+    before = host1.host("win1").snapshot()
+    run = host1.play(roles=[{"role": "gowin.server.go_toolchain"}],
+                     extra_vars=dict(role_vars(mirror), go_toolchain_arch="sparc"))
+    assert run.rc != 0
+    assert "go_toolchain_arch" in run.stdout and "sparc" in run.stdout
+    assert host1.host("win1").snapshot() == before
+
+
+def _examples(module: str) -> list[dict]:
+    tree = ast.parse((REPO / "plugins" / "modules" / (module + ".py")).read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "EXAMPLES":
+            return yaml.safe_load(ast.literal_eval(node.value))
+    raise AssertionError("no EXAMPLES in " + module)
+
+
+def test_module_examples_run(host1, mirror):
+    """Every EXAMPLES task runs against winsim, its URLs pointed at the loopback mirror."""
+    share = Path(host1.state_dir) / "_shares" / "fileserver" / "software" / "go"
+    share.mkdir(parents=True)
+    shutil.copy(mirror.files["go1.23.2.windows-amd64.zip"]["path"], share)
+    tasks = []
+    for module in ("go_facts", "go_install"):
+        for task in _examples(module):
+            text = yaml.safe_dump(task).replace("https://artifactory.example.com/go", mirror.base)
+            task = yaml.safe_load(text)
+            key = "gowin.server." + module
+            if isinstance(task.get(key), dict):
+                args = task[key]
+                if args.get("checksum") and args.get("source") == "url":
+                    args["checksum"] = "sha256:" + mirror.sha("1.23.2")
+            tasks.append(task)
+    play = {
+        "name": "examples", "hosts": "all", "gather_facts": False,
+        "vars": {"mirror_user": "", "mirror_password": ""},
+        "module_defaults": {"gowin.server.go_install": dict(mirror.module_args())},
+        "tasks": tasks,
+    }
+    path = host1.root / "examples.yml"
+    path.write_text(yaml.safe_dump([play], sort_keys=False))
+    run = host1.play(playbook=str(path))
+    assert run.rc == 0, run.stdout[-4000:]
+    assert not any(r.failed for r in run.results)

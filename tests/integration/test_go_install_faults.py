@@ -1,0 +1,134 @@
+"""Faults while installing: the previous state stays intact and the next run completes the job."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+
+TOOLCHAINS = "HKLM\\SOFTWARE\\GoWin\\Toolchains"
+ROOT = "C:\\opt\\go"
+
+
+def view(h) -> dict:
+    """What a user would call the toolchain state: records, folders, the junction."""
+    reg, listing, current = (r["data"] for r in h.execute([
+        {"op": "registry.get", "args": {"path": TOOLCHAINS, "depth": 1}},
+        {"op": "dir.list", "args": {"path": ROOT}},
+        {"op": "file.stat", "args": {"path": ROOT + "\\current"}},
+    ]))
+    return {
+        "active": (reg["values"].get("Active") or {}).get("data"),
+        "records": {k: {n: v["data"] for n, v in node["values"].items()} for k, node in reg["keys"].items()},
+        "entries": sorted(e["name"] for e in listing["entries"]),
+        "current": current.get("target"),
+    }
+
+
+@pytest.fixture
+def seeded(host1, mirror):
+    assert host1.install(version="1.21.13").rc == 0
+    return host1
+
+
+def assert_recovers(fleet, before):
+    """The next run installs and activates 1.22.5, and leaves nothing behind."""
+    run = fleet.install(version="1.22.5")
+    res = run.one("win1", "install")
+    assert not res.failed, res.result.get("msg")
+    assert res.result["changed"] and res.result["active"] == "1.22.5"
+    after = view(fleet.host("win1"))
+    assert after["entries"] == ["1.21.13", "1.22.5", "current"]
+    assert after["records"]["1.22.5"]["Status"] == "installed"
+    assert after["records"]["1.21.13"] == before["records"]["1.21.13"]
+    assert fleet.install(version="1.22.5").one("win1", "install").result["changed"] is False
+
+
+def test_truncated_download(seeded, mirror):
+    h = seeded.host("win1")
+    before = view(h)
+    h.add_fault({"fault": "truncate_download", "bytes": 100})
+    res = seeded.install(version="1.22.5").one("win1", "install")
+    assert res.failed and res.result["error_kind"] == "checksum_mismatch"
+    assert "file.download failed (checksum_mismatch)" in res.result["msg"]
+    assert "the host is as it was" in res.result["msg"]
+    assert view(h) == before
+    assert_recovers(seeded, before)
+
+
+def test_checksum_mismatch_from_a_url(seeded, mirror):
+    h = seeded.host("win1")
+    before = view(h)
+    res = seeded.install(version="1.22.5", source="url", url=mirror.file_url("1.22.5"),
+                         checksum="sha256:" + mirror.sha("1.22.4")).one("win1", "install")
+    assert res.failed and res.result["error_kind"] == "checksum_mismatch"
+    assert mirror.sha("1.22.5") in res.result["msg"] and mirror.sha("1.22.4") in res.result["msg"]
+    assert view(h) == before
+    assert_recovers(seeded, before)
+
+
+def test_corrupt_zip_on_a_file_share(seeded, mirror):
+    h = seeded.host("win1")
+    before = view(h)
+    share = os.path.join(str(seeded.state_dir), "_shares", "fs01", "soft")
+    os.makedirs(share, exist_ok=True)
+    data = b"PK\x03\x04 this is not really a zip archive" * 10
+    with open(os.path.join(share, "go1.22.5.windows-amd64.zip"), "wb") as handle:
+        handle.write(data)
+    res = seeded.install(version="1.22.5", source="url", url="\\\\fs01\\soft\\go1.22.5.windows-amd64.zip",
+                         checksum="sha256:" + hashlib.sha256(data).hexdigest()).one("win1", "install")
+    assert res.failed and res.result["error_kind"] == "corrupt_archive"
+    assert view(h) == before
+    assert_recovers(seeded, before)
+
+
+def test_a_zip_of_the_wrong_version_is_refused(seeded, mirror):
+    """go\\VERSION must name the version asked for, even when the checksum matches what was given."""
+    h = seeded.host("win1")
+    before = view(h)
+    res = seeded.install(version="1.22.5", source="url", url=mirror.file_url("1.22.4"),
+                         checksum="sha256:" + mirror.sha("1.22.4")).one("win1", "install")
+    assert res.failed and res.result["error_kind"] == "verify_failed"
+    assert "go1.22.5" in res.result["msg"]
+    assert view(h) == before
+
+
+def test_disk_full_while_extracting(seeded, mirror):
+    h = seeded.host("win1")
+    before = view(h)
+    size = mirror.files["go1.22.5.windows-amd64.zip"]["size"]
+    h.add_fault({"fault": "disk_full", "free_bytes": size + 64})  # room for the zip, not for its contents
+    res = seeded.install(version="1.22.5").one("win1", "install")
+    assert res.failed and res.result["error_kind"] == "disk_full"
+    assert view(h) == before
+    h.add_fault({"fault": "disk_full", "free_bytes": 40 * 2 ** 30})  # space freed up again
+    assert_recovers(seeded, before)
+
+
+def test_go_fails_to_run_after_the_rename(seeded, mirror):
+    h = seeded.host("win1")
+    before = view(h)
+    h.add_fault({"fault": "fail_op", "op": "go.run", "kind": "exec_failed", "message": "go.exe crashed"})
+    res = seeded.install(version="1.22.5").one("win1", "install")
+    assert res.failed and res.result["error_kind"] == "exec_failed"
+    assert view(h) == before  # the renamed folder and its pending record were rolled back
+    assert_recovers(seeded, before)
+
+
+# Cut points in the apply batch of an install on a host that already has Go 1.21.13:
+# 1 after the download, 5 after the pending record, 6 after the rename, 8 after go runs,
+# 16 after the staging folder is removed, 17 after the junction moved but before Active is set.
+@pytest.mark.parametrize("after_ops", [1, 5, 6, 8, 16, 17])
+def test_connection_lost_between_apply_ops(seeded, mirror, after_ops):
+    h = seeded.host("win1")
+    before = view(h)
+    h.add_fault({"fault": "drop_connection", "after_ops": after_ops})
+    run = seeded.install(version="1.22.5")
+    assert run.one("win1", "install").status == "unreachable"
+    mid = view(h)
+    assert mid["records"]["1.21.13"] == before["records"]["1.21.13"]
+    assert "1.21.13" in mid["entries"]
+    if after_ops < 17:
+        assert mid["active"] == "1.21.13" and mid["current"] == before["current"]
+    assert_recovers(seeded, before)

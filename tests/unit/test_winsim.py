@@ -1,0 +1,433 @@
+# Copyright: (c) 2026, gowin.server contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The winsim model's internals that the contract vectors cannot reach: persistence, snapshots,
+counters, faults, free space, profiles, the test API. The ops themselves are held to the protocol
+by tests/contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import typing as t
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.gowin.server.plugins.plugin_utils import _winsim
+from ansible_collections.gowin.server.plugins.plugin_utils._winsim import WinSimHost
+
+
+@pytest.fixture
+def host(tmp_path: Path) -> WinSimHost:
+    return WinSimHost(str(tmp_path), "win1")
+
+
+def ok(host: WinSimHost, op: str, **args: t.Any) -> dict:
+    (result,) = host.execute([{"op": op, "args": args}])
+    assert result["ok"], result
+    return result["data"]
+
+
+def error(host: WinSimHost, op: str, **args: t.Any) -> dict:
+    (result,) = host.execute([{"op": op, "args": args}])
+    assert not result["ok"], result
+    return result["error"]
+
+
+def put(host: WinSimHost, tmp_path: Path, path: str, data: bytes) -> int:
+    local = tmp_path / "upload.bin"
+    local.write_bytes(data)
+    return host.put(str(local), path)
+
+
+def free(host: WinSimHost) -> int:
+    return ok(host, "host.facts")["free_bytes"]
+
+
+# --- layout and persistence -------------------------------------------------------------------
+
+
+def test_a_new_host_lays_out_its_folder(tmp_path: Path, host: WinSimHost) -> None:
+    root = tmp_path / "win1"
+    assert {"state.json", "fs"} <= set(os.listdir(root))
+    for folder in ("Windows/System32", "Program Files", "ProgramData", "Users/ansible/AppData/Roaming"):
+        assert (root / "fs" / "C" / folder).is_dir(), folder
+    state = json.loads((root / "state.json").read_text())
+    assert state["profile"] == "ws2022" and state["arch"] == "amd64"
+    assert state["drives"] == {"C": {"free_bytes": 40 * 1024 ** 3}}
+
+
+def test_files_live_under_fs_with_the_case_first_used(tmp_path: Path, host: WinSimHost) -> None:
+    put(host, tmp_path, "C:\\Opt\\Go\\x.txt", b"1")
+    put(host, tmp_path, "c:/OPT/go/X.TXT", b"22")
+    assert (tmp_path / "win1" / "fs" / "C" / "Opt" / "Go" / "x.txt").read_bytes() == b"22"
+    assert sorted(os.listdir(tmp_path / "win1" / "fs" / "C" / "Opt")) == ["Go"]
+
+
+def test_state_survives_a_new_instance(tmp_path: Path, host: WinSimHost) -> None:
+    ok(host, "registry.set", path="HKLM\\SOFTWARE\\GoWin", name="Kept", type="REG_SZ", data="yes")
+    again = WinSimHost(str(tmp_path), "win1")
+    assert again.registry_value("hklm\\software\\gowin", "kept") == {"type": "REG_SZ", "data": "yes"}
+
+
+def test_a_host_keeps_its_profile(tmp_path: Path) -> None:
+    WinSimHost(str(tmp_path), "h", "ws2016-core", "arm64")
+    with pytest.raises(ValueError, match="created as ws2016-core/arm64"):
+        WinSimHost(str(tmp_path), "h", "ws2016", "arm64")
+
+
+@pytest.mark.parametrize("name", ["", "../up", "a/b", "a\\b", "_shares", ".hidden"])
+def test_host_names_must_be_plain_folder_names(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ValueError, match="folder name"):
+        WinSimHost(str(tmp_path), name)
+
+
+@pytest.mark.parametrize("profile,arch", [("ws2021", "amd64"), ("ws2022-nano", "amd64"), ("ws2022", "x86")])
+def test_unknown_profiles_and_arches_are_refused(tmp_path: Path, profile: str, arch: str) -> None:
+    with pytest.raises(ValueError, match="must be one of"):
+        WinSimHost(str(tmp_path), "h", profile, arch)
+    assert not (tmp_path / "h").exists()
+
+
+def test_the_computer_name_comes_from_the_host_name(tmp_path: Path) -> None:
+    assert WinSimHost(str(tmp_path), "build-agent-0042.ci.example.com").computer_name == "BUILD-AGENT-004"
+    assert WinSimHost(str(tmp_path), "web_1").computer_name == "WEB-1"
+
+
+# --- profiles ---------------------------------------------------------------------------------
+
+PROFILE_FACTS = {
+    "ws2016": (14393, 394802, "Microsoft Windows Server 2016 Datacenter"),
+    "ws2019": (17763, 528049, "Microsoft Windows Server 2019 Datacenter"),
+    "ws2022": (20348, 528449, "Microsoft Windows Server 2022 Datacenter"),
+    "ws2025": (26100, 533320, "Microsoft Windows Server 2025 Datacenter"),
+}
+
+
+@pytest.mark.parametrize("profile", _winsim.PROFILE_NAMES)
+def test_every_profile_reports_its_release(tmp_path: Path, profile: str) -> None:
+    facts = ok(WinSimHost(str(tmp_path), "h", profile), "host.facts")
+    build, release, caption = PROFILE_FACTS[profile.replace("-core", "")]
+    assert (facts["os_build"], facts["dotnet_release"], facts["os_caption"]) == (build, release, caption)
+    assert facts["os_version"] == "10.0.%d" % build
+    assert facts["ps_version"].startswith("5.1.%d." % build)
+    assert facts["installation_type"] == ("Server Core" if profile.endswith("-core") else "Server")
+
+
+def test_the_arch_is_the_registry_processor_architecture(tmp_path: Path) -> None:
+    host = WinSimHost(str(tmp_path), "h", arch="arm64")
+    assert host.registry_value(_winsim.ENV_KEY, "PROCESSOR_ARCHITECTURE") == {"type": "REG_SZ", "data": "ARM64"}
+    assert ok(host, "host.facts")["arch"] == "arm64"
+
+
+# --- snapshots --------------------------------------------------------------------------------
+
+
+def test_fresh_hosts_of_one_profile_have_the_same_snapshot(tmp_path: Path) -> None:
+    assert WinSimHost(str(tmp_path / "a"), "h").snapshot() == WinSimHost(str(tmp_path / "b"), "h").snapshot()
+    assert WinSimHost(str(tmp_path / "c"), "h", "ws2019").snapshot() != WinSimHost(str(tmp_path / "d"), "h").snapshot()
+
+
+def test_reads_counters_and_faults_leave_the_snapshot_alone(tmp_path: Path, host: WinSimHost) -> None:
+    put(host, tmp_path, "C:\\data\\f.txt", b"content")
+    before = host.snapshot()
+    for op, args in [
+        ("host.facts", {}), ("registry.get", {"path": "HKLM\\SOFTWARE", "depth": 3}), ("dir.list", {"path": "C:\\data"}),
+        ("file.stat", {"path": "C:\\data\\f.txt", "checksum": True, "read": True, "pe": True}),
+        ("acl.get", {"path": "C:\\data"}), ("identity.resolve", {"names": ["Users"]}),
+    ]:
+        ok(host, op, **args)
+    host.count_round_trip(10, 20)
+    host.add_fault({"fault": "fail_op", "op": "zip.extract", "kind": "internal"})
+    assert host.snapshot() == before
+
+
+@pytest.mark.parametrize("change,changes", [
+    (lambda h, tmp: ok(h, "dir.ensure", path="C:\\new"), True),
+    (lambda h, tmp: ok(h, "registry.set", path="HKLM\\SOFTWARE\\X", name="v", type="REG_DWORD", data=1), True),
+    (lambda h, tmp: put(h, tmp, "C:\\data\\f.txt", b"contenT"), True),
+    (lambda h, tmp: put(h, tmp, "C:\\data\\F.txt", b"content"), False),
+    (lambda h, tmp: ok(h, "acl.set", path="C:\\data", aces=[{"identity": "Users", "mask": 1179785, "type": "allow", "inherit": True}]), True),
+    (lambda h, tmp: ok(h, "junction.set", path="C:\\link", target="C:\\data"), True),
+], ids=["dir", "registry", "file content", "same bytes again", "acl", "junction"])
+def test_the_snapshot_follows_the_state(tmp_path: Path, host: WinSimHost, change: t.Callable, changes: bool) -> None:
+    put(host, tmp_path, "C:\\data\\f.txt", b"content")
+    before = host.snapshot()
+    change(host, tmp_path)
+    assert (host.snapshot() != before) is changes
+
+
+def test_an_empty_folder_is_part_of_the_snapshot(tmp_path: Path, host: WinSimHost) -> None:
+    before = host.snapshot()
+    ok(host, "dir.ensure", path="C:\\empty")
+    assert host.snapshot() != before
+    ok(host, "path.remove", path="C:\\empty")
+    assert host.snapshot() == before
+
+
+# --- counters ---------------------------------------------------------------------------------
+
+
+def test_counters_count_ops_round_trips_and_puts(tmp_path: Path, host: WinSimHost) -> None:
+    assert host.counters() == {"round_trips": 0, "bytes_sent": 0, "bytes_received": 0, "ops": {}, "puts": 0}
+    host.execute([{"op": "host.facts"}, {"op": "dir.ensure", "args": {"path": "C:\\x"}}, {"op": "nope.op"}, {"op": "host.facts"}])
+    host.count_round_trip(100, 40)
+    host.count_round_trip(7, 0, put=True)
+    counters = host.counters()
+    assert counters["ops"] == {"host.facts": 1, "dir.ensure": 1, "(unknown)": 1}
+    assert (counters["round_trips"], counters["bytes_sent"], counters["bytes_received"], counters["puts"]) == (2, 107, 40, 1)
+    assert json.loads((tmp_path / "win1" / "counters.json").read_text()) == counters
+    host.reset_counters()
+    assert host.counters()["round_trips"] == 0 and host.counters()["ops"] == {}
+
+
+# --- faults -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fault,match", [
+    ({"fault": "explode"}, "one of"),
+    ({"fault": "fail_op", "op": "zip.extract"}, "missing kind"),
+    ({"fault": "fail_op", "op": "zip.extract", "kind": "weird"}, "kind must be one of"),
+    ({"fault": "truncate_download", "bytes": "100"}, "bad field"),
+    ({"fault": "drop_connection", "after_ops": True}, "bad field"),
+    ({"fault": "disk_full", "free_bytes": 1, "when": "now"}, "bad field"),
+])
+def test_malformed_faults_are_refused(host: WinSimHost, fault: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        host.add_fault(fault)
+    assert host.faults() == []
+
+
+def test_faults_are_one_shot_and_persist_until_used(tmp_path: Path, host: WinSimHost) -> None:
+    host.add_fault({"fault": "fail_op", "op": "dir.ensure", "kind": "access_denied", "message": "no"})
+    host.add_fault({"fault": "drop_connection", "after_ops": 3})
+    assert json.loads((tmp_path / "win1" / "faults.json").read_text())[0]["op"] == "dir.ensure"
+    again = WinSimHost(str(tmp_path), "win1")
+    assert ok(again, "host.facts")["system_drive"] == "C:"  # another op is not affected
+    assert error(again, "dir.ensure", path="C:\\x") == {"kind": "access_denied", "message": "no"}
+    assert ok(again, "dir.ensure", path="C:\\x") == {"changed": True}
+    assert again.take_fault("drop_connection") == {"fault": "drop_connection", "after_ops": 3}
+    assert again.take_fault("drop_connection") is None
+
+
+def test_clear_faults_drops_pending_faults(host: WinSimHost) -> None:
+    host.add_fault({"fault": "truncate_download", "bytes": 1})
+    host.clear_faults()
+    assert host.faults() == []
+
+
+def test_disk_full_sets_the_free_space_until_cleared(tmp_path: Path, host: WinSimHost) -> None:
+    start = free(host)
+    host.add_fault({"fault": "disk_full", "free_bytes": 1234})
+    assert free(host) == 1234 and free(host) == 1234
+    assert [f["fault"] for f in host.faults()] == ["disk_full"]
+    put(host, tmp_path, "C:\\a.bin", b"x" * 1000)
+    assert free(host) == 234
+    host.add_fault({"fault": "disk_full", "drive": "c:", "free_bytes": 500})  # a second one replaces the first
+    assert free(host) == 500 and len(host.faults()) == 1
+    host.clear_faults()
+    # As if the drive had never been full: what was written since still counts.
+    assert host.faults() == [] and free(host) == start - 1000
+
+
+def test_disk_full_on_a_drive_that_does_not_exist_is_refused(host: WinSimHost) -> None:
+    with pytest.raises(ValueError, match="drive D: does not exist"):
+        host.add_fault({"fault": "disk_full", "drive": "D", "free_bytes": 1})
+
+
+# --- free space -------------------------------------------------------------------------------
+
+
+def test_writes_and_removals_move_the_free_space(tmp_path: Path, host: WinSimHost) -> None:
+    start = free(host)
+    put(host, tmp_path, "C:\\d\\a.bin", b"x" * 1000)
+    assert free(host) == start - 1000
+    put(host, tmp_path, "C:\\d\\a.bin", b"x" * 400)
+    assert free(host) == start - 400
+    put(host, tmp_path, "C:\\d\\sub\\b.bin", b"y" * 50)
+    ok(host, "path.move", src="C:\\d", dest="C:\\e")
+    assert free(host) == start - 450
+    ok(host, "path.remove", path="C:\\e")
+    assert free(host) == start
+
+
+def test_a_write_that_does_not_fit_fails_and_frees_what_it_took(tmp_path: Path, host: WinSimHost) -> None:
+    put(host, tmp_path, "C:\\d\\old.bin", b"o" * 100)
+    host.add_fault({"fault": "disk_full", "free_bytes": 150})
+    with pytest.raises(_winsim.OpFailure) as caught:
+        put(host, tmp_path, "C:\\d\\old.bin", b"n" * 300)
+    assert caught.value.kind == "disk_full"
+    # The old file was replaced by a write that failed: it is gone and its space is free again.
+    assert host.read_file("C:\\d\\old.bin") is None and free(host) == 250
+
+
+def test_zip_extract_takes_the_uncompressed_size(tmp_path: Path, host: WinSimHost, win_files: t.Any) -> None:
+    put(host, tmp_path, "C:\\z.zip", win_files.zip_bytes({"a.bin": b"\0" * 5000, "d/b.bin": b"\1" * 3000}))
+    start = free(host)
+    assert ok(host, "zip.extract", src="C:\\z.zip", dest="C:\\out") == {"files": 2, "bytes": 8000}
+    assert free(host) == start - 8000
+
+
+# --- downloads and secrets --------------------------------------------------------------------
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_no_password_reaches_results_state_or_counters(tmp_path: Path, host: WinSimHost) -> None:
+    secret = "Pa55-in-url-and-arg"
+    url = "http://gowin:%s@127.0.0.1:%d/x.zip" % (secret, _closed_port())
+    err = error(host, "file.download", url=url, dest="C:\\x.zip", username="gowin", password=secret)
+    assert err["kind"] == "download_failed" and "127.0.0.1" in err["message"]
+    bad = error(host, "file.download", url="C:\\x", dest="C:\\y", username="u", password=123)
+    assert bad["kind"] == "bad_args" and "'password'" in bad["message"] and "123" not in bad["message"]
+    for name in ("state.json", "counters.json", "faults.json"):
+        path = tmp_path / "win1" / name
+        assert not path.exists() or secret not in path.read_text()
+    assert secret not in json.dumps(err)
+
+
+def test_an_error_message_never_repeats_the_password(host: WinSimHost, monkeypatch: pytest.MonkeyPatch) -> None:
+    def leaky(self: WinSimHost, a: _winsim.Args) -> dict:
+        raise _winsim.OpFailure("download_failed", "server said: bad password %s" % a.raw["password"])
+
+    monkeypatch.setitem(_winsim.OPS, "file.download", (leaky, _winsim.OPS["file.download"][1]))
+    err = error(host, "file.download", url="http://x/", dest="C:\\x", username="u", password="hunter2-secret")
+    assert err == {"kind": "download_failed", "message": "server said: bad password ********"}
+
+
+def test_a_bug_in_the_model_answers_internal(host: WinSimHost, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(self: WinSimHost, a: _winsim.Args) -> dict:
+        raise KeyError("boom")
+
+    monkeypatch.setitem(_winsim.OPS, "host.facts", (broken, ("path",)))
+    assert error(host, "host.facts") == {"kind": "internal", "message": "winsim: KeyError: 'boom'"}
+
+
+# --- reading files ----------------------------------------------------------------------------
+
+
+def test_read_returns_the_first_64_kib(tmp_path: Path, host: WinSimHost) -> None:
+    put(host, tmp_path, "C:\\big.txt", b"a" * 70000)
+    content = ok(host, "file.stat", path="C:\\big.txt", read=True)["content"]
+    assert content == "a" * 65536
+
+
+def test_read_replaces_invalid_utf8(tmp_path: Path, host: WinSimHost) -> None:
+    put(host, tmp_path, "C:\\bin.txt", b"ok\xff\xfe!")
+    assert ok(host, "file.stat", path="C:\\bin.txt", read=True)["content"] == "ok\ufffd\ufffd!"
+
+
+def test_pe_header_far_into_the_file_is_found(tmp_path: Path, host: WinSimHost, win_files: t.Any) -> None:
+    image = bytearray(win_files.pe_image("arm64"))
+    far = bytearray(0x3000)
+    far[:0x40] = image[:0x40]
+    far[0x3C:0x40] = (0x2800).to_bytes(4, "little")
+    far[0x2800:0x2806] = image[0x80:0x86]
+    put(host, tmp_path, "C:\\far.exe", bytes(far))
+    assert ok(host, "file.stat", path="C:\\far.exe", pe=True)["pe_machine"] == "arm64"
+
+
+def test_pe_offset_past_the_end_is_not_a_pe_image(tmp_path: Path, host: WinSimHost) -> None:
+    put(host, tmp_path, "C:\\short.exe", b"MZ" + b"\0" * 0x3A + (0x10000).to_bytes(4, "little"))
+    assert ok(host, "file.stat", path="C:\\short.exe", pe=True)["pe_machine"] is None
+
+
+# --- the test API -----------------------------------------------------------------------------
+
+
+def test_read_file_and_registry_value(tmp_path: Path, host: WinSimHost) -> None:
+    assert host.read_file("C:\\nothing") is None
+    assert host.read_file("C:\\Windows") is None
+    put(host, tmp_path, "C:\\x.txt", b"data")
+    assert host.read_file("C:/X.TXT") == b"data"
+    assert host.registry_value(_winsim.FILESYSTEM_KEY, "longpathsenabled") == {"type": "REG_DWORD", "data": 0}
+    assert host.registry_value("HKLM\\SOFTWARE\\Nope", "x") is None
+
+
+def test_lock_and_unlock(tmp_path: Path, host: WinSimHost) -> None:
+    put(host, tmp_path, "C:\\svc\\app.exe", b"v1")
+    host.lock("c:\\SVC\\app.exe")
+    assert error(host, "path.remove", path="C:\\svc")["kind"] == "in_use"
+    host.unlock("C:\\svc\\APP.exe")
+    assert ok(host, "path.remove", path="C:\\svc") == {"changed": True}
+    with pytest.raises(ValueError, match="does not exist"):
+        host.lock("C:\\svc\\app.exe")
+
+
+def test_a_lock_through_a_junction_holds_the_real_file(tmp_path: Path, host: WinSimHost) -> None:
+    put(host, tmp_path, "C:\\go\\1.22.5\\bin\\go.exe", b"v1")
+    ok(host, "junction.set", path="C:\\go\\current", target="C:\\go\\1.22.5")
+    host.lock("C:\\go\\current\\bin\\go.exe")
+    assert error(host, "path.move", src="C:\\go\\1.22.5", dest="C:\\go\\old")["kind"] == "in_use"
+    assert ok(host, "path.remove", path="C:\\go\\current") == {"changed": True}  # the link is not in use
+
+
+def test_add_account(host: WinSimHost) -> None:
+    host.add_account("svc-go", "s-1-5-21-1-2-3-1001")
+    host.add_account("CORP\\GoDevs", "S-1-5-21-9-9-9-1104")
+    sids = ok(host, "identity.resolve", names=["WIN1\\svc-go", "corp\\godevs"])["sids"]
+    assert sids == {"WIN1\\svc-go": "S-1-5-21-1-2-3-1001", "corp\\godevs": "S-1-5-21-9-9-9-1104"}
+    with pytest.raises(ValueError, match="sid"):
+        host.add_account("x", "not-a-sid")
+
+
+def test_reboot_clears_flags_and_markers(host: WinSimHost) -> None:
+    assert ok(host, "host.facts")["pending_reboot"] is False
+    host.request_reboot("LongPathsEnabled")
+    ok(host, "registry.set", path=_winsim.REBOOT_MARKER_VALUE[0], name=_winsim.REBOOT_MARKER_VALUE[1], type="REG_MULTI_SZ", data=["a"])
+    ok(host, "registry.set", path=_winsim.REBOOT_MARKER_KEYS[1], name="x", type="REG_SZ", data="")
+    assert ok(host, "host.facts")["pending_reboot"] is True
+    host.reboot()
+    assert ok(host, "host.facts")["pending_reboot"] is False
+    assert host.registry_value(_winsim.SESSION_MANAGER_KEY, "PendingFileRenameOperations") is None
+    assert ok(host, "registry.get", path=_winsim.REBOOT_MARKER_KEYS[1])["exists"] is False
+
+
+def test_junction_loops_fail_instead_of_hanging(host: WinSimHost) -> None:
+    ok(host, "junction.set", path="C:\\a", target="C:\\b")
+    ok(host, "junction.set", path="C:\\b", target="C:\\a")
+    assert error(host, "file.stat", path="C:\\a\\x")["kind"] == "not_found"
+
+
+def test_removing_a_folder_forgets_its_acls_and_junctions(host: WinSimHost) -> None:
+    ok(host, "dir.ensure", path="C:\\t\\sub")
+    ok(host, "acl.set", path="C:\\t\\sub", protected=True, aces=[{"identity": "SYSTEM", "mask": 2032127, "type": "allow", "inherit": True}])
+    ok(host, "junction.set", path="C:\\t\\link", target="C:\\Windows")
+    ok(host, "path.remove", path="C:\\T")
+    ok(host, "dir.ensure", path="C:\\t\\sub")
+    assert ok(host, "acl.get", path="C:\\t\\sub")["protected"] is False
+    assert ok(host, "file.stat", path="C:\\t\\link")["exists"] is False
+    assert ok(host, "file.stat", path="C:\\Windows\\System32")["exists"] is True
+
+
+def test_moving_a_folder_carries_its_acls(host: WinSimHost) -> None:
+    ok(host, "dir.ensure", path="C:\\stage\\go")
+    ok(host, "acl.set", path="C:\\stage\\go", protected=True, aces=[{"identity": "SYSTEM", "mask": 2032127, "type": "allow", "inherit": True}])
+    ok(host, "path.move", src="C:\\stage\\go", dest="C:\\Go")
+    acl = ok(host, "acl.get", path="C:\\go")
+    assert acl["protected"] is True and [a["sid"] for a in acl["aces"]] == ["S-1-5-18"]
+    assert ok(host, "acl.get", path="C:\\stage")["protected"] is False
+
+
+def test_one_batch_sees_its_own_moves_and_removals(tmp_path: Path, host: WinSimHost) -> None:
+    put(host, tmp_path, "C:\\a\\x.txt", b"x")
+    ok(host, "dir.ensure", path="C:\\b")
+    results = host.execute([
+        {"op": "dir.list", "args": {"path": "C:\\b"}},  # the folder listings are now cached
+        {"op": "file.stat", "args": {"path": "C:\\a\\x.txt"}},
+        {"op": "path.move", "args": {"src": "C:\\a", "dest": "C:\\b\\a"}},
+        {"op": "file.stat", "args": {"path": "C:\\b\\A\\X.TXT"}},
+        {"op": "file.stat", "args": {"path": "C:\\a\\x.txt"}},
+        {"op": "path.remove", "args": {"path": "C:\\b\\a"}},
+        {"op": "dir.list", "args": {"path": "C:\\b"}},
+        {"op": "dir.ensure", "args": {"path": "C:\\b\\a\\again"}},
+        {"op": "file.stat", "args": {"path": "C:\\b\\a\\again"}},
+    ])
+    assert [r["ok"] for r in results] == [True] * 9
+    assert [results[i]["data"]["exists"] for i in (1, 3, 4, 6, 8)] == [True, True, False, True, True]
+    assert results[6]["data"]["entries"] == []
