@@ -26,7 +26,7 @@ description:
     C(\\server\share\...) paths used as download sources are read from O(state_dir)/_shares/server/share/.
 author:
   - Gowin Team (@gowin)
-version_added: 1.0.0
+version_added: 0.1.0
 options:
   host:
     description:
@@ -79,7 +79,9 @@ notes:
     hosts (the collection's C(windows) Molecule scenario, or the contract tests with C(GOWIN_TEST_HOST))
     before relying on a change.
   - The counters of round trips and bytes, and the fault hooks used by the collection's own tests,
-    are in the host folder (C(counters.json), C(faults.json)).
+    are in the host folder (C(counters.json), C(faults.json)). Faults (fail an op, truncate a download,
+    drop the connection after some ops, fill the disk) are queued with the Python API
+    C(WinSimHost.add_fault()); C(docs/winsim.md) in the collection describes them.
   - C(become) does not apply, as with the real agent; the simulated connection account is a local administrator.
 """
 

@@ -588,7 +588,7 @@ class Node:
 FAULT_FORMS: dict[str, dict[str, type]] = {
     "fail_op": {"op": str, "kind": str, "message": str},
     "truncate_download": {"bytes": int},
-    "drop_connection": {"after_ops": int},
+    "drop_connection": {"after_ops": int, "skip_round_trips": int},
     "disk_full": {"free_bytes": int, "drive": str},
 }
 _FAULT_REQUIRED = {"fail_op": ("op", "kind"), "truncate_download": ("bytes",), "drop_connection": ("after_ops",), "disk_full": ("free_bytes",)}
@@ -1684,8 +1684,15 @@ class WinSimHost:
         return free
 
     def take_fault(self, form: str) -> JsonDict | None:
-        """Consume the next pending fault of a form (the connection plugin uses it for drop_connection)."""
+        """Consume the next pending fault of a form (the connection plugin uses it for drop_connection).
+
+        A fault with ``skip_round_trips: n`` lets n more round trips pass first (e.g. 1 spares a
+        module's probe, so the connection drops inside its apply batch)."""
         with self._transaction():
+            for fault in self._faults:
+                if fault["fault"] == form and fault.get("skip_round_trips", 0) > 0:
+                    fault["skip_round_trips"] -= 1
+                    return None
             return self._take_fault(lambda f: f["fault"] == form)
 
     def faults(self) -> list[JsonDict]:

@@ -116,19 +116,29 @@ def test_go_fails_to_run_after_the_rename(seeded, mirror):
     assert_recovers(seeded, before)
 
 
-# Cut points in the apply batch of an install on a host that already has Go 1.21.13:
-# 1 after the download, 5 after the pending record, 6 after the rename, 8 after go runs,
-# 16 after the staging folder is removed, 17 after the junction moved but before Active is set.
-@pytest.mark.parametrize("after_ops", [1, 5, 6, 8, 16, 17])
+# Cut points in the apply batch of an install on a host that already has Go 1.21.13 (19 ops):
+# 1 after the download, 5 after the pending record, 6 after the rename, 8 after go ran,
+# 16 after the record says installed, 17 after staging is removed, 18 after the junction moved
+# but before Active is written.
+@pytest.mark.parametrize("after_ops", [1, 5, 6, 8, 16, 17, 18])
 def test_connection_lost_between_apply_ops(seeded, mirror, after_ops):
     h = seeded.host("win1")
     before = view(h)
-    h.add_fault({"fault": "drop_connection", "after_ops": after_ops})
+    # skip_round_trips: the probe passes, the connection drops inside the apply batch
+    h.add_fault({"fault": "drop_connection", "after_ops": after_ops, "skip_round_trips": 1})
     run = seeded.install(version="1.22.5")
     assert run.one("win1", "install").status == "unreachable"
     mid = view(h)
+    # what the cut left: exactly the first after_ops ops of the apply batch ran
+    staged = [e for e in mid["entries"] if e.startswith(".staging-")]
+    status = mid["records"].get("1.22.5", {}).get("Status")
+    assert bool(staged) == (after_ops < 17)
+    assert status == {1: None, 5: "pending", 6: "pending", 8: "pending", 16: "installed", 17: "installed",
+                      18: "installed"}[after_ops]
+    assert ("1.22.5" in mid["entries"]) == (after_ops >= 6)
+    # the version that was active stays whole and (until the very last ops) active
     assert mid["records"]["1.21.13"] == before["records"]["1.21.13"]
     assert "1.21.13" in mid["entries"]
-    if after_ops < 17:
-        assert mid["active"] == "1.21.13" and mid["current"] == before["current"]
+    assert mid["active"] == "1.21.13"
+    assert (mid["current"] == before["current"]) == (after_ops < 18)
     assert_recovers(seeded, before)
