@@ -480,21 +480,21 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self, head: bool) -> None:
         ok, user = self._user()
         entry = {"method": self.command, "path": self.path, "status": 0, "user": user, "bytes": 0}
-        try:
-            if not ok:
-                self._send(entry, HTTPStatus.UNAUTHORIZED, b"401 Unauthorized\n", "text/plain; charset=utf-8", head,
-                           extra={"WWW-Authenticate": 'Basic realm="gomirror", charset="UTF-8"'})
-                return
-            parts = urlsplit(self.path)
-            path = unquote(parts.path)
-            if path in ("/dl", "/dl/"):
-                self._index(entry, parse_qs(parts.query), head)
-            elif path.startswith("/dl/") or path.startswith("/files/"):
-                self._file(entry, path.split("/", 2)[2], path.startswith("/files/"), head)
-            else:
-                self._send(entry, HTTPStatus.NOT_FOUND, b"404 Not Found\n", "text/plain; charset=utf-8", head)
-        finally:
-            self.server.log_request_entry(entry)
+        # logged before the answer goes out (and filled in as it does), so a client that has its
+        # answer always finds its request in the log
+        self.server.log_request_entry(entry)
+        if not ok:
+            self._send(entry, HTTPStatus.UNAUTHORIZED, b"401 Unauthorized\n", "text/plain; charset=utf-8", head,
+                       extra={"WWW-Authenticate": 'Basic realm="gomirror", charset="UTF-8"'})
+            return
+        parts = urlsplit(self.path)
+        path = unquote(parts.path)
+        if path in ("/dl", "/dl/"):
+            self._index(entry, parse_qs(parts.query), head)
+        elif path.startswith("/dl/") or path.startswith("/files/"):
+            self._file(entry, path.split("/", 2)[2], path.startswith("/files/"), head)
+        else:
+            self._send(entry, HTTPStatus.NOT_FOUND, b"404 Not Found\n", "text/plain; charset=utf-8", head)
 
     def _index(self, entry: dict, query: dict, head: bool) -> None:
         index = self.server.load_index()
@@ -539,24 +539,24 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(entry, HTTPStatus.OK, fault, "application/zip", head)
             return
         size = os.path.getsize(path)
+        entry["status"] = 200
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", "application/zip" if name.endswith(".zip") else "application/octet-stream")
         self.send_header("Content-Length", str(size))
         self.end_headers()
-        entry["status"] = 200
         if not head:
             with open(path, "rb") as handle:
                 shutil.copyfileobj(handle, self.wfile)
             entry["bytes"] = size
 
     def _send(self, entry: dict, status: int, body: bytes, ctype: str, head: bool, extra: dict | None = None) -> None:
+        entry["status"] = int(status)
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         for key, value in (extra or {}).items():
             self.send_header(key, value)
         self.end_headers()
-        entry["status"] = int(status)
         if not head and body:
             self.wfile.write(body)
             entry["bytes"] = len(body)
