@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # Copyright: (c) 2026, gowin.server contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """`make bench`: what the go_toolchain role costs per host, on SIMULATED hosts.
@@ -88,7 +88,7 @@ def run_playbook(playbook_bin: str, playbook: str, inventory: str, forks: int, l
     print("$ " + " ".join(cmd) + "  > " + os.path.relpath(log, REPO), flush=True)
     with open(log, "w", encoding="utf-8") as handle:
         start = time.monotonic()
-        proc = subprocess.run(cmd, env=env, cwd=REPO, text=True, stdout=handle, stderr=subprocess.STDOUT)
+        proc = subprocess.run(cmd, env=env, cwd=REPO, text=True, stdout=handle, stderr=subprocess.STDOUT, check=False)
         wall = time.monotonic() - start
     with open(log, "r", encoding="utf-8") as handle:
         return wall, proc.returncode, handle.read()
@@ -217,7 +217,7 @@ def render(runs: list[dict], args: argparse.Namespace, ansible_version: str) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--hosts", type=int, default=20, help="simulated hosts (default 20)")
     parser.add_argument("--latency-ms", type=int, default=200, help="simulated latency per round trip (default 200)")
     parser.add_argument("--forks", type=int, default=20, help="ansible-playbook forks (default 20)")

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # Copyright: (c) 2026, gowin.server contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """`make demo`: run gowin.server's site playbook against three SIMULATED Windows hosts.
@@ -141,7 +141,7 @@ def parse_adhoc(stdout: str) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for match in _ADHOC_LINE.finditer(stdout):
         try:
-            result, _ = decoder.raw_decode(stdout, match.end())
+            result, _end = decoder.raw_decode(stdout, match.end())
         except ValueError:
             result = {"failed": True, "msg": stdout[match.end():match.end() + 400]}
         if not isinstance(result, dict):
@@ -172,7 +172,7 @@ def run(cmd: list[str], env: dict[str, str], capture: bool = False) -> subproces
     print("$ " + " ".join(cmd), flush=True)
     return subprocess.run(cmd, env=env, cwd=REPO, text=True,
                           stdout=subprocess.PIPE if capture else None,
-                          stderr=subprocess.PIPE if capture else None)
+                          stderr=subprocess.PIPE if capture else None, check=False)
 
 
 # ------------------------------------------------------------------------------------ facts
@@ -253,7 +253,7 @@ def read_counters(state_dir: str, hosts: t.Iterable[str]) -> dict[str, dict] | N
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--workdir", default=os.path.join(REPO, ".tmp", "demo"))
     parser.add_argument("--keep-state", action="store_true",
                         help="keep the simulated hosts from the last demo (shows an idempotent re-run)")

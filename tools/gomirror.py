@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # Copyright: (c) 2026, gowin.server contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A local Go download mirror serving STAND-IN distributions, for offline tests, demos and benchmarks.
@@ -465,7 +465,7 @@ class _Handler(BaseHTTPRequestHandler):
         user = None
         if header[:6].lower() == "basic ":
             try:
-                user, _, password = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8").partition(":")
+                user, _sep, password = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8").partition(":")
             except (ValueError, UnicodeDecodeError):
                 return False, None
             if self.server.auth is None:

@@ -183,7 +183,7 @@ class ActionModule(GowinAction):
             try:
                 done += list(zip(ops, channel.run_checked(ops)))
             except OpError as err:
-                ran = [op for op, _ in done] + ops[: err.index + 1]
+                ran = [op for op, _data in done] + ops[: err.index + 1]
                 undo = ip.rollback_ops(plan, ran, version, p["install_root"])
                 note = ""
                 if undo:

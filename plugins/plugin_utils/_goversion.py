@@ -134,7 +134,7 @@ def resolve(request: Request, index: list) -> GoVersion:
     """Pick the release a request means. Pre-releases only when named exactly."""
     listed = index_versions(index)
     if request.exact is not None:
-        if any(v == request.exact for v, _ in listed):
+        if any(v == request.exact for v, _stable in listed):
             return request.exact
         raise VersionError(
             "version %s is not in the download index (newest stable: %s)"

@@ -94,4 +94,3 @@ def test_basic_auth_password_is_data_and_never_shown(host1, auth_mirror, downloa
     res = bad.one("win1", "install")
     assert res.failed and "401" in res.result["msg"]
     assert PASSWORD not in bad.stdout + bad.stderr + str(res.result)
-

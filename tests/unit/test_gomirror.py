@@ -197,13 +197,13 @@ def test_serves_full_index(server, mirror):
     status, headers, body = _get(base + "/dl/?mode=json&include=all")
     assert status == 200 and headers["Content-Type"] == "application/json"
     assert json.loads(body) == mirror["index"]
-    status, _, body = _get(base + "/dl/?include=all&mode=json")
+    status, _headers, body = _get(base + "/dl/?include=all&mode=json")
     assert status == 200 and json.loads(body) == mirror["index"]
 
 
 def test_serves_stable_index(server):
-    _, base = server
-    status, _, body = _get(base + "/dl/?mode=json")
+    _srv, base = server
+    status, _headers, body = _get(base + "/dl/?mode=json")
     assert status == 200
     assert [r["version"] for r in json.loads(body)] == ["go1.23.2", "go1.22.8"]
 
@@ -218,7 +218,7 @@ def test_serves_file_with_length(server, mirror):
     with zipfile.ZipFile(io.BytesIO(body)) as zf:
         assert zf.read("go/VERSION").startswith(b"go1.22.5\n")
     assert srv.requests[-1]["path"] == "/dl/" + name and srv.requests[-1]["status"] == 200
-    status, _, body = _get(base + "/dl/" + name + ".sha256")
+    status, _headers, body = _get(base + "/dl/" + name + ".sha256")
     assert status == 200 and body.decode().strip() == mirror["files"][name]["sha256"]
 
 
@@ -241,7 +241,7 @@ def test_head(server, mirror):
 ])
 def test_not_found(server, path):
     srv, base = server
-    status, _, _ = _get(base + path)
+    status, _headers, _body = _get(base + path)
     assert status == 404
     assert srv.requests[-1]["status"] == 404
 
@@ -251,7 +251,7 @@ def test_faults(server, mirror):
     name = "go1.23.2.windows-amd64.zip"
     srv.faults[name] = b"PK\x03\x04truncated"
     try:
-        status, _, body = _get(base + "/dl/" + name)
+        status, _headers, body = _get(base + "/dl/" + name)
         assert status == 200 and body == b"PK\x03\x04truncated"
         srv.faults[name] = 503
         assert _get(base + "/dl/" + name)[0] == 503
@@ -263,10 +263,10 @@ def test_faults(server, mirror):
 def test_basic_auth(mirror):
     srv, base = gomirror.serve(mirror["dir"], auth=("gouser", "s3cret"))
     try:
-        status, headers, _ = _get(base + "/dl/?mode=json&include=all")
+        status, headers, _body = _get(base + "/dl/?mode=json&include=all")
         assert status == 401 and headers["WWW-Authenticate"].startswith("Basic ")
         assert _get(base + "/dl/go1.22.5.windows-amd64.zip", auth=("gouser", "wrong"))[0] == 401
-        status, _, body = _get(base + "/dl/go1.22.5.windows-amd64.zip", auth=("gouser", "s3cret"))
+        status, _headers, body = _get(base + "/dl/go1.22.5.windows-amd64.zip", auth=("gouser", "s3cret"))
         assert status == 200 and len(body) == mirror["files"]["go1.22.5.windows-amd64.zip"]["size"]
         assert [r["status"] for r in srv.requests] == [401, 401, 200]
         assert srv.requests[-1]["user"] == "gouser"
@@ -277,7 +277,7 @@ def test_basic_auth(mirror):
 def test_redirect_mode(mirror):
     srv, base = gomirror.serve(mirror["dir"], redirect=True)
     try:
-        status, _, body = _get(base + "/dl/go1.22.5.windows-386.zip")  # urllib follows the 302
+        status, _headers, body = _get(base + "/dl/go1.22.5.windows-386.zip")  # urllib follows the 302
         assert status == 200 and len(body) == mirror["files"]["go1.22.5.windows-386.zip"]["size"]
         assert [r["status"] for r in srv.requests] == [302, 200]
     finally:
@@ -310,7 +310,7 @@ def test_cli_build_and_serve(tmp_path):
         base = proc.stdout.readline().strip()
         assert base.startswith("http://127.0.0.1:")
         assert int(pidfile.read_text()) == proc.pid
-        status, _, body = _get(base + "/dl/?mode=json&include=all")
+        status, _headers, body = _get(base + "/dl/?mode=json&include=all")
         assert status == 200 and [r["version"] for r in json.loads(body)] == ["go1.22.5", "go1.20.14"]
     finally:
         proc.send_signal(signal.SIGTERM)

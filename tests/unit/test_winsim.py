@@ -431,3 +431,11 @@ def test_one_batch_sees_its_own_moves_and_removals(tmp_path: Path, host: WinSimH
     assert [r["ok"] for r in results] == [True] * 9
     assert [results[i]["data"]["exists"] for i in (1, 3, 4, 6, 8)] == [True, True, False, True, True]
     assert results[6]["data"]["entries"] == []
+
+
+def test_drop_connection_can_spare_round_trips(host: WinSimHost) -> None:
+    host.add_fault({"fault": "drop_connection", "after_ops": 2, "skip_round_trips": 2})
+    assert host.take_fault("drop_connection") is None
+    assert host.take_fault("drop_connection") is None
+    assert host.take_fault("drop_connection") == {"fault": "drop_connection", "after_ops": 2, "skip_round_trips": 0}
+    assert host.take_fault("drop_connection") is None and host.faults() == []
