@@ -131,7 +131,14 @@ docs-check: venv collection
 			else echo "docs-check: ok   $$type gowin.server.$$name"; fi; \
 		done; \
 	done; \
-	echo "docs-check: $$checked plugins checked"; exit $$fail
+	for role in roles/*/; do \
+		name=$$(basename "$$role"); checked=$$((checked + 1)); \
+		rc=0; err=$$($(RUN_ENV) $(VBIN)/ansible-doc -t role gowin.server.$$name 2>&1 >/dev/null) || rc=$$?; \
+		if [ $$rc -ne 0 ] || grep -q WARNING <<<"$$err"; then \
+			echo "docs-check: FAIL role gowin.server.$$name (rc=$$rc)"; echo "$$err"; fail=1; \
+		else echo "docs-check: ok   role gowin.server.$$name"; fi; \
+	done; \
+	echo "docs-check: $$checked plugins and roles checked"; exit $$fail
 
 changelog-lint: venv
 	$(VBIN)/antsibull-changelog lint

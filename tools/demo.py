@@ -49,7 +49,7 @@ if TOOLS not in sys.path:
 import gomirror  # noqa: E402
 
 BANNER = (
-    "SIMULATED: the hosts below are gowin.server.winsim models on disk, not Windows machines, and the\n"
+    "SIMULATED: the hosts above are gowin.server.winsim models on disk, not Windows machines, and the\n"
     "Go distributions are stand-ins served by tools/gomirror.py, not real Go toolchains."
 )
 
