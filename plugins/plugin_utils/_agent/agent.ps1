@@ -117,7 +117,9 @@ function Add-JsonValue {
     if ($Value -is [System.Collections.IDictionary]) {
         [void]$Sb.Append('{')
         $first = $true
-        foreach ($key in @($Value.Keys)) {
+        # PSBase: on a dictionary, .Keys returns the ENTRY named 'keys' when there is one (a registry
+        # node {values, keys}, a registry value or identity named Keys), not the key collection.
+        foreach ($key in @($Value.PSBase.Keys)) {
             if (-not $first) { [void]$Sb.Append(',') }
             $first = $false
             Add-JsonString $Sb ([string]$key)
@@ -248,11 +250,15 @@ function Test-PathComponent {
     $trimmed = $Name.TrimEnd(' ', '.')
     if ($trimmed.Length -eq 0) { Stop-Op $Kind ($What + ": '" + $Name + "' is not a valid file or folder name") }
     $bad = New-Object System.Collections.Generic.List[string]
-    foreach ($ch in $trimmed.ToCharArray()) {
-        if ([int]$ch -lt 32 -or $script:InvalidNameChars.IndexOf($ch) -ge 0) {
-            $shown = "'" + $ch + "'"
-            if ([int]$ch -lt 32) { $shown = "'\x" + ([int]$ch).ToString('x2') + "'" }
-            if (-not $bad.Contains($shown)) { $bad.Add($shown) }
+    # The per-character loop only for a name that has a bad character: zip.extract checks every
+    # component of every entry (twice), and a PowerShell loop over each character is slow.
+    if ($trimmed -match '[<>:"|?*\x00-\x1F]') {
+        foreach ($ch in $trimmed.ToCharArray()) {
+            if ([int]$ch -lt 32 -or $script:InvalidNameChars.IndexOf($ch) -ge 0) {
+                $shown = "'" + $ch + "'"
+                if ([int]$ch -lt 32) { $shown = "'\x" + ([int]$ch).ToString('x2') + "'" }
+                if (-not $bad.Contains($shown)) { $bad.Add($shown) }
+            }
         }
     }
     if ($bad.Count -gt 0) {
@@ -565,7 +571,8 @@ function ConvertTo-RegData {
             return @{ kind = [Microsoft.Win32.RegistryValueKind]::MultiString; value = $arr; json = $list }
         }
         'REG_BINARY' {
-            if (-not ($Data -is [string]) -or $Data -notmatch '^([0-9a-fA-F]{2})*$') {
+            # \z, not $: '$' also matches before a final newline, and 'ab<LF>' is not hex.
+            if (-not ($Data -is [string]) -or $Data -notmatch '^([0-9a-fA-F]{2})*\z') {
                 Stop-Op 'bad_args' ($what + ' must be a hex string (two digits per byte) for REG_BINARY')
             }
             $bytes = ConvertFrom-HexString $Data
@@ -602,7 +609,8 @@ function Invoke-OpRegistryGet {
         try {
             $node = Get-RegistryNode $key ([int]$depth)
         } finally { if ($key -ne $base) { $key.Close() } }
-        return [ordered]@{ exists = $true; values = $node.values; keys = $node.keys }
+        # Indexers, not .values/.keys: those names are also properties of the dictionary.
+        return [ordered]@{ exists = $true; values = $node['values']; keys = $node['keys'] }
     } finally { $base.Close() }
 }
 
@@ -859,7 +867,7 @@ function Get-StatChecks {
     if ($null -eq $expect) { return $checks }
     $help = "has a bad entry '{0}'; accepted: exists (true|false), type (file|directory|junction), sha256 (64 hex " +
         'digits), pe_machine (amd64|arm64|386|unknown|null), first_line (a string)'
-    foreach ($field in @($expect.Keys)) {
+    foreach ($field in @($expect.PSBase.Keys)) {
         $v = $expect[$field]
         $ok = $false
         switch -casesensitive ($field) {
@@ -1320,9 +1328,6 @@ function Invoke-OpFileDownload {
             Stop-Op 'in_use' ('file.download: ' + $locked + ' is in use by another process (it is open, e.g. the executable of a running service)')
         }
     }
-    if (-not $isWeb -and -not [System.IO.File]::Exists($source)) {
-        Stop-Op 'download_failed' ('file.download: ' + $source + ' was not found (no such file, or the network path cannot be reached)')
-    }
     $created = New-ParentFolders $dest
     try {
         if ($isWeb) {
@@ -1330,10 +1335,14 @@ function Invoke-OpFileDownload {
             $size = $result.size
             $digest = $result.sha256
         } else {
+            # Checked inside the try: a missing source is a failure after dest was accepted, so the
+            # file that was at dest is removed too (as the protocol and winsim do).
+            $missingSource = 'file.download: ' + $source + ' does not exist or is not a file (or the network path cannot be reached)'
+            if (-not [System.IO.File]::Exists($source)) { Stop-Op 'download_failed' $missingSource }
             try {
                 [System.IO.File]::Copy($source, $dest, $true)
             } catch [System.IO.FileNotFoundException] {
-                Stop-Op 'download_failed' ('file.download: ' + $source + ' was not found (no such file, or the network path cannot be reached)')
+                Stop-Op 'download_failed' $missingSource
             }
             $size = [long](New-Object System.IO.FileInfo($dest)).Length
             $digest = Get-FileSha256 $dest
@@ -1457,16 +1466,24 @@ function Invoke-OpZipExtract {
                 $out = New-Object System.IO.FileStream($step.target, [System.IO.FileMode]::CreateNew,
                     [System.IO.FileAccess]::Write, [System.IO.FileShare]::None)
                 $written.Add($step.target)
+                $got = [long]0
                 try {
                     $buf = New-Object byte[] 1048576
                     while ($true) {
                         $n = $in.Read($buf, 0, $buf.Length)
                         if ($n -le 0) { break }
                         $out.Write($buf, 0, $n)
-                        $total += $n
+                        $got += $n
                     }
                 } finally { $out.Dispose() }
             } finally { $in.Dispose() }
+            # .NET Framework's ZipArchive checks neither the CRC-32 nor the size of what it inflates:
+            # damaged data can end early without an error. A size that differs is a corrupt entry.
+            if ($got -ne [long]$step.entry.Length) {
+                Stop-Op 'corrupt_archive' ('zip.extract: ' + $src + ' cannot be read (entry ''' + $step.entry.FullName + "' gave " +
+                    $got + ' bytes, the archive says ' + $step.entry.Length + '); nothing was kept')
+            }
+            $total += $got
             try { [System.IO.File]::SetLastWriteTime($step.target, $step.entry.LastWriteTime.DateTime) } catch { $null = $_ }
             $files++
         }
@@ -1526,7 +1543,8 @@ function Invoke-OpJunctionSet {
     $info = Get-PathInfo $path
     if ($null -ne $info -and (Test-IsReparsePoint $info) -and $info -is [System.IO.DirectoryInfo]) {
         $before = Get-JunctionTarget $path
-        if ($null -ne $before -and [string]::Equals($before.TrimEnd('\'), $target, [System.StringComparison]::OrdinalIgnoreCase)) {
+        # Both sides trimmed: a target that is a drive root is 'C:\' here and may be stored so too.
+        if ($null -ne $before -and [string]::Equals($before.TrimEnd('\'), $target.TrimEnd('\'), [System.StringComparison]::OrdinalIgnoreCase)) {
             return [ordered]@{ changed = $false; before = $before }
         }
         # Retarget: remove the link itself (never recursing into the old target), then create.
@@ -1655,7 +1673,7 @@ function Invoke-OpAclSet {
         $raw = $rawAces[$i]
         $what = "argument 'aces[" + $i + "]"
         if (-not ($raw -is [System.Collections.IDictionary])) { Stop-Op 'bad_args' ($what + "' must be an object with " + ($fields -join ', ')) }
-        foreach ($k in @($raw.Keys)) {
+        foreach ($k in @($raw.PSBase.Keys)) {
             if ($fields -cnotcontains $k) { Stop-Op 'bad_args' ($what + "' has an unknown key '" + $k + "'; accepted: " + ($fields -join ', ')) }
         }
         $identity = $null; $mask = $null; $type = $null; $inherit = $null
@@ -1785,7 +1803,7 @@ function Invoke-OpGoRun {
     $argList = Get-ListArg $OpArgs 'args' -Strings
     $envMap = Get-MapArg $OpArgs 'env'
     if ($null -ne $envMap) {
-        foreach ($k in @($envMap.Keys)) {
+        foreach ($k in @($envMap.PSBase.Keys)) {
             if (-not ($envMap[$k] -is [string]) -or [string]::IsNullOrEmpty($k) -or $k.Contains('=')) {
                 Stop-Op 'bad_args' "argument 'env' must map names to strings"
             }
@@ -1821,10 +1839,11 @@ function Invoke-OpGoRun {
     $psi.StandardErrorEncoding = $utf8
     if ($null -ne $cwd) { $psi.WorkingDirectory = $cwd }
     if ($null -ne $envMap) {
-        foreach ($k in @($envMap.Keys)) { $psi.EnvironmentVariables[$k] = [string]$envMap[$k] }
+        foreach ($k in @($envMap.PSBase.Keys)) { $psi.EnvironmentVariables[$k] = [string]$envMap[$k] }
     }
     $proc = New-Object System.Diagnostics.Process
     $proc.StartInfo = $psi
+    $clock = [System.Diagnostics.Stopwatch]::StartNew()
     try {
         [void]$proc.Start()
     } catch {
@@ -1842,6 +1861,14 @@ function Invoke-OpGoRun {
             Stop-Op 'exec_failed' ('go.run: ' + $exe + ' did not finish within ' + $timeout + ' seconds; it was stopped')
         }
         $proc.WaitForExit()
+        # The readers end only when every holder of the pipes has closed them: a child that the
+        # program left running keeps them open. Wait for them no longer than the timeout allows.
+        $left = [long]$timeout * 1000 - $clock.ElapsedMilliseconds
+        if ($left -lt 1000) { $left = 1000 }
+        if (-not [System.Threading.Tasks.Task]::WaitAll([System.Threading.Tasks.Task[]]@($outTask, $errTask), [int]$left)) {
+            Stop-Op 'exec_failed' ('go.run: ' + $exe + ' exited, but a process it started still holds its output open after ' +
+                $timeout + ' seconds')
+        }
         $stdout = $outTask.Result
         $stderr = $errTask.Result
         $rc = [int]$proc.ExitCode
@@ -1910,7 +1937,7 @@ function Invoke-AgentOp {
     if ($Item.ContainsKey('args')) { $opArgs = $Item['args'] }
     if ($null -eq $opArgs) { $opArgs = New-Object 'System.Collections.Generic.Dictionary[string,object]' }
     if (-not ($opArgs -is [System.Collections.IDictionary])) { Stop-Op 'bad_args' ($name + ": 'args' must be an object") }
-    $unknown = @($opArgs.Keys | Where-Object { $entry.accepted -cnotcontains $_ } | Sort-Object)
+    $unknown = @($opArgs.PSBase.Keys | Where-Object { $entry.accepted -cnotcontains $_ } | Sort-Object)
     if ($unknown.Count -gt 0) {
         $acc = '(none)'
         if ($entry.accepted.Count -gt 0) { $acc = $entry.accepted -join ', ' }
