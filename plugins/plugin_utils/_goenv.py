@@ -1,0 +1,1086 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gowin.server contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE: internal to the gowin.server collection; not a public API, it may change at any time.
+
+Go's environment rules as the go command applies them on Windows: validators for the variables
+go_env manages (each raises GoEnvError naming the module option and quoting the go command's own
+wording where it has one), the go env file format, the view ``go env -json`` reports, the
+environment a new Windows process gets from the registry, and warnings about settings that fight
+each other. URL credentials never leave this module unredacted in a message or a warning.
+
+Ported from the Go sources (Go 1.21-1.23); each function names the package it follows.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import typing as t
+from dataclasses import dataclass
+
+from ansible_collections.gowin.server.plugins.plugin_utils import _winpath as wp
+
+GO_SAYS = " (as the go command says)"
+
+# cmd/go/internal/modfetch/sumdb.go knownGOSUMDB
+KNOWN_GOSUMDB = {"sum.golang.org": "sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8"}
+# sumdb.go dbDial: an alias of sum.golang.org reachable from mainland China
+GOSUMDB_ALIASES = {"sum.golang.google.cn": "sum.golang.org https://sum.golang.google.cn"}
+
+DEFAULT_GOPROXY = "https://proxy.golang.org,direct"
+DEFAULT_GOSUMDB = "sum.golang.org"
+DEFAULT_GOTOOLCHAIN = "auto"
+
+# Flags of the go command that GOFLAGS may carry (cmd/go/internal/work/build.go AddBuildFlags,
+# cmd/go/internal/test/testflag.go). name -> kind: bool, buildvcs (bool or auto), int, mod, string.
+GOFLAGS_KNOWN: dict[str, str] = {
+    "a": "bool", "n": "bool", "p": "int", "race": "bool", "msan": "bool", "asan": "bool",
+    "cover": "bool", "covermode": "string", "coverpkg": "string", "v": "bool", "work": "bool", "x": "bool",
+    "asmflags": "string", "buildmode": "string", "buildvcs": "buildvcs", "compiler": "string",
+    "gccgoflags": "string", "gcflags": "string", "installsuffix": "string", "ldflags": "string",
+    "linkshared": "bool", "mod": "mod", "modcacherw": "bool", "modfile": "string", "overlay": "string",
+    "pgo": "string", "pkgdir": "string", "tags": "string", "trimpath": "bool", "toolexec": "string",
+    # go test
+    "count": "int", "timeout": "string", "failfast": "bool", "short": "bool", "json": "bool",
+    "vet": "string", "run": "string", "bench": "string", "benchtime": "string", "benchmem": "bool",
+    "cpu": "string", "parallel": "int",
+}
+# strconv.ParseBool
+_GO_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
+             "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
+
+# Variables the go command computes itself and does not read from the environment
+# (cmd/go/internal/envcmd/env.go: `go env -w` calls them read-only; telemetry.Mode() reads a file).
+COMPUTED_VARS = {
+    "GOEXE": "the go command derives it from GOOS",
+    "GOGCCFLAGS": "the go command computes it",
+    "GOHOSTARCH": "it is the architecture of go.exe itself",
+    "GOHOSTOS": "it is the OS of go.exe itself",
+    "GOMOD": "the go command finds go.mod itself",
+    "GOVERSION": "it is the version of go.exe itself",
+    "GOTELEMETRY": "the go command reads the mode from its config folder: run `go telemetry off|local|on`",
+    "GOTELEMETRYDIR": "the go command derives it from %AppData%",
+}
+
+_EXTRA_NAME = re.compile(r"^(GO[A-Z0-9_]*|CGO_[A-Z0-9_]+)$")
+_REDACT_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://)([^/?#\s,|\"'<>]*)@")
+# `user:password@host` with no scheme (a GOPROXY entry gets https:// implied)
+_REDACT_BARE = re.compile(r"(?:^|(?<=[\s,|=\"'(]))([^\s,|=\"'(/\\@:]+):([^\s,|\"'/\\]*)@")
+_VAR_REF = re.compile(r"%([^%]+)%")
+
+
+class GoEnvError(ValueError):
+    pass
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def redact_url(text: t.Any) -> t.Any:
+    """Hide URL credentials in any text: `https://user:pass@host` -> `https://user:xxxxx@host`.
+
+    Like net/url URL.Redacted for a user and password. A user name alone (`https://token@host`) is
+    hidden too (`https://xxxxx@host`): Go keeps it, but proxies take tokens that way. A GOPROXY
+    entry without a scheme (`user:pass@host`, https:// implied) is handled as well. Non-strings
+    are returned as they are.
+    """
+    if not isinstance(text, str):
+        return text
+
+    def scheme(m: re.Match) -> str:
+        user, sep, _password = m.group(2).partition(":")
+        return m.group(1) + (user + ":xxxxx" if sep else "xxxxx") + "@"
+
+    text = _REDACT_SCHEME.sub(scheme, text)
+    return _REDACT_BARE.sub(lambda m: m.group(1) + ":xxxxx@", text)
+
+
+def _goquote(text: str) -> str:
+    """strconv.Quote, for the ASCII and printable text these messages hold."""
+    out = []
+    for c in text:
+        if c in '"\\':
+            out.append("\\" + c)
+        elif c == "\n":
+            out.append("\\n")
+        elif c == "\r":
+            out.append("\\r")
+        elif c == "\t":
+            out.append("\\t")
+        elif ord(c) < 32 or ord(c) == 127:
+            out.append("\\x%02x" % ord(c))
+        else:
+            out.append(c)
+    return '"' + "".join(out) + '"'
+
+
+def _empty(option: str, variable: str) -> GoEnvError:
+    return GoEnvError(
+        "%s: an empty value is the same as unset to the go command (it falls back to the go env file and go.env); "
+        "omit the option to leave %s unmanaged" % (option, variable)
+    )
+
+
+def _text(option: str, variable: str, value: t.Any, sep: str | None = None) -> str:
+    """The option's value as one string: a list is joined with sep when the variable is a list."""
+    if sep is not None and isinstance(value, (list, tuple)):
+        if not all(isinstance(v, str) for v in value):
+            raise GoEnvError("%s: list elements must be strings, got %r" % (option, redact_url(repr(value))))
+        value = sep.join(value)
+    if not isinstance(value, str):
+        kind = "a string or a list of strings" if sep is not None else "a string"
+        raise GoEnvError("%s must be %s, got %s" % (option, kind, type(value).__name__))
+    if value == "":
+        raise _empty(option, variable)
+    if "\x00" in value or "\n" in value or "\r" in value:
+        raise GoEnvError("%s: %s must not contain NUL or line breaks" % (option, variable))
+    return value
+
+
+# ---------------------------------------------------------------- net/url, the parts Go uses here
+
+
+class _URLError(ValueError):
+    pass
+
+
+@dataclass
+class _URL:
+    scheme: str = ""
+    opaque: str = ""
+    user: str | None = None
+    host: str = ""
+    path: str = ""
+    query: str | None = None  # None: no '?'
+    fragment: str | None = None  # None: no '#'
+
+
+_HEX = "0123456789abcdefABCDEF"
+_HOST_OK = set("-_.~!$&'()*+,;=:[]<>\"")
+_USERINFO_OK = set("-._:~!$&'()*+,;=%@")
+
+
+def _check_escapes(text: str) -> None:
+    for i, c in enumerate(text):
+        if c == "%" and not (len(text) > i + 2 and text[i + 1] in _HEX and text[i + 2] in _HEX):
+            raise _URLError("invalid URL escape %s" % _goquote(text[i:i + 3]))
+
+
+def _parse_host(host: str) -> str:
+    # net/url parseHost
+    if host.startswith("["):
+        end = host.rfind("]")
+        if end < 0:
+            raise _URLError("missing ']' in host")
+        port = host[end + 1:]
+    else:
+        colon = host.rfind(":")
+        port = host[colon:] if colon >= 0 else ""
+    if port and not (port.startswith(":") and port[1:].isdigit() or port == ":"):
+        raise _URLError("invalid port %s after host" % _goquote(port))
+    _check_escapes(host)
+    for c in host:
+        if ord(c) < 0x80 and not c.isalnum() and c not in _HOST_OK and c != "%":
+            raise _URLError("invalid character %s in host name" % _goquote(c))
+    return host
+
+
+def _parse_url(raw: str) -> _URL:
+    """net/url Parse (not via a request); raises _URLError with net/url's wording."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in raw):
+        raise _URLError("net/url: invalid control character in URL")
+    url = _URL()
+    raw, hash_mark, fragment = raw.partition("#")
+    if hash_mark:
+        url.fragment = fragment
+    rest = raw
+    # getScheme
+    for i, c in enumerate(raw):
+        if c.isascii() and c.isalpha():
+            continue
+        if c.isascii() and (c.isdigit() or c in "+-."):
+            if i == 0:
+                break
+            continue
+        if c == ":":
+            if i == 0:
+                raise _URLError("missing protocol scheme")
+            url.scheme, rest = raw[:i].lower(), raw[i + 1:]
+        break
+    if rest.endswith("?") and rest.count("?") == 1:
+        url.query, rest = "", rest[:-1]
+    elif "?" in rest:
+        rest, _mark, url.query = rest.partition("?")
+    if not rest.startswith("/"):
+        if url.scheme:
+            url.opaque = rest
+            return url
+        if ":" in rest.split("/", 1)[0]:
+            raise _URLError("first path segment in URL cannot contain colon")
+    if rest.startswith("//") and (url.scheme or not rest.startswith("///")):
+        authority, slash, path = rest[2:].partition("/")
+        rest = slash + path
+        at = authority.rfind("@")
+        url.host = _parse_host(authority[at + 1:])
+        if at >= 0:
+            userinfo = authority[:at]
+            if not all(c.isascii() and c.isalnum() or c in _USERINFO_OK for c in userinfo):
+                raise _URLError("net/url: invalid userinfo")
+            _check_escapes(userinfo)
+            url.user = userinfo
+    _check_escapes(rest)
+    url.path = rest
+    return url
+
+
+def _url_error(option: str, raw: str, err: _URLError) -> GoEnvError:
+    # net/url Error.Error: `parse "URL": err`
+    return GoEnvError("%s: parse %s: %s%s" % (option, _goquote(redact_url(raw)), err, GO_SAYS))
+
+
+# ---------------------------------------------------------------- GOPROXY
+
+
+def _windows_is_abs(path: str) -> bool:
+    """path/filepath IsAbs on Windows: `C:\\x`, `C:/x`, or a UNC path."""
+    if re.match(r"^[A-Za-z]:[\\/]", path):
+        return True
+    return bool(re.match(r"^[\\/]{2}[^\\/]+[\\/][^\\/]+", path))
+
+
+def validate_goproxy(option: str, value: str | list[str], allow_plain_http: bool) -> tuple[str, list[str]]:
+    """GOPROXY, as cmd/go/internal/modfetch/proxy.go proxyList and newProxyRepo check it.
+
+    Returns (normalized value, warnings). The normalized value keeps the user's entries as written
+    (trimmed, empty entries dropped, each followed by the separator that followed it: `|` means
+    "fall through on any error", `,` "only on 404/410").
+    """
+    text = _text(option, "GOPROXY", value, ",")
+    kept: list[tuple[str, str]] = []
+    unused: list[str] = []
+    ended = False
+    rest = text
+    while rest != "":
+        cut = min((i for i in (rest.find(","), rest.find("|")) if i >= 0), default=-1)
+        if cut >= 0:
+            token, sep, rest = rest[:cut], rest[cut], rest[cut + 1:]
+        else:
+            token, sep, rest = rest, "", ""
+        token = token.strip()
+        if token == "":
+            continue
+        if ended:
+            # proxyList stops at off/direct and never looks at, or checks, what follows
+            unused.append(token)
+            kept.append((token, sep))
+            continue
+        if token in ("off", "direct"):
+            ended = True
+            kept.append((token, sep))
+            continue
+        _check_proxy(option, token, allow_plain_http)
+        kept.append((token, sep))
+    if not kept:
+        raise GoEnvError("%s: GOPROXY list is not the empty string, but contains no entries%s" % (option, GO_SAYS))
+    normalized = "".join(tok + sep for tok, sep in kept[:-1]) + kept[-1][0]
+    warnings = []
+    if unused:
+        stop = next(tok for tok, _sep in kept if tok in ("off", "direct"))
+        warnings.append(
+            "%s: entries after direct/off are never used: %s (the go command stops at %s)"
+            % (option, redact_url(", ".join(unused)), stop)
+        )
+    return normalized, warnings
+
+
+def _check_proxy(option: str, token: str, allow_plain_http: bool) -> None:
+    url_text = token
+    # Single-word tokens are reserved for built-in behaviours; anything with ":/" or an absolute
+    # file path must be a complete URL; for everything else https:// is implied.
+    if any(c in token for c in ".:/") and ":/" not in token and not _windows_is_abs(token) and not token.startswith("/"):
+        url_text = "https://" + token
+    try:
+        url = _parse_url(url_text)
+    except _URLError as err:
+        raise _url_error(option, url_text, err) from None
+    shown = redact_url(url_text)
+    if url.scheme in ("http", "https"):
+        if not url.host:
+            raise GoEnvError("%s: proxy URL %s has no host" % (option, shown))
+        if url.scheme == "http" and not allow_plain_http:
+            raise GoEnvError(
+                "%s: %s is a plain http:// proxy: module downloads and credentials would travel unencrypted; "
+                "use https://, or set allow_plain_http: true to accept it" % (option, shown)
+            )
+    elif url.scheme == "file":
+        if url.opaque or url.user is not None or url.host or url.query is not None or url.fragment is not None:
+            raise GoEnvError(
+                "%s: invalid file:// proxy URL with non-path elements: %s%s; a local folder is file:///C:/path/to/proxy"
+                % (option, shown, GO_SAYS)
+            )
+    elif url.scheme == "":
+        raise GoEnvError(
+            "%s: invalid proxy URL missing scheme: %s%s; entries are https://, http:// or file:// URLs, "
+            "a host name (https:// implied), direct or off" % (option, shown, GO_SAYS)
+        )
+    else:
+        hint = "; a local folder is written file:///C:/path/to/proxy" if re.match(r"^[A-Za-z]:\\", token) else ""
+        raise GoEnvError(
+            "%s: invalid proxy URL scheme (must be https, http, file): %s%s%s" % (option, shown, GO_SAYS, hint)
+        )
+
+
+# ---------------------------------------------------------------- GOSUMDB
+
+
+def sumdb_key_hash(name: str, key: bytes) -> int:
+    """golang.org/x/mod/sumdb/note keyHash: first 4 bytes (big-endian) of SHA-256(name + "\\n" + key)."""
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8") + b"\n" + key).digest()[:4], "big")
+
+
+def _verifier_name(vkey: str) -> str:
+    """golang.org/x/mod/sumdb/note NewVerifier; returns the name or raises _URLError with note's wording."""
+    name, _plus, rest = vkey.partition("+")
+    hash16, _plus, key64 = rest.partition("+")
+    try:
+        key = base64.b64decode(key64, validate=True)
+    except ValueError:
+        key = b""
+    name_ok = name != "" and not any(c.isspace() for c in name)
+    if len(hash16) != 8 or not all(c in _HEX for c in hash16) or not name_ok or not key:
+        raise _URLError("malformed verifier id")
+    if int(hash16, 16) != sumdb_key_hash(name, key):
+        raise _URLError("invalid verifier hash")
+    if key[0] != 1:  # algEd25519
+        raise _URLError("unknown verifier algorithm")
+    if len(key) != 33:
+        raise _URLError("malformed verifier id")
+    return name
+
+
+def validate_gosumdb(option: str, value: t.Any) -> str:
+    """GOSUMDB, as cmd/go/internal/modfetch/sumdb.go dbDial checks it: off, a known name, or a
+    verifier key `name+hash+key`, optionally followed by the database's URL."""
+    text = _text(option, "GOSUMDB", value)
+    if text == "off" or text in GOSUMDB_ALIASES:
+        return text
+    accepted = (
+        "GOSUMDB is off, sum.golang.org, sum.golang.google.cn, or a verifier key name+hash+key "
+        "(such as %s), optionally followed by a space and the database URL" % KNOWN_GOSUMDB["sum.golang.org"]
+    )
+    fields = text.split()
+    if not fields:
+        raise GoEnvError("%s: missing GOSUMDB%s; %s" % (option, GO_SAYS, accepted))
+    if len(fields) > 2:
+        raise GoEnvError("%s: invalid GOSUMDB: too many fields%s; %s" % (option, GO_SAYS, accepted))
+    try:
+        name = _verifier_name(KNOWN_GOSUMDB.get(fields[0], fields[0]))
+    except _URLError as err:
+        raise GoEnvError("%s: invalid GOSUMDB: %s%s; %s" % (option, err, GO_SAYS, accepted)) from None
+    try:
+        direct: _URL | None = _parse_url("https://" + name)
+    except _URLError:
+        direct = None
+    if (direct is None or name.endswith("/") or not direct.host or direct.user is not None or direct.opaque
+            or direct.query is not None or direct.fragment is not None or "%" in direct.path):
+        raise GoEnvError("%s: invalid sumdb name (must be host[/path]): %s%s" % (option, redact_url(name), GO_SAYS))
+    if len(fields) == 2:
+        try:
+            url = _parse_url(fields[1])
+        except _URLError as err:
+            raise GoEnvError(
+                "%s: invalid GOSUMDB URL: parse %s: %s%s" % (option, _goquote(redact_url(fields[1])), err, GO_SAYS)
+            ) from None
+        if url.scheme not in ("http", "https") or not url.host:
+            raise GoEnvError(
+                "%s: the checksum database URL must be an http:// or https:// URL with a host, got %s"
+                % (option, redact_url(fields[1]))
+            )
+    return " ".join(fields)
+
+
+# ---------------------------------------------------------------- GOPRIVATE and friends: path.Match
+
+
+class _BadPattern(ValueError):
+    pass
+
+
+def _scan_chunk(pattern: str) -> tuple[bool, str, str]:
+    """path.scanChunk"""
+    star = False
+    while pattern.startswith("*"):
+        pattern, star = pattern[1:], True
+    in_range = False
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            if i + 1 < len(pattern):
+                i += 1
+        elif c == "[":
+            in_range = True
+        elif c == "]":
+            in_range = False
+        elif c == "*" and not in_range:
+            break
+        i += 1
+    return star, pattern[:i], pattern[i:]
+
+
+def _get_esc(chunk: str) -> tuple[str, str]:
+    """path.getEsc"""
+    if chunk == "" or chunk[0] in "-]":
+        raise _BadPattern()
+    if chunk[0] == "\\":
+        chunk = chunk[1:]
+        if chunk == "":
+            raise _BadPattern()
+    char, rest = chunk[0], chunk[1:]
+    if rest == "":
+        raise _BadPattern()
+    return char, rest
+
+
+def _match_chunk(chunk: str, s: str) -> tuple[str, bool]:
+    """path.matchChunk: (rest, ok); raises _BadPattern. Once failed it keeps checking the syntax."""
+    failed = False
+    while chunk:
+        if not failed and s == "":
+            failed = True
+        c = chunk[0]
+        if c == "[":
+            r = ""
+            if not failed:
+                r, s = s[0], s[1:]
+            chunk = chunk[1:]
+            negated = False
+            if chunk.startswith("^"):
+                negated, chunk = True, chunk[1:]
+            matched = False
+            nrange = 0
+            while True:
+                if chunk.startswith("]") and nrange > 0:
+                    chunk = chunk[1:]
+                    break
+                lo, chunk = _get_esc(chunk)
+                hi = lo
+                if chunk[0] == "-":
+                    hi, chunk = _get_esc(chunk[1:])
+                if not failed and lo <= r <= hi:
+                    matched = True
+                nrange += 1
+            if matched == negated:
+                failed = True
+        elif c == "?":
+            if not failed:
+                if s[0] == "/":
+                    failed = True
+                s = s[1:]
+            chunk = chunk[1:]
+        else:
+            if c == "\\":
+                chunk = chunk[1:]
+                if chunk == "":
+                    raise _BadPattern()
+            if not failed:
+                if chunk[0] != s[0]:
+                    failed = True
+                s = s[1:]
+            chunk = chunk[1:]
+    if failed:
+        return "", False
+    return s, True
+
+
+def path_match(pattern: str, name: str) -> bool:
+    """path.Match; raises _BadPattern (ErrBadPattern) for a malformed pattern."""
+    while pattern:
+        star, chunk, pattern = _scan_chunk(pattern)
+        if star and chunk == "":
+            return "/" not in name
+        rest, ok = _match_chunk(chunk, name)
+        if ok and (rest == "" or pattern):
+            name = rest
+            continue
+        if star:
+            found = False
+            i = 0
+            while i < len(name) and name[i] != "/":
+                rest, ok = _match_chunk(chunk, name[i + 1:])
+                if ok and not (pattern == "" and rest):
+                    name, found = rest, True
+                    break
+                i += 1
+            if found:
+                continue
+        while pattern:
+            _star, chunk, pattern = _scan_chunk(pattern)
+            _match_chunk(chunk, "")
+        return False
+    return name == ""
+
+
+def check_pattern(pattern: str) -> None:
+    """Raise _BadPattern when path.Match would return ErrBadPattern for this pattern."""
+    while pattern:
+        _star, chunk, pattern = _scan_chunk(pattern)
+        _match_chunk(chunk, "")
+
+
+def match_prefix_patterns(globs: str, target: str) -> bool:
+    """golang.org/x/mod/module MatchPrefixPatterns: does any glob match a prefix of target's path elements?"""
+    for glob in globs.split(","):
+        glob = glob[:-1] if glob.endswith("/") else glob  # strings.TrimSuffix(glob, "/")
+        if glob == "":
+            continue
+        n = glob.count("/")
+        prefix = target
+        for i, c in enumerate(target):
+            if c == "/":
+                if n == 0:
+                    prefix = target[:i]
+                    break
+                n -= 1
+        if n > 0:
+            continue
+        try:
+            if path_match(glob, prefix):
+                return True
+        except _BadPattern:
+            continue
+    return False
+
+
+def validate_patterns(option: str, value: str | list[str]) -> str:
+    """GOPRIVATE, GONOPROXY, GONOSUMDB, GOINSECURE: comma-separated path.Match globs of module path
+    prefixes (golang.org/x/mod/module MatchPrefixPatterns). Returns them joined with `,`."""
+    variable = option.upper()
+    text = _text(option, variable, value, ",")
+    globs = []
+    for glob in text.split(","):
+        glob = glob.strip()
+        if glob == "":
+            continue
+        if any(c.isspace() for c in glob):
+            raise GoEnvError(
+                "%s: pattern %s contains whitespace; module paths never do, so it would never match"
+                % (option, _goquote(glob))
+            )
+        try:
+            check_pattern(glob[:-1] if glob.endswith("/") else glob)
+        except _BadPattern:
+            raise GoEnvError(
+                "%s: malformed pattern %s: syntax error in pattern (path.Match); the go command would silently ignore it. "
+                "Patterns are comma-separated globs of module path prefixes such as *.corp.example.com,rsc.io/private "
+                "(* ? [a-z] [^x], \\ escapes)" % (option, _goquote(glob))
+            ) from None
+        globs.append(glob)
+    if not globs:
+        raise GoEnvError("%s: %s holds no patterns; omit the option to leave %s unmanaged" % (option, _goquote(text), variable))
+    return ",".join(globs)
+
+
+# ---------------------------------------------------------------- GOFLAGS
+
+
+def validate_goflags(option: str, value: str | list[str]) -> tuple[str, list[str]]:
+    """GOFLAGS, as cmd/go/internal/base/goflags.go InitGOFLAGS and SetFromGOFLAGS check it.
+    Returns (flags joined with single spaces, warnings)."""
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            if isinstance(item, str) and any(c.isspace() for c in item):
+                raise GoEnvError(
+                    "%s: %s contains whitespace, but GOFLAGS is split on whitespace and cannot quote: "
+                    "give each flag as -flag or -flag=value with no spaces (-ldflags=-s -w cannot be set in GOFLAGS)"
+                    % (option, _goquote(item))
+                )
+    text = _text(option, "GOFLAGS", value, " ")
+    fields = text.split()
+    if not fields:
+        raise _empty(option, "GOFLAGS")
+    warnings = []
+    for field in fields:
+        if (not field.startswith("-") or field in ("-", "--") or field.startswith(("---", "-=", "--="))):
+            raise GoEnvError(
+                "%s: go: parsing $GOFLAGS: non-flag %s%s; each word must be -flag or -flag=value"
+                % (option, _goquote(field), GO_SAYS)
+            )
+        name = field[2:] if field.startswith("--") else field[1:]
+        name, has_value, flag_value = name.partition("=")
+        if name == "C":
+            raise GoEnvError(
+                "%s: go: invalid value %s for flag -C (from $GOFLAGS): -C flag must be first flag on command line%s; "
+                "-C cannot be set in GOFLAGS" % (option, _goquote(flag_value), GO_SAYS)
+            )
+        kind = GOFLAGS_KNOWN.get(name)
+        if kind is None:
+            warnings.append(
+                "%s: go: parsing $GOFLAGS: unknown flag -%s (as the go command says if it does not know it either; "
+                "then every go command fails)" % (option, name)
+            )
+            continue
+        if kind in ("bool", "buildvcs"):
+            if has_value and flag_value not in _GO_BOOLS and not (kind == "buildvcs" and flag_value in ("", "auto")):
+                raise GoEnvError(
+                    "%s: go: invalid boolean value %s for flag -%s (from $GOFLAGS)%s; use -%s or -%s=true|false%s"
+                    % (option, _goquote(flag_value), name, GO_SAYS, name, name, "|auto" if kind == "buildvcs" else "")
+                )
+            continue
+        if not has_value:
+            raise GoEnvError(
+                "%s: go: flag needs an argument: -%s (from $GOFLAGS)%s; write -%s=value"
+                % (option, name, GO_SAYS, name)
+            )
+        if kind == "int":
+            try:
+                int(flag_value, 0)
+            except ValueError:
+                raise GoEnvError(
+                    "%s: go: invalid value %s for flag -%s (from $GOFLAGS): parse error%s"
+                    % (option, _goquote(flag_value), name, GO_SAYS)
+                ) from None
+        if kind == "mod" and flag_value not in ("", "mod", "readonly", "vendor"):
+            raise GoEnvError(
+                "%s: go: -mod=%s not supported (can be '', 'mod', 'readonly', or 'vendor')%s"
+                % (option, flag_value, GO_SAYS)
+            )
+    return " ".join(fields), warnings
+
+
+# ---------------------------------------------------------------- GOTOOLCHAIN, GOAMD64, GOTELEMETRY
+
+
+def _cut_int(text: str) -> tuple[str, str] | None:
+    """internal/gover cutInt: digits with no leading zero."""
+    m = re.match(r"[0-9]+", text)
+    if not m or (m.group(0).startswith("0") and len(m.group(0)) > 1):
+        return None
+    return m.group(0), text[m.end():]
+
+
+def gover_is_valid(version: str) -> bool:
+    """internal/gover IsValid: 1, 1.21, 1.21.3, 1.21rc1 (no prerelease of a patch release)."""
+    cut = _cut_int(version)
+    if cut is None:
+        return False
+    rest = cut[1]
+    if rest == "":
+        return True
+    if not rest.startswith("."):
+        return False
+    cut = _cut_int(rest[1:])
+    if cut is None:
+        return False
+    rest = cut[1]
+    if rest == "":
+        return True
+    if rest.startswith("."):
+        cut = _cut_int(rest[1:])
+        return cut is not None and cut[1] == ""
+    m = re.match(r"[a-z]+", rest)
+    if not m:
+        return False
+    cut = _cut_int(rest[m.end():])
+    return cut is not None and cut[1] == ""
+
+
+def gover_from_toolchain(name: str) -> str:
+    """internal/gover FromToolchain: go1.21.3 -> 1.21.3; custom-go1.21 -> 1.21; "" if not a toolchain name."""
+    if "\\" in name or "/" in name:
+        return ""
+    if name.startswith("go"):
+        version = name[2:]
+    elif "-go" in name:
+        version = name[name.index("-go") + 3:]
+    else:
+        return ""
+    cut = re.search(r"[ \t-]", version)
+    if cut:
+        version = version[:cut.start()]
+    return version if gover_is_valid(version) else ""
+
+
+def validate_gotoolchain(option: str, value: t.Any) -> str:
+    """GOTOOLCHAIN, as cmd/go/internal/toolchain/select.go Select checks it."""
+    text = _text(option, "GOTOOLCHAIN", value)
+    accepted = "GOTOOLCHAIN is auto, path, local, a toolchain such as go1.22.5 or go1.23rc1, or one of these followed by +auto or +path"
+    if text in ("auto", "path", "local"):
+        return text
+    minimum, plus, suffix = text.partition("+")
+    if minimum != "local" and gover_from_toolchain(minimum) == "":
+        if plus:
+            raise GoEnvError(
+                "%s: invalid GOTOOLCHAIN %s: invalid minimum toolchain %s%s; %s"
+                % (option, _goquote(text), _goquote(minimum), GO_SAYS, accepted)
+            )
+        raise GoEnvError("%s: invalid GOTOOLCHAIN %s%s; %s" % (option, _goquote(text), GO_SAYS, accepted))
+    if plus and suffix not in ("auto", "path"):
+        raise GoEnvError(
+            "%s: invalid GOTOOLCHAIN %s: only version suffixes are +auto and +path%s" % (option, _goquote(text), GO_SAYS)
+        )
+    return text
+
+
+def validate_goamd64(option: str, value: t.Any) -> str:
+    """GOAMD64, as internal/buildcfg goamd64 checks it."""
+    text = _text(option, "GOAMD64", value)
+    if text not in ("v1", "v2", "v3", "v4"):
+        raise GoEnvError("%s: go: invalid GOAMD64: must be v1, v2, v3, v4%s; got %s" % (option, GO_SAYS, _goquote(text)))
+    return text
+
+
+def validate_gotelemetry(option: str, value: t.Any) -> str:
+    """The telemetry mode: off, local or on (golang.org/x/telemetry).
+
+    Note: the go command does not read GOTELEMETRY from the environment; `go env GOTELEMETRY`
+    reports the mode stored under %AppData%\\go\\telemetry by `go telemetry off|local|on`.
+    """
+    text = _text(option, "GOTELEMETRY", value)
+    if text not in ("off", "local", "on"):
+        raise GoEnvError("%s: the telemetry mode must be off, local or on, got %s" % (option, _goquote(text)))
+    return text
+
+
+# ---------------------------------------------------------------- paths
+
+_PATH_RELATIVE = {
+    # cmd/go/main.go, cmd/go/internal/modload/init.go, cmd/go/internal/cache/default.go,
+    # cmd/go/internal/work (install)
+    "GOPATH": "GOPATH entry is relative; must be absolute path: %s",
+    "GOMODCACHE": "GOMODCACHE entry is relative; must be absolute path: %s",
+    "GOCACHE": "GOCACHE is not an absolute path",
+    "GOBIN": "GOBIN must be an absolute path",
+}
+
+
+def validate_path(option: str, value: t.Any, allow_list: bool = False) -> str:
+    """An absolute Windows folder for the variable named like the option (gopath -> GOPATH).
+
+    GOPATH (allow_list) may be a `;`-separated list, given as a string or a list; empty entries are
+    dropped, as the go command ignores them. Only GOPATH entries may be UNC paths.
+    """
+    variable = option.upper()
+    text = _text(option, variable, value, ";" if allow_list else None)
+    entries = [e.strip() for e in text.split(";")] if allow_list else [text.strip()]
+    entries = [e for e in entries if e]
+    if not entries:
+        raise GoEnvError("%s: %s holds no paths; omit the option to leave %s unmanaged" % (option, _goquote(text), variable))
+    out = []
+    for entry in entries:
+        if "%" in entry:
+            raise GoEnvError(
+                "%s: %s contains a %%VAR%% reference, which the go command does not expand; give the expanded absolute path"
+                % (option, _goquote(entry))
+            )
+        if variable == "GOPATH" and entry.startswith("~"):
+            raise GoEnvError("%s: go: GOPATH entry cannot start with shell metacharacter '~': %s%s" % (option, _goquote(entry), GO_SAYS))
+        if variable == "GOCACHE" and entry == "off":
+            raise GoEnvError("%s: build cache is disabled by GOCACHE=off, but required as of Go 1.12%s" % (option, GO_SAYS))
+        if ";" in entry:
+            raise GoEnvError("%s: %s takes one path, and ';' separates list entries; got %s" % (option, variable, _goquote(entry)))
+        if not _windows_is_abs(entry):
+            wording = _PATH_RELATIVE.get(variable)
+            if wording is None:
+                wording = "%s must be an absolute path" % variable
+            elif "%s" in wording:
+                wording = wording % _goquote(entry)
+            example = "C:\\Users\\me\\go" if variable == "GOPATH" else "C:\\go\\" + option
+            raise GoEnvError("%s: %s%s; give an absolute Windows path such as %s" % (
+                option, wording, GO_SAYS if variable in _PATH_RELATIVE else "", example))
+        try:
+            out.append(wp.check_absolute(option, entry, allow_unc=variable == "GOPATH"))
+        except wp.PathError as err:
+            raise GoEnvError(str(err)) from None
+    return ";".join(out)
+
+
+def check_gopath_not_in_goroot(gopath: str, goroot: str) -> None:
+    """cmd/go/main.go warns `GOPATH set to GOROOT (%s) has no effect`; an entry inside GOROOT is as bad
+    (go get would write into the Go installation). Both are errors here."""
+    root = wp.normalize(goroot).lower()
+    for entry in (e.strip() for e in gopath.split(";")):
+        if not entry:
+            continue
+        if wp.same(entry, goroot):
+            raise GoEnvError(
+                "gopath: warning: GOPATH set to GOROOT (%s) has no effect%s; GOPATH must be a folder outside GOROOT"
+                % (entry, GO_SAYS)
+            )
+        if wp.normalize(entry).lower().startswith(root.rstrip("\\") + "\\"):
+            raise GoEnvError(
+                "gopath: GOPATH entry %s is inside GOROOT (%s): the go command would write modules and binaries into "
+                "the Go installation; choose a folder outside GOROOT" % (entry, goroot)
+            )
+
+
+# ---------------------------------------------------------------- extra variables
+
+
+def validate_extra(option: str, extra: t.Any, managed: set[str]) -> dict[str, str]:
+    """Other Go variables: NAME -> value. Names GO... or CGO_... in upper case, not one an option manages."""
+    if not isinstance(extra, dict):
+        raise GoEnvError("%s must be a dictionary of variable name to value, got %s" % (option, type(extra).__name__))
+    out = {}
+    for name, raw in extra.items():
+        if not isinstance(name, str) or not _EXTRA_NAME.match(name):
+            raise GoEnvError(
+                "%s: %r is not a Go variable name: names are upper case GO... or CGO_... (such as GOEXPERIMENT, CGO_CFLAGS)"
+                % (option, name)
+            )
+        if name in managed:
+            raise GoEnvError("%s: %s is managed by its own option: use the %s option instead" % (option, name, name.lower()))
+        if name in COMPUTED_VARS:
+            raise GoEnvError(
+                "%s: setting %s has no effect: %s" % (option, name, COMPUTED_VARS[name])
+            )
+        if isinstance(raw, bool):
+            text = "1" if raw else "0"
+        elif isinstance(raw, int):
+            text = str(raw)
+        elif isinstance(raw, str):
+            text = raw
+        else:
+            raise GoEnvError("%s: the value of %s must be a string, a number or a boolean, got %s" % (option, name, type(raw).__name__))
+        if "\x00" in text or "\n" in text or "\r" in text:
+            raise GoEnvError("%s: the value of %s must not contain NUL or line breaks" % (option, name))
+        out[name] = text
+    return out
+
+
+# ---------------------------------------------------------------- go env files and go env -json
+
+
+def parse_env_file(text: str) -> dict[str, str]:
+    """The go env file (%AppData%\\go\\env, written by `go env -w`) and GOROOT\\go.env.
+
+    cmd/go/internal/cfg readEnvFile: a line is KEY=VALUE only if it starts with A-Z and has `=`
+    (comments, blank lines and anything else are ignored); later lines win. Unlike Go we also drop
+    a UTF-8 BOM (Go would ignore the first line), the \\r of CRLF line ends (Go would keep it in
+    the value) and spaces around the key (Go would keep them, and no lookup would find the key).
+    """
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    out: dict[str, str] = {}
+    for line in text.split("\n"):
+        if line.endswith("\r"):
+            line = line[:-1]
+        key, eq, val = line.partition("=")
+        if not eq or not ("A" <= line[0] <= "Z"):
+            continue
+        out[key.strip()] = val
+    return out
+
+
+def go_env_view(
+    environ: dict[str, str],
+    user_env_text: str | None,
+    goroot_env_text: str | None,
+    *,
+    goroot: str,
+    version: str,
+    goarch: str,
+    user_profile: str,
+    appdata: str,
+    local_appdata: str,
+    telemetry_mode: str = "local",
+) -> dict[str, str]:
+    """What `go env -json` reports on Windows for a process with this environment.
+
+    cmd/go/internal/cfg Getenv: a non-empty process variable wins (names are case-insensitive on
+    Windows), then the user's go env file (none when GOENV=off), then GOROOT\\go.env (only for names
+    the user file does not have), then the built-in default. goarch is the arch of go.exe (GOHOSTARCH).
+    CGO_ENABLED defaults to 0: no C compiler is assumed on the host (Go 1.20+ picks 0 when none is found).
+    """
+    env = {str(k).upper(): v for k, v in environ.items() if isinstance(v, str)}
+    goenv = env.get("GOENV", "")
+    user = parse_env_file(user_env_text) if user_env_text is not None and goenv != "off" else {}
+    shipped = parse_env_file(goroot_env_text) if goroot_env_text is not None else {}
+
+    def get(name: str, default: str = "") -> str:
+        if env.get(name):
+            return env[name]
+        value = user[name] if name in user else shipped.get(name, "")
+        return value or default
+
+    gopath = get("GOPATH", wp.join(user_profile, "go") if user_profile else "")
+    first_gopath = next((e for e in gopath.split(";") if e), "")
+    goos = get("GOOS", "windows")
+    target_arch = get("GOARCH", goarch)
+    root = env.get("GOROOT") or goroot
+    goprivate = get("GOPRIVATE")
+    view = {
+        "AR": get("AR", "ar"),
+        "CGO_ENABLED": get("CGO_ENABLED", "0"),
+        "GO111MODULE": get("GO111MODULE"),
+        "GOARCH": target_arch,
+        "GOBIN": get("GOBIN"),
+        "GOCACHE": get("GOCACHE", wp.join(local_appdata, "go-build") if local_appdata else ""),
+        # cfg.EnvFile: only the process environment sets GOENV; with GOENV=off go env shows ""
+        "GOENV": "" if goenv == "off" else (goenv or (wp.join(appdata, "go", "env") if appdata else "")),
+        "GOEXE": ".exe" if goos == "windows" else "",
+        "GOEXPERIMENT": get("GOEXPERIMENT"),
+        "GOFLAGS": get("GOFLAGS"),
+        "GOHOSTARCH": goarch,
+        "GOHOSTOS": "windows",
+        "GOINSECURE": get("GOINSECURE"),
+        "GOMODCACHE": get("GOMODCACHE", wp.join(first_gopath, "pkg", "mod") if first_gopath else ""),
+        "GONOPROXY": get("GONOPROXY", goprivate),
+        "GONOSUMDB": get("GONOSUMDB", goprivate),
+        "GOOS": goos,
+        "GOPATH": gopath,
+        "GOPRIVATE": goprivate,
+        "GOPROXY": get("GOPROXY", DEFAULT_GOPROXY),
+        "GOROOT": root,
+        "GOSUMDB": get("GOSUMDB", DEFAULT_GOSUMDB),
+        "GOTELEMETRY": telemetry_mode,
+        "GOTELEMETRYDIR": wp.join(appdata, "go", "telemetry") if appdata else "",
+        "GOTMPDIR": get("GOTMPDIR"),
+        "GOTOOLCHAIN": get("GOTOOLCHAIN", DEFAULT_GOTOOLCHAIN),
+        "GOTOOLDIR": wp.join(root, "pkg", "tool", "windows_" + goarch) if root else "",
+        "GOVCS": get("GOVCS"),
+        "GOVERSION": version,
+        "GOWORK": get("GOWORK"),
+        # outside a module with modules on, go env prints os.DevNull, which is NUL on Windows
+        "GOMOD": "" if get("GO111MODULE") == "off" else "NUL",
+    }
+    if target_arch == "amd64":
+        view["GOAMD64"] = get("GOAMD64", "v1")
+    if env.get("GODEBUG"):
+        view["GODEBUG"] = env["GODEBUG"]
+    return dict(sorted(view.items()))
+
+
+def _reg_text(value: t.Any) -> tuple[str, bool] | None:
+    """(data, expand) of a registry value, None for types Windows does not put in the environment."""
+    if not isinstance(value, dict) or not isinstance(value.get("data"), str):
+        return None
+    kind = value.get("type", "REG_SZ")
+    if kind not in ("REG_SZ", "REG_EXPAND_SZ"):
+        return None
+    return value["data"], kind == "REG_EXPAND_SZ"
+
+
+def _expand(text: str, resolve: t.Callable[[str], str | None]) -> str:
+    """ExpandEnvironmentStrings: %NAME% replaced; unknown names stay as written."""
+
+    def sub(m: re.Match) -> str:
+        found = resolve(m.group(1))
+        return m.group(0) if found is None else found
+
+    return _VAR_REF.sub(sub, text)
+
+
+def effective_windows_env(machine: dict, user: dict, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a new process started at user level gets from the registry.
+
+    machine and user are NAME -> {"type": "REG_SZ"|"REG_EXPAND_SZ", "data": str} (as registry.get
+    returns them; other types are ignored, as Windows ignores them). User values override machine
+    values, except Path: machine Path + ";" + user Path. REG_EXPAND_SZ values are expanded: machine
+    values against machine values, user values against user and machine values (a user value that
+    names itself, like Path=%Path%;..., sees the machine value). base holds the session variables
+    (USERPROFILE, SystemRoot...) used for expansion only. Names are case-insensitive; the result
+    keeps the stored case of the winning value.
+    """
+    base_up = {k.upper(): v for k, v in (base or {}).items()}
+    mach = {}
+    for name, value in machine.items():
+        parsed = _reg_text(value)
+        if parsed is not None:
+            mach[name.upper()] = (name, parsed[0], parsed[1])
+    usr = {}
+    for name, value in user.items():
+        parsed = _reg_text(value)
+        if parsed is not None:
+            usr[name.upper()] = (name, parsed[0], parsed[1])
+
+    def machine_value(key: str, stack: tuple[str, ...]) -> str | None:
+        if key in stack or key not in mach:
+            return base_up.get(key)
+        _name, data, expand = mach[key]
+        if not expand:
+            return data
+        return _expand(data, lambda ref: machine_value(ref.upper(), stack + (key,)))
+
+    def user_value(key: str, stack: tuple[str, ...]) -> str | None:
+        if key in stack or key not in usr:
+            return machine_value(key, ())
+        _name, data, expand = usr[key]
+        if not expand:
+            return data
+        return _expand(data, lambda ref: user_value(ref.upper(), stack + (key,)))
+
+    out: dict[str, str] = {}
+    for key, (name, _data, _expand_it) in mach.items():
+        if key not in usr or key == "PATH":
+            out[name] = machine_value(key, ()) or ""
+    for key, (name, _data, _expand_it) in usr.items():
+        value = user_value(key, ())
+        if key == "PATH" and key in mach:
+            mname = mach[key][0]
+            head = out[mname]
+            if value:
+                out[mname] = (head if head.endswith(";") or not head else head + ";") + value
+            continue
+        out[name] = value or ""
+    return out
+
+
+# ---------------------------------------------------------------- warnings
+
+
+def conflict_warnings(machine: dict[str, str], user: dict[str, str], effective_go: dict[str, str]) -> list[str]:
+    """Settings that fight each other: user values hiding machine ones, and Go settings that undo others."""
+    warnings = []
+    mach = {k.upper(): (k, v) for k, v in machine.items() if isinstance(v, str)}
+    for name, value in sorted(user.items()):
+        key = name.upper()
+        if key == "PATH" or key not in mach or not isinstance(value, str):
+            continue
+        if mach[key][1] != value:
+            warnings.append(
+                "the user variable %s=%s hides the machine variable %s=%s: processes of this user see the user value"
+                % (name, redact_url(value), mach[key][0], redact_url(mach[key][1]))
+            )
+    go = {k.upper(): v for k, v in effective_go.items() if isinstance(v, str)}
+    toolchain = go.get("GOTOOLCHAIN", "")
+    switches = toolchain == "auto" or toolchain.endswith("+auto")
+    proxies = [p.strip() for p in re.split(r"[,|]", go.get("GOPROXY", ""))]
+    first_proxy = next((p for p in proxies if p), "")
+    if switches and go.get("GOSUMDB") == "off":
+        warnings.append(
+            "GOSUMDB=off with GOTOOLCHAIN=%s: toolchain downloads cannot be verified against the checksum database"
+            % toolchain
+        )
+    if switches and first_proxy == "off":
+        warnings.append(
+            "GOPROXY=off with GOTOOLCHAIN=%s: toolchain switching cannot download the toolchain a go.mod asks for"
+            % toolchain
+        )
+    private = go.get("GOPRIVATE", "")
+    if private:
+        for var, purpose in (("GONOSUMDB", "checksum database"), ("GONOPROXY", "proxy")):
+            other = go.get(var, "")
+            if other == private:
+                continue
+            missing = [g.strip() for g in private.split(",")
+                       if g.strip() and g.strip() not in other.split(",") and not match_prefix_patterns(other, g.strip())]
+            if missing:
+                warnings.append(
+                    "GOPRIVATE=%s but %s=%s is set: the go command uses %s instead of GOPRIVATE to decide what skips the %s, "
+                    "so %s would still use it" % (private, var, other, var, purpose, ", ".join(missing))
+                )
+    flags = go.get("GOFLAGS", "").split()
+    if "-mod=vendor" in flags or "--mod=vendor" in flags:
+        warnings.append(
+            "GOFLAGS has -mod=vendor for every go command: modules without a vendor folder fail to build"
+        )
+    insecure = [g.strip().rstrip("/") for g in go.get("GOINSECURE", "").split(",")]
+    if any(g and set(g) == {"*"} for g in insecure):
+        warnings.append(
+            "GOINSECURE=%s matches every module path: all direct fetches may use plain HTTP and skip certificate checks"
+            % go.get("GOINSECURE", "")
+        )
+    return warnings
