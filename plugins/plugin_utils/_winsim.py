@@ -37,6 +37,8 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from ansible_collections.gowin.server.plugins.plugin_utils._goenv import go_env_view
+
 ACCOUNT_NAME = "ansible"
 ACCOUNT_SID = "S-1-5-21-3623811015-3361044348-30300820-1001"
 TRUSTED_INSTALLER_SID = "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464"
@@ -81,8 +83,19 @@ REBOOT_MARKER_VALUE = (SESSION_MANAGER_KEY, "PendingFileRenameOperations")
 
 PE_MACHINES = {0x8664: "amd64", 0xAA64: "arm64", 0x14C: "386"}
 # Which PE machines a host of each arch can start (arm64 Windows emulates x64 and x86).
+PE_CODES = {name: code for code, name in PE_MACHINES.items()}
 RUNNABLE = {"amd64": ("amd64", "386"), "arm64": ("arm64", "amd64", "386")}
-GO_ENV_NAMES = ("GOROOT", "GOVERSION", "GOOS", "GOARCH")
+FILE_ENCODINGS = ("utf8", "utf8bom", "utf16le")
+_BOMS = {"utf8": b"", "utf8bom": b"\xef\xbb\xbf", "utf16le": b"\xff\xfe"}
+_CODECS = {"utf8": "utf-8", "utf8bom": "utf-8", "utf16le": "utf-16-le"}
+PROFILE_LIST_KEY = "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\ProfileList\\" + ACCOUNT_SID
+PROGRAM_FILES_KEY = "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion"
+STAND_IN_NOTE = b"winsim: a stand-in for a program built by a modelled 'go build'; it contains no code and cannot run.\r\n"
+GO_MOD_INIT_USAGE = (
+    "go: cannot determine module path for source directory %s (outside GOPATH, module path must be specified)\n\n"
+    "Example usage:\n\t'go mod init example.com/m' to initialize a v0 or v1 module\n"
+    "\t'go mod init example.com/m/v2' to initialize a v2 module\n\nRun 'go help mod init' for more information.\n"
+)
 
 JsonDict = dict[str, t.Any]
 RegPath = t.Union[str, tuple[str, tuple[str, ...]]]
@@ -246,9 +259,14 @@ def parse_reg_path(value: object, arg: str) -> tuple[str, tuple[str, ...]]:
     if not isinstance(value, str) or not value.strip("\\"):
         raise OpFailure("bad_args", "%s must be a registry key path such as HKLM\\SOFTWARE\\GoWin" % what)
     comps = value.strip("\\").split("\\")
+    if comps[0].upper() in ("HKCU", "HKEY_CURRENT_USER"):
+        # the connection account's own hive, HKU\<its SID>
+        if len(comps) == 1:
+            raise OpFailure("bad_args", "%s: name a key below HKCU, such as HKCU\\Environment" % what)
+        comps = ["HKU", ACCOUNT_SID] + comps[1:]
     hive = hives.get(comps[0].upper())
     if hive is None:
-        raise OpFailure("bad_args", "%s: hive '%s' is not supported; accepted hives: HKLM, HKU" % (what, comps[0]))
+        raise OpFailure("bad_args", "%s: hive '%s' is not supported; accepted hives: HKLM, HKU, HKCU" % (what, comps[0]))
     if any(not c for c in comps[1:]):
         raise OpFailure("bad_args", "%s: '%s' has an empty key name" % (what, value))
     return hive, tuple(comps[1:])
@@ -283,6 +301,60 @@ def decode_text(data: bytes) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     return data.decode("utf-8", errors="replace")
+
+
+def stand_in_pe(machine: str) -> bytes:
+    """A small PE image for `machine` (amd64 | arm64 | 386): MZ, e_lfanew at 0x3C, 'PE\\0\\0', the machine, a note."""
+    image = bytearray(0x200)
+    image[0:2] = b"MZ"
+    struct.pack_into("<I", image, 0x3C, 0x80)
+    image[0x80:0x84] = b"PE\0\0"
+    struct.pack_into("<H", image, 0x84, PE_CODES[machine])
+    return bytes(image) + STAND_IN_NOTE
+
+
+def go_json(value: object) -> str:
+    """JSON as `go env -json` prints it: keys sorted, one tab per level, HTML characters escaped, a final newline."""
+    text = json.dumps(value, indent="\t", sort_keys=True, ensure_ascii=False)
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(char, escaped)
+    return text + "\n"
+
+
+class Environ:
+    """A process environment: names are case-insensitive and keep the case they were first set with."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[str, str]] = {}
+
+    def get(self, name: str) -> str | None:
+        item = self._items.get(name.lower())
+        return None if item is None else item[1]
+
+    def set(self, name: str, value: str) -> None:
+        known = self._items.get(name.lower())
+        self._items[name.lower()] = (known[0] if known is not None else name, value)
+
+    def remove(self, name: str) -> None:
+        self._items.pop(name.lower(), None)
+
+    def expand(self, text: str) -> str:
+        """%NAME% replaced as ExpandEnvironmentStrings does; an unknown name stays as written."""
+
+        def one(match: re.Match[str]) -> str:
+            value = self.get(match.group(1))
+            return match.group(0) if value is None else value
+
+        return re.sub(r"%([^%]+)%", one, text)
+
+    def as_dict(self) -> dict[str, str]:
+        return dict(self._items.values())
+
+
+def _no_trailing_slash(path: str) -> str:
+    """A folder path without a trailing backslash, except a drive root (C:\\)."""
+    bare = path.rstrip("\\")
+    return bare if len(bare) > 2 else path
 
 
 def _ci_find(names: Iterable[str], name: str) -> str | None:
@@ -560,6 +632,72 @@ def _op(name: str, *accepted: str) -> Callable[[OpHandler], OpHandler]:
 
 
 # --------------------------------------------------------------------------------------------
+# The model of go.exe
+
+
+@dataclass(frozen=True)
+class GoCommand:
+    """A go command line winsim models."""
+
+    verb: str  # "version" | "env" | "mod init" | "build"
+    params: tuple[str, ...] = ()  # env: the names; mod init: its arguments
+    as_json: bool = False  # env -json
+    out: str | None = None  # build -o
+
+
+@dataclass(frozen=True)
+class GoCall:
+    """One modelled run of go.exe: the toolchain (from exe), the environment it gets and where it runs."""
+
+    exe: WinPath
+    machine: str
+    version: str
+    environ: Environ
+    cwd: WinPath | None
+
+    @property
+    def goroot(self) -> WinPath:
+        return self.exe.parent.parent
+
+    @property
+    def version_file(self) -> WinPath:
+        return self.goroot.child("VERSION")
+
+
+GO_MODELLED = "'go version', 'go env [-json] [NAME...]', 'go mod init [PATH]' (with cwd) and 'go build [-o OUT] [.]' (with cwd)"
+
+
+def _go_command(argv: list[str], cwd: WinPath | None) -> GoCommand:
+    """Which modelled command `argv` is; anything else fails unsupported."""
+    command: GoCommand | None = None
+    if argv == ["version"]:
+        command = GoCommand("version")
+    elif argv[:1] == ["env"]:
+        as_json = argv[1:2] == ["-json"]
+        names = tuple(argv[2:] if as_json else argv[1:])
+        if (names or as_json) and not any(n.startswith("-") for n in names):
+            command = GoCommand("env", names, as_json=as_json)
+    elif argv[:2] == ["mod", "init"] and not any(p.startswith("-") for p in argv[2:]):
+        command = GoCommand("mod init", tuple(argv[2:]))
+    elif argv[:1] == ["build"]:
+        rest, out, good = argv[1:], None, True
+        while rest and good:
+            word = rest.pop(0)
+            if word == "-o" and rest:
+                out = rest.pop(0)
+            elif word.startswith("-o="):
+                out = word[3:]
+            else:
+                good = word in (".", "./", ".\\") and not rest
+        command = GoCommand("build", out=out) if good and (out is None or out) else None
+    if command is None:
+        raise OpFailure("unsupported", "go.run: winsim models only %s; it cannot run %s" % (GO_MODELLED, json.dumps(argv)))
+    if command.verb in ("mod init", "build") and cwd is None:
+        raise OpFailure("unsupported", "go.run: winsim models 'go %s' only with cwd (the folder it runs in)" % command.verb)
+    return command
+
+
+# --------------------------------------------------------------------------------------------
 # The file tree
 
 
@@ -709,6 +847,7 @@ class WinSimHost:
             "accounts": {},
             "drives": {"C": {"free_bytes": INITIAL_FREE_BYTES}},
             "pending_reboot": [],
+            "notifications": 0,
         }
         reg = self.registry
         exp, sz, dword = "REG_EXPAND_SZ", "REG_SZ", "REG_DWORD"
@@ -824,28 +963,58 @@ class WinSimHost:
             return True
         return bool(self._reg_data(*REBOOT_MARKER_VALUE))
 
-    def _expand(self, text: str) -> str:
-        """Expand %VAR% the way a process started by the connection account would see them."""
-        known = {"SYSTEMROOT": "C:\\Windows", "SYSTEMDRIVE": "C:", "USERPROFILE": "C:\\Users\\" + ACCOUNT_NAME,
-                 "PROGRAMFILES": "C:\\Program Files", "PROGRAMDATA": "C:\\ProgramData", "USERNAME": ACCOUNT_NAME}
+    def _user_profile(self) -> str:
+        """The connection account's profile folder (ProfileImagePath, expanded as the profile service does)."""
+        data = self._reg_data(PROFILE_LIST_KEY, "ProfileImagePath")
+        base = Environ()
+        base.set("SystemRoot", str(self._reg_data(CURRENT_VERSION_KEY, "SystemRoot", "C:\\Windows")))
+        base.set("SystemDrive", "C:")
+        return _no_trailing_slash(base.expand(data)) if isinstance(data, str) and data else "C:\\Users\\" + ACCOUNT_NAME
 
-        def one(match: re.Match[str]) -> str:
-            name = match.group(1)
-            for key in (USER_ENV_KEY, ENV_KEY):
-                data = self._reg_data(key, name)
-                if isinstance(data, str) and "%" not in data:
-                    return data
-            return known.get(name.upper(), match.group(0))
+    def _load_env_key(self, environ: Environ, key: str, machine_path: str | None = None) -> None:
+        """Add one Environment key's values: REG_SZ as they are, then REG_EXPAND_SZ expanded; Path is appended."""
+        found = self.registry.find(key)
+        values = found["values"] if found is not None else {}
+        for expand in (False, True):
+            for name, value in values.items():
+                if value["type"] != ("REG_EXPAND_SZ" if expand else "REG_SZ") or not isinstance(value["data"], str):
+                    continue
+                data = environ.expand(value["data"]) if expand else value["data"]
+                if machine_path is not None and name.lower() == "path" and machine_path:
+                    data = machine_path + ("" if machine_path.endswith(";") else ";") + data
+                environ.set(name, data)
 
-        return re.sub(r"%([^%]+)%", one, text)
-
-    def _env(self, name: str) -> str | None:
-        """An environment variable as a new process of the connection account sees it (user over machine)."""
-        for key in (USER_ENV_KEY, ENV_KEY):
-            data = self._reg_data(key, name)
-            if isinstance(data, str):
-                return self._expand(data)
-        return None
+    def _new_process_env(self) -> Environ:
+        """The environment a new process of the connection account gets, built from the registry as Windows does at logon."""
+        environ = Environ()
+        profile = self._user_profile()
+        computer = str(self._reg_data(COMPUTER_NAME_KEY, "ComputerName", "WINSIM"))
+        system: list[tuple[str, str]] = [
+            ("SystemRoot", str(self._reg_data(CURRENT_VERSION_KEY, "SystemRoot", "C:\\Windows"))),
+            ("SystemDrive", "C:"),
+            ("ALLUSERSPROFILE", "C:\\ProgramData"),
+            ("ProgramData", "C:\\ProgramData"),
+            ("ProgramFiles", str(self._reg_data(PROGRAM_FILES_KEY, "ProgramFilesDir", "C:\\Program Files"))),
+            ("ProgramFiles(x86)", str(self._reg_data(PROGRAM_FILES_KEY, "ProgramFilesDir (x86)", "C:\\Program Files (x86)"))),
+            ("PUBLIC", "C:\\Users\\Public"),
+            ("COMPUTERNAME", computer),
+        ]
+        for name, value in system:
+            environ.set(name, value)
+        self._load_env_key(environ, ENV_KEY)
+        account: list[tuple[str, str]] = [
+            ("USERNAME", ACCOUNT_NAME),
+            ("USERDOMAIN", computer),
+            ("USERPROFILE", profile),
+            ("HOMEDRIVE", profile[:2]),
+            ("HOMEPATH", profile[2:] or "\\"),
+            ("APPDATA", profile + "\\AppData\\Roaming"),
+            ("LOCALAPPDATA", profile + "\\AppData\\Local"),
+        ]
+        for name, value in account:
+            environ.set(name, value)
+        self._load_env_key(environ, USER_ENV_KEY, machine_path=environ.get("Path"))
+        return environ
 
     # ---- file tree --------------------------------------------------------------------------
 
@@ -988,6 +1157,33 @@ class WinSimHost:
                 close()
             self._touched(real)
         return size, digest.hexdigest()
+
+    def _write_atomic(self, path: WinPath, data: bytes, what: str) -> bool:
+        """Write a whole file through a temp file in its folder (parents created). False when it already holds `data`."""
+        link = self.resolve(path, follow=False)
+        node = self.resolve(path) if link.kind != "junction" else link
+        if node.kind in ("directory", "junction"):
+            raise OpFailure("exists", "%s: %s is a %s, not a file" % (what, node.path, "folder" if node.kind == "directory" else node.kind))
+        if node.kind == "file" and os.path.getsize(node.host_path) == len(data):
+            with open(node.host_path, "rb") as handle:
+                if handle.read() == data:
+                    return False
+        real = self._writable(node, what)
+        self._check_unlocked(node.path, what)
+        folder = os.path.dirname(real)
+        created = self._mkdirs(folder)
+        temp_name = "~gw%s.tmp" % hashlib.sha256(data).hexdigest()[:8]
+        temp = Node(node.path.parent.child(temp_name), "missing", os.path.join(folder, temp_name))
+        try:
+            self._write_stream(temp, [data], what)
+        except BaseException:
+            self._rmdirs(created)
+            raise
+        if node.kind == "file":
+            self._release(node.path.drive, os.path.getsize(real))
+        os.replace(temp.host_path, real)
+        self._touched(temp.host_path, real)
+        return True
 
     def _drop_meta(self, path: WinPath) -> None:
         prefix = path.key
@@ -1148,6 +1344,7 @@ class WinSimHost:
         prof = self.profile
         build = int(self._reg_data(CURRENT_VERSION_KEY, "CurrentBuild", prof.build))
         arch = str(self._reg_data(ENV_KEY, "PROCESSOR_ARCHITECTURE", "AMD64")).lower()
+        profile = self._user_profile()
         return {
             "computer_name": self.computer_name,
             "os_caption": "Microsoft " + str(self._reg_data(CURRENT_VERSION_KEY, "ProductName", prof.product_name)),
@@ -1167,7 +1364,31 @@ class WinSimHost:
             "user_name": self.computer_name + "\\" + ACCOUNT_NAME,
             "is_admin": True,
             "pending_reboot": self._pending_reboot(),
+            "user_profile": profile,
+            "appdata": profile + "\\AppData\\Roaming",
+            "local_appdata": profile + "\\AppData\\Local",
+            "temp": _no_trailing_slash(self._new_process_env().get("TEMP") or profile + "\\AppData\\Local\\Temp"),
+            "program_data": "C:\\ProgramData",
+            "go_user_config": self._go_user_config(profile + "\\AppData\\Roaming"),
         }
+
+    def _go_user_config(self, appdata: str) -> JsonDict:
+        """The go command's per-user files: its env file (GOENV, default %AppData%\\go\\env) and telemetry mode."""
+        goenv = self._new_process_env().get("GOENV")
+        env_path = None if goenv == "off" else (goenv or appdata + "\\go\\env")
+        return {"env_file": self._small_text(env_path), "telemetry_mode": self._small_text(appdata + "\\go\\telemetry\\mode")}
+
+    def _small_text(self, path: str | None) -> JsonDict:
+        if path is None:
+            return {"path": None, "exists": False, "content": None}
+        try:
+            node = self.resolve(parse_path(path, "path"))
+        except OpFailure:
+            return {"path": path, "exists": False, "content": None}
+        if node.kind != "file":
+            return {"path": path, "exists": False, "content": None}
+        with open(node.host_path, "rb") as handle:
+            return {"path": path, "exists": True, "content": handle.read(65536).decode("utf-8", "replace")}
 
     @_op("registry.get", "path", "depth")
     def _registry_get(self, a: Args) -> JsonDict:
@@ -1256,6 +1477,18 @@ class WinSimHost:
         if "sha256" in checks:
             checks["sha256"] = checks["sha256"].lower()
         return checks
+
+    @_op("file.write", "path", "content", "encoding")
+    def _file_write(self, a: Args) -> JsonDict:
+        path = a.path("path")
+        content = a.need_text("content", empty=True)
+        encoding = a.text("encoding", choices=FILE_ENCODINGS) or "utf8"
+        try:
+            data = _BOMS[encoding] + content.encode(_CODECS[encoding])
+        except UnicodeEncodeError:
+            a.fail("content", "cannot be written as %s: it holds a lone UTF-16 surrogate" % encoding)
+        changed = self._write_atomic(path, data, "file.write")
+        return {"changed": changed, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
     @_op("dir.list", "path")
     def _dir_list(self, a: Args) -> JsonDict:
@@ -1587,6 +1820,12 @@ class WinSimHost:
             a.fail("names", "must not contain an empty name")
         return {"sids": {name: self.lookup_identity(name) for name in names}}
 
+    @_op("env.notify")
+    def _env_notify(self, a: Args) -> JsonDict:
+        """What a real host does with WM_SETTINGCHANGE cannot be seen here: winsim counts the broadcasts."""
+        self._state["notifications"] = int(self._state.get("notifications", 0)) + 1
+        return {"sent": True}
+
     @_op("go.run", "exe", "args", "env", "cwd", "timeout", "expect_rc", "expect_stdout_prefix")
     def _go_run(self, a: Args) -> JsonDict:
         exe_path = a.path("exe")
@@ -1608,37 +1847,140 @@ class WinSimHost:
             raise OpFailure("exec_failed", "go.run: %s is not a valid Win32 application" % exe_path)
         if machine not in RUNNABLE[self.arch]:
             raise OpFailure("exec_failed", "go.run: %s is a %s program, which this %s host cannot run" % (exe_path, machine, self.arch))
-        goroot = exe_path.parent.parent
-        version_file = goroot.child("VERSION")
-
-        def version() -> str:
-            node = self.resolve(version_file)
-            if node.kind != "file":
-                raise OpFailure("unsupported", "go.run: winsim models the Go version from %s, which does not exist" % version_file)
-            return decode_text(self._read_head(node, 4096)).split("\n", 1)[0].strip()
-
-        if argv == ["version"]:
-            stdout = "go version %s windows/%s\n" % (version(), machine)
-            modelled_from = "%s (first line) and the PE machine of %s" % (version_file, exe_path)
-        elif len(argv) >= 2 and argv[0] == "env" and all(n in GO_ENV_NAMES for n in argv[1:]):
-            computed: dict[str, Callable[[], str]] = {
-                "GOROOT": lambda: env.get("GOROOT") or self._env("GOROOT") or str(goroot),
-                "GOVERSION": version,
-                "GOOS": lambda: "windows",
-                "GOARCH": lambda: env.get("GOARCH") or self._env("GOARCH") or machine,
-            }
-            stdout = "".join(computed[n]() + "\n" for n in argv[1:])
-            modelled_from = "the env argument, the registry environment, %s and the PE machine of %s" % (version_file, exe_path)
-        else:
-            raise OpFailure(
-                "unsupported",
-                "go.run: winsim models only 'go version' and 'go env %s'; it cannot run %s" % ("|".join(GO_ENV_NAMES), json.dumps(argv)),
-            )
-        if expect_rc is not None and expect_rc != 0:
-            raise OpFailure("verify_failed", "go.run: rc is 0, expected %d" % expect_rc)
+        command = _go_command(argv, cwd)
+        environ = self._new_process_env()
+        for name, value in env.items():
+            if value == "":
+                environ.remove(name)
+            else:
+                environ.set(name, value)
+        version_file = exe_path.parent.parent.child("VERSION")
+        version_node = self.resolve(version_file)
+        if version_node.kind != "file":
+            raise OpFailure("unsupported", "go.run: winsim models the Go version from %s, which does not exist" % version_file)
+        go = GoCall(exe_path, machine, decode_text(self._read_head(version_node, 4096)).split("\n", 1)[0].strip(), environ, cwd)
+        models: dict[str, Callable[[GoCall, GoCommand], tuple[int, str, str, str]]] = {
+            "version": self._go_version, "env": self._go_env, "mod init": self._go_mod_init, "build": self._go_build,
+        }
+        rc, stdout, stderr, modelled_from = models[command.verb](go, command)
+        if expect_rc is not None and expect_rc not in (rc, rc & 0xFFFFFFFF):
+            tail = "; stderr: %s" % json.dumps(stderr[:400]) if stderr else ""
+            raise OpFailure("verify_failed", "go.run: rc is %d, expected %d%s" % (rc, expect_rc, tail))
         if expect_prefix is not None and not stdout.startswith(expect_prefix):
             raise OpFailure("verify_failed", "go.run: stdout %s does not start with %s" % (json.dumps(stdout[:200]), json.dumps(expect_prefix)))
-        return {"rc": 0, "stdout": stdout, "stderr": "", "modelled": True, "modelled_from": modelled_from}
+        return {"rc": rc, "stdout": stdout, "stderr": stderr, "modelled": True, "modelled_from": modelled_from}
+
+    # ---- the model of go.exe ----------------------------------------------------------------
+
+    def _text_of(self, path_text: str) -> str | None:
+        """The text of a file named by a path from the environment (None when it is not an absolute path to a file)."""
+        try:
+            path = parse_path(path_text, "path")
+        except OpFailure:
+            return None
+        node = self.resolve(path)
+        if node.kind != "file":
+            return None
+        with open(node.host_path, "rb") as handle:
+            return decode_text(handle.read())
+
+    def _go_view(self, go: GoCall) -> dict[str, str]:
+        """go_env_view() of the modelled toolchain, with the files it reads taken from the model."""
+        environ = go.environ
+        goroot = environ.get("GOROOT") or str(go.goroot)
+        appdata = environ.get("APPDATA") or ""
+        goenv = environ.get("GOENV")
+        if goenv == "off":
+            user_env_text = None
+        else:
+            user_env_file = goenv or (appdata + "\\go\\env" if appdata else "")
+            user_env_text = self._text_of(user_env_file) if user_env_file else None
+        return go_env_view(
+            environ.as_dict(), user_env_text, self._text_of(goroot + "\\go.env"),
+            goroot=goroot, version=go.version, goarch=go.machine, user_profile=environ.get("USERPROFILE") or "",
+            appdata=appdata, local_appdata=environ.get("LOCALAPPDATA") or "",
+        )
+
+    def _go_version(self, go: GoCall, command: GoCommand) -> tuple[int, str, str, str]:
+        stdout = "go version %s windows/%s\n" % (go.version, go.machine)
+        return 0, stdout, "", "%s (first line) and the PE machine of %s" % (go.version_file, go.exe)
+
+    def _go_env(self, go: GoCall, command: GoCommand) -> tuple[int, str, str, str]:
+        view = self._go_view(go)
+        names = command.params
+        if command.as_json:
+            stdout = go_json({n: view.get(n, "") for n in names} if names else view)
+        else:
+            stdout = "".join(view.get(n, "") + "\n" for n in names)
+        modelled_from = "go_env_view() of the process environment (registry and env argument), %s, %s, the go env files and the PE machine of %s" % (
+            go.version_file, go.goroot, go.exe)
+        return 0, stdout, "", modelled_from
+
+    def _go_mod_init(self, go: GoCall, command: GoCommand) -> tuple[int, str, str, str]:
+        cwd = t.cast(WinPath, go.cwd)
+        params = command.params
+        mod_file = cwd.child("go.mod")
+        modelled_from = "go mod init as Go does it, with the version of %s" % go.version_file
+        if len(params) > 1:
+            return 1, "", "go: 'go mod init' accepts at most one argument\n", modelled_from
+        if self.resolve(mod_file).exists:
+            return 1, "", "go: %s already exists\n" % mod_file, modelled_from
+        if not params or not params[0]:
+            return 1, "", GO_MOD_INIT_USAGE % cwd, modelled_from
+        text = "module %s\n\ngo %s\n" % (params[0], go.version[2:] if go.version.startswith("go") else go.version)
+        try:
+            self._write_atomic(mod_file, text.encode("utf-8"), "go mod init")
+        except OpFailure as failure:
+            return 1, "", "go: %s\n" % failure.message, modelled_from
+        stderr = "go: creating new go.mod: module %s\n" % params[0]
+        if any((kind == "directory" or name.lower().endswith(".go")) and not name.startswith((".", "_"))
+               for name, kind in self._children(self.resolve(cwd))):
+            stderr += "go: to add module requirements and sums:\n\tgo mod tidy\n"
+        return 0, "", stderr, modelled_from
+
+    def _go_build(self, go: GoCall, command: GoCommand) -> tuple[int, str, str, str]:
+        cwd = t.cast(WinPath, go.cwd)
+        out_arg = command.out
+        modelled_from = "go build as a stand-in PE image, from go.mod, the .go files in %s and GOOS/GOARCH of go_env_view()" % cwd
+        folder = cwd
+        while self.resolve(folder.child("go.mod")).kind != "file":
+            if folder.is_root:
+                return 1, "", "go: go.mod file not found in current directory or any parent directory; see 'go help modules'\n", modelled_from
+            folder = folder.parent
+        mod_text = self._text_of(str(folder.child("go.mod"))) or ""
+        cwd_node = self.resolve(cwd)
+        sources = [name for name, kind in self._children(cwd_node) if kind == "file" and name.lower().endswith(".go")
+                   and not name.lower().endswith("_test.go") and not name.startswith((".", "_"))]
+        if not sources:
+            return 1, "", "no Go files in %s\n" % cwd, modelled_from
+        if not any(re.search(r"^\s*package\s+main\b", self._text_of(str(cwd.child(n))) or "", re.M) for n in sources):
+            raise OpFailure("unsupported", "go.run: winsim models 'go build' of a main package only; no .go file in %s says package main" % cwd)
+        view = self._go_view(go)
+        goos, goarch = view.get("GOOS") or "windows", view.get("GOARCH") or go.machine
+        if goos != "windows" or goarch not in PE_CODES:
+            raise OpFailure("unsupported", "go.run: winsim models 'go build' for windows/amd64, arm64 and 386 only, not %s/%s" % (goos, goarch))
+        found = re.search(r"^\s*module\s+\"?([^\s\"]+)", mod_text, re.M)
+        import_path = "/".join([found.group(1) if found else folder.name, *cwd.parts[len(folder.parts):]])
+        elements = import_path.split("/")
+        name = elements[-2] if len(elements) > 1 and re.fullmatch(r"v[0-9]+", elements[-1]) else elements[-1]
+        if out_arg is None:
+            out = cwd.child(name + ".exe")
+        else:
+            text = out_arg.replace("/", "\\")
+            if text.startswith("\\") and not text.startswith("\\\\"):
+                text = cwd.drive + ":" + text
+            elif not _DRIVE_PATH.match(text) and not text.startswith("\\\\"):
+                text = str(cwd) + "\\" + text
+            out = parse_path(text, "args")
+            if text.endswith("\\") or self.resolve(out).kind == "directory":
+                out = out.child(name + ".exe")
+        try:
+            self._write_atomic(out, stand_in_pe(goarch), "go build")
+        except OpFailure as failure:
+            if failure.kind == "in_use":
+                return 1, "", "go: open %s: The process cannot access the file because it is being used by another process.\n" % out, modelled_from
+            return 1, "", "go: %s\n" % failure.message, modelled_from
+        return 0, "", "", modelled_from
 
     # ---- faults -----------------------------------------------------------------------------
 
@@ -1712,6 +2054,11 @@ class WinSimHost:
         with self._transaction():
             return json.loads(json.dumps(self._counters))
 
+    def notifications(self) -> int:
+        """How many env.notify ops ran (the WM_SETTINGCHANGE broadcasts a real host would have sent)."""
+        with self._transaction() as state:
+            return int(state.get("notifications", 0))
+
     def reset_counters(self) -> None:
         with self._transaction():
             self._counters = _new_counters()
@@ -1746,6 +2093,11 @@ class WinSimHost:
                 return None
             with open(node.host_path, "rb") as handle:
                 return handle.read()
+
+    def process_environment(self) -> dict[str, str]:
+        """The environment a new process of the connection account gets now (what go.run starts go.exe with)."""
+        with self._transaction():
+            return self._new_process_env().as_dict()
 
     def registry_value(self, path: str, name: str) -> JsonDict | None:
         with self._transaction():

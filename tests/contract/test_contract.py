@@ -65,7 +65,7 @@ from ansible_collections.gowin.server.plugins.plugin_utils._winsim import ERROR_
 HERE = Path(__file__).resolve().parent
 VECTOR_DIR = HERE / "vectors"
 PROTOCOL_DOC = HERE.parent.parent / "docs" / "agent-protocol.md"
-FAMILIES = ("host", "registry", "file", "dir", "path", "download", "zip", "junction", "acl", "identity", "go")
+FAMILIES = ("host", "registry", "file", "dir", "path", "download", "zip", "junction", "acl", "identity", "env", "go")
 VECTOR_KEYS = frozenset({
     "name", "winsim_only", "reason", "profile", "arch", "setup", "shares", "locks", "accounts", "faults",
     "op", "args", "batch", "expect", "then", "state_unchanged",

@@ -67,7 +67,11 @@ def test_site_playbook_converges_then_changes_nothing(fleet, mirror):
     assert second.rc == 0
     for name in fleet.hosts:
         assert not any(r.changed for r in second.of(name))
-        assert fleet.host(name).counters()["round_trips"] == 2  # one per module: go_install, go_facts
+        # one per module (go_install, go_env, go_facts) and two for go_verify (read, then run the checks)
+        assert fleet.host(name).counters()["round_trips"] == 5
+        assert second.one(name, "Verify Go the way a person would after installing it").result["passed"] is True
+        assert reg(fleet.host(name), "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Environment",
+                   "GOROOT") == "C:\\opt\\go\\current\\go"
 
 
 def test_role_rejects_bad_variables_before_touching_hosts(host1, mirror):

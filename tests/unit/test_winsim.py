@@ -439,3 +439,162 @@ def test_drop_connection_can_spare_round_trips(host: WinSimHost) -> None:
     assert host.take_fault("drop_connection") is None
     assert host.take_fault("drop_connection") == {"fault": "drop_connection", "after_ops": 2, "skip_round_trips": 0}
     assert host.take_fault("drop_connection") is None and host.faults() == []
+
+
+# --- env.notify -------------------------------------------------------------------------------
+
+
+def test_notifications_count_env_notify_and_persist(tmp_path: Path, host: WinSimHost) -> None:
+    assert host.notifications() == 0
+    assert ok(host, "env.notify") == {"sent": True}
+    host.execute([{"op": "env.notify"}, {"op": "env.notify", "args": {}}])
+    assert host.notifications() == 3
+    assert json.loads((tmp_path / "win1" / "state.json").read_text())["notifications"] == 3
+    assert WinSimHost(str(tmp_path), "win1").notifications() == 3
+
+
+def test_notifications_of_a_host_made_before_they_were_counted(tmp_path: Path, host: WinSimHost) -> None:
+    state_file = tmp_path / "win1" / "state.json"
+    state = json.loads(state_file.read_text())
+    del state["notifications"]
+    state_file.write_text(json.dumps(state))
+    again = WinSimHost(str(tmp_path), "win1")
+    assert again.notifications() == 0
+    ok(again, "env.notify")
+    assert again.notifications() == 1
+
+
+def test_a_failed_batch_before_env_notify_sends_nothing(host: WinSimHost) -> None:
+    results = host.execute([{"op": "dir.list", "args": {"path": "relative"}}, {"op": "env.notify"}])
+    assert [r["ok"] for r in results] == [False]
+    assert host.notifications() == 0
+
+
+# --- the environment of a new process ---------------------------------------------------------
+
+USER_ENV = "HKU\\" + _winsim.ACCOUNT_SID + "\\Environment"
+
+
+def set_env(host: WinSimHost, key: str, name: str, data: str, reg_type: str = "REG_SZ") -> None:
+    ok(host, "registry.set", path=key, name=name, type=reg_type, data=data)
+
+
+def test_a_new_process_gets_the_accounts_folders_and_the_machine_values(host: WinSimHost) -> None:
+    environ = host.process_environment()
+    assert {k: environ[k] for k in ("USERPROFILE", "APPDATA", "LOCALAPPDATA", "TEMP", "TMP")} == {
+        "USERPROFILE": "C:\\Users\\ansible",
+        "APPDATA": "C:\\Users\\ansible\\AppData\\Roaming",
+        "LOCALAPPDATA": "C:\\Users\\ansible\\AppData\\Local",
+        "TEMP": "C:\\Users\\ansible\\AppData\\Local\\Temp",
+        "TMP": "C:\\Users\\ansible\\AppData\\Local\\Temp",
+    }
+    assert (environ["SystemRoot"], environ["COMPUTERNAME"], environ["USERNAME"]) == ("C:\\Windows", "WIN1", "ansible")
+    assert (environ["HOMEDRIVE"], environ["HOMEPATH"], environ["ProgramData"]) == ("C:", "\\Users\\ansible", "C:\\ProgramData")
+    assert environ["ComSpec"] == "C:\\Windows\\system32\\cmd.exe"
+    assert environ["PSModulePath"].startswith("C:\\Program Files\\WindowsPowerShell\\Modules;C:\\Windows\\system32\\")
+    assert environ["Path"].split(";")[:2] == ["C:\\Windows\\system32", "C:\\Windows"]
+    assert environ["PROCESSOR_ARCHITECTURE"] == "AMD64" and "%" not in "".join(environ.values())
+
+
+def test_the_accounts_path_is_appended_to_the_machine_path(host: WinSimHost) -> None:
+    machine_path = host.process_environment()["Path"]
+    set_env(host, USER_ENV, "PATH", "%USERPROFILE%\\go\\bin;C:\\tools", "REG_EXPAND_SZ")
+    environ = host.process_environment()
+    assert environ["Path"] == machine_path + ";C:\\Users\\ansible\\go\\bin;C:\\tools"
+    assert [k for k in environ if k.lower() == "path"] == ["Path"]
+
+
+def test_the_accounts_values_override_the_machines_whatever_the_case(host: WinSimHost) -> None:
+    set_env(host, _winsim.ENV_KEY, "GoFlags", "-mod=vendor")
+    set_env(host, _winsim.ENV_KEY, "GOPATH", "C:\\machine")
+    set_env(host, USER_ENV, "GOFLAGS", "-mod=mod")
+    environ = host.process_environment()
+    assert [k for k in environ if k.lower() == "goflags"] == ["GoFlags"]
+    assert (environ["GoFlags"], environ["GOPATH"]) == ("-mod=mod", "C:\\machine")
+
+
+def test_only_expand_sz_values_are_expanded(host: WinSimHost) -> None:
+    set_env(host, USER_ENV, "LITERAL", "%USERPROFILE%\\x")
+    set_env(host, USER_ENV, "EXPANDED", "%USERPROFILE%\\x;%NO_SUCH_VAR%", "REG_EXPAND_SZ")
+    set_env(host, USER_ENV, "LATER", "%SET_BELOW%\\y", "REG_EXPAND_SZ")
+    set_env(host, USER_ENV, "SET_BELOW", "C:\\below")
+    ok(host, "registry.set", path=USER_ENV, name="COUNT", type="REG_DWORD", data=3)
+    environ = host.process_environment()
+    assert environ["LITERAL"] == "%USERPROFILE%\\x"
+    assert environ["EXPANDED"] == "C:\\Users\\ansible\\x;%NO_SUCH_VAR%"
+    assert environ["LATER"] == "C:\\below\\y"
+    assert "COUNT" not in environ
+
+
+def test_the_machine_username_is_replaced_by_the_accounts(host: WinSimHost) -> None:
+    assert host.registry_value(_winsim.ENV_KEY, "USERNAME") == {"type": "REG_SZ", "data": "SYSTEM"}
+    assert host.process_environment()["USERNAME"] == "ansible"
+
+
+def test_host_facts_temp_follows_the_accounts_temp(host: WinSimHost) -> None:
+    set_env(host, USER_ENV, "TEMP", "%SystemDrive%\\Scratch\\", "REG_EXPAND_SZ")
+    facts = ok(host, "host.facts")
+    assert (facts["temp"], facts["user_profile"], facts["program_data"]) == ("C:\\Scratch", "C:\\Users\\ansible", "C:\\ProgramData")
+
+
+def go_toolchain(host: WinSimHost, tmp_path: Path, win_files: t.Any, root: str = "C:\\go") -> str:
+    put(host, tmp_path, root + "\\bin\\go.exe", win_files.pe_image("amd64"))
+    put(host, tmp_path, root + "\\VERSION", b"go1.22.5\ntime 2024-06-27T20:11:12Z\n")
+    return root + "\\bin\\go.exe"
+
+
+def test_go_env_json_is_gos_view_of_that_environment(tmp_path: Path, host: WinSimHost, win_files: t.Any) -> None:
+    exe = go_toolchain(host, tmp_path, win_files)
+    set_env(host, USER_ENV, "GOPRIVATE", "corp.example/<a>&b")
+    data = ok(host, "go.run", exe=exe, args=["env", "-json"])
+    assert data["stdout"].startswith('{\n\t"AR": "ar",\n') and data["stdout"].endswith('"\n}\n')
+    assert "\\u003ca\\u003e\\u0026b" in data["stdout"] and "<" not in data["stdout"]
+    view = json.loads(data["stdout"])
+    assert list(view) == sorted(view)
+    assert view["GOROOT"] == "C:\\go" and view["GOVERSION"] == "go1.22.5" and view["GOARCH"] == "amd64"
+    assert view["GOPATH"] == "C:\\Users\\ansible\\go"
+    assert view["GOCACHE"] == "C:\\Users\\ansible\\AppData\\Local\\go-build"
+    assert view["GOENV"] == "C:\\Users\\ansible\\AppData\\Roaming\\go\\env"
+    assert view["GOPRIVATE"] == "corp.example/<a>&b"
+    assert data["modelled"] is True and "go_env_view" in data["modelled_from"]
+
+
+def test_go_run_env_with_an_empty_value_removes_the_variable(tmp_path: Path, host: WinSimHost, win_files: t.Any) -> None:
+    exe = go_toolchain(host, tmp_path, win_files)
+    set_env(host, USER_ENV, "GOFLAGS", "-mod=mod")
+    set_env(host, _winsim.ENV_KEY, "GOROOT", "C:\\elsewhere")
+    assert ok(host, "go.run", exe=exe, args=["env", "GOFLAGS", "GOROOT"])["stdout"] == "-mod=mod\nC:\\elsewhere\n"
+    cleared = ok(host, "go.run", exe=exe, args=["env", "GOFLAGS", "GOROOT"], env={"goflags": "", "GOROOT": ""})
+    assert cleared["stdout"] == "\nC:\\go\n"
+
+
+def test_go_run_sees_the_registry_as_it_is_when_the_op_runs(tmp_path: Path, host: WinSimHost, win_files: t.Any) -> None:
+    exe = go_toolchain(host, tmp_path, win_files)
+    results = host.execute([
+        {"op": "go.run", "args": {"exe": exe, "args": ["env", "GOPROXY"]}},
+        {"op": "registry.set", "args": {"path": USER_ENV, "name": "GOPROXY", "type": "REG_SZ", "data": "off"}},
+        {"op": "go.run", "args": {"exe": exe, "args": ["env", "GOPROXY"]}},
+    ])
+    assert [r["data"]["stdout"] for r in (results[0], results[2])] == ["https://proxy.golang.org,direct\n", "off\n"]
+
+
+@pytest.mark.parametrize("machine", ["amd64", "arm64", "386"])
+def test_the_stand_in_pe_image_has_the_machine(machine: str) -> None:
+    import io
+
+    image = _winsim.stand_in_pe(machine)
+    assert _winsim.pe_machine(io.BytesIO(image)) == machine and b"no code" in image
+
+
+def test_file_write_leaves_no_temp_file(tmp_path: Path, host: WinSimHost) -> None:
+    assert ok(host, "file.write", path="C:\\conf\\a.txt", content="one\n")["changed"] is True
+    assert ok(host, "file.write", path="C:\\conf\\a.txt", content="two\n")["changed"] is True
+    assert os.listdir(tmp_path / "win1" / "fs" / "C" / "conf") == ["a.txt"]
+    assert host.read_file("C:\\conf\\a.txt") == b"two\n"
+
+
+def test_file_write_keeps_the_free_space(tmp_path: Path, host: WinSimHost) -> None:
+    before = free(host)
+    ok(host, "file.write", path="C:\\conf\\a.txt", content="x" * 100)
+    ok(host, "file.write", path="C:\\conf\\a.txt", content="y" * 40)
+    assert free(host) == before - 40

@@ -433,6 +433,11 @@ function Test-RegistryKey {
     } finally { $base.Close() }
 }
 
+function Get-AccountSid {
+    # SID of the connection account (the identity the agent runs as).
+    return [System.Security.Principal.WindowsIdentity]::GetCurrent().User.Value
+}
+
 function ConvertTo-RegPath {
     # 'HKLM\SOFTWARE\x' -> @{ hive = 'LocalMachine'; name = 'HKLM'; sub = 'SOFTWARE\x'; parts = [...] }
     param($Value, [string]$ArgName)
@@ -440,7 +445,13 @@ function ConvertTo-RegPath {
     if (-not ($Value -is [string]) -or $Value.Trim('\').Length -eq 0) {
         Stop-Op 'bad_args' ($what + ' must be a registry key path such as HKLM\SOFTWARE\GoWin')
     }
-    $comps = $Value.Trim('\').Split('\')
+    $comps = @($Value.Trim('\').Split('\'))
+    $upper = $comps[0].ToUpperInvariant()
+    if ($upper -eq 'HKCU' -or $upper -eq 'HKEY_CURRENT_USER') {
+        # The connection account's own hive: HKU\<its SID> (the key winsim and every other op use).
+        if ($comps.Count -eq 1) { Stop-Op 'bad_args' ($what + ': name a key below HKCU, such as HKCU\Environment') }
+        $comps = @('HKU', (Get-AccountSid)) + @($comps | Select-Object -Skip 1)
+    }
     $hive = $null
     $hname = $null
     switch ($comps[0].ToUpperInvariant()) {
@@ -450,7 +461,7 @@ function ConvertTo-RegPath {
         'HKEY_USERS' { $hive = 'Users'; $hname = 'HKU' }
     }
     if ($null -eq $hive) {
-        Stop-Op 'bad_args' ($what + ": hive '" + $comps[0] + "' is not supported; accepted hives: HKLM, HKU")
+        Stop-Op 'bad_args' ($what + ": hive '" + $comps[0] + "' is not supported; accepted hives: HKLM, HKU, HKCU")
     }
     $parts = @($comps | Select-Object -Skip 1)
     foreach ($p in $parts) {
@@ -678,6 +689,155 @@ function Invoke-OpRegistryRemove {
     } finally { $base.Close() }
 }
 
+# ---- the environment of a new process -------------------------------------------------------
+
+$script:MachineEnvKey = 'SYSTEM\CurrentControlSet\Control\Session Manager\Environment'
+$script:ProfileListKey = 'SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList'
+
+function ConvertTo-FolderText {
+    # A folder path without a trailing '\', except a drive root (C:\); '' when there is none.
+    param($Path)
+    if ([string]::IsNullOrEmpty($Path)) { return '' }
+    $text = [string]$Path
+    $bare = $text.TrimEnd('\')
+    if ($bare.Length -gt 2) { return $bare }
+    return $text
+}
+
+function Expand-EnvText {
+    # %NAME% replaced from $EnvMap (as ExpandEnvironmentStrings does, but against the environment
+    # being built, never the agent's own); an unknown name stays as written.
+    param($EnvMap, [string]$Text)
+    if ($Text.IndexOf('%') -lt 0) { return $Text }
+    $sb = New-Object System.Text.StringBuilder
+    $last = 0
+    foreach ($m in [System.Text.RegularExpressions.Regex]::Matches($Text, '%([^%]+)%')) {
+        [void]$sb.Append($Text.Substring($last, $m.Index - $last))
+        $name = $m.Groups[1].Value
+        if ($EnvMap.ContainsKey($name)) { [void]$sb.Append($EnvMap[$name]) } else { [void]$sb.Append($m.Value) }
+        $last = $m.Index + $m.Length
+    }
+    [void]$sb.Append($Text.Substring($last))
+    return $sb.ToString()
+}
+
+function Add-EnvFromRegistry {
+    # One Environment key into $EnvMap: its REG_SZ values as they are, then its REG_EXPAND_SZ values
+    # expanded against what is set so far. With -UserKey, Path is the machine Path + ';' + this one.
+    param($EnvMap, [string]$Hive, [string]$SubKey, [switch]$UserKey)
+    $machinePath = ''
+    if ($UserKey -and $EnvMap.ContainsKey('Path')) { $machinePath = [string]$EnvMap['Path'] }
+    $base = Open-BaseKey $Hive
+    try {
+        $key = $base.OpenSubKey($SubKey, $false)
+        if ($null -eq $key) { return }
+        try {
+            $names = @($key.GetValueNames())
+            foreach ($pass in @('String', 'ExpandString')) {
+                foreach ($name in $names) {
+                    # A name Windows cannot put in an environment block is skipped.
+                    if ([string]::IsNullOrEmpty($name) -or $name.Contains('=')) { continue }
+                    $kind = $null
+                    try { $kind = $key.GetValueKind($name).ToString() } catch { $kind = $null }
+                    if ($kind -ne $pass) { continue }
+                    $raw = $key.GetValue($name, $null, [Microsoft.Win32.RegistryValueOptions]::DoNotExpandEnvironmentNames)
+                    if (-not ($raw -is [string])) { continue }
+                    $data = $raw
+                    if ($pass -eq 'ExpandString') { $data = Expand-EnvText $EnvMap $raw }
+                    if ($UserKey -and $name -eq 'Path' -and $machinePath.Length -gt 0) {
+                        if ($machinePath.EndsWith(';')) { $data = $machinePath + $data } else { $data = $machinePath + ';' + $data }
+                    }
+                    $EnvMap[$name] = $data
+                }
+            }
+        } finally { $key.Close() }
+    } finally { $base.Close() }
+}
+
+function Get-AccountProfile {
+    # The connection account's profile folder, as Windows gives it.
+    param($EnvMap)
+    $userProfile = ConvertTo-FolderText ([System.Environment]::GetFolderPath('UserProfile'))
+    if ($userProfile.Length -eq 0) {
+        $raw = Get-RegistryData 'LocalMachine' ($script:ProfileListKey + '\' + (Get-AccountSid)) 'ProfileImagePath'
+        if ($raw -is [string] -and $raw.Length -gt 0) { $userProfile = ConvertTo-FolderText (Expand-EnvText $EnvMap $raw) }
+    }
+    if ($userProfile.Length -eq 0) { $userProfile = ConvertTo-FolderText $env:USERPROFILE }
+    return $userProfile
+}
+
+function Get-NewProcessEnvironment {
+    # The environment a new process of the connection account gets, built from the registry now, the
+    # way Windows builds it at logon (docs/agent-protocol.md, Conventions). NOT the agent's own
+    # environment: Windows fixed that when the WinRM shell started, and registry changes made since
+    # do not reach it. Names are case-insensitive and keep the case they were first set with.
+    $map = New-Object 'System.Collections.Generic.Dictionary[string,string]' ([System.StringComparer]::OrdinalIgnoreCase)
+
+    # System folders and names.
+    $systemRoot = ConvertTo-FolderText (Get-RegistryData 'LocalMachine' 'SOFTWARE\Microsoft\Windows NT\CurrentVersion' 'SystemRoot')
+    if ($systemRoot.Length -eq 0) { $systemRoot = ConvertTo-FolderText $env:SystemRoot }
+    if ($systemRoot.Length -eq 0) { $systemRoot = ConvertTo-FolderText ([System.Environment]::GetFolderPath('Windows')) }
+    $systemDrive = [string]$env:SystemDrive
+    if ($systemRoot -match '^[A-Za-z]:') { $systemDrive = $systemRoot.Substring(0, 2) }
+    $map['SystemRoot'] = $systemRoot
+    $map['SystemDrive'] = $systemDrive
+    $programData = ConvertTo-FolderText ([System.Environment]::GetFolderPath('CommonApplicationData'))
+    if ($programData.Length -eq 0) { $programData = ConvertTo-FolderText $env:ProgramData }
+    $map['ALLUSERSPROFILE'] = $programData
+    $map['ProgramData'] = $programData
+    $cvKey = 'SOFTWARE\Microsoft\Windows\CurrentVersion'
+    $programFiles = ConvertTo-FolderText (Get-RegistryData 'LocalMachine' $cvKey 'ProgramFilesDir')
+    if ($programFiles.Length -eq 0) { $programFiles = ConvertTo-FolderText $env:ProgramFiles }
+    $map['ProgramFiles'] = $programFiles
+    $programFilesX86 = ConvertTo-FolderText (Get-RegistryData 'LocalMachine' $cvKey 'ProgramFilesDir (x86)')
+    # Only 64-bit Windows has it.
+    if ($programFilesX86.Length -gt 0) { $map['ProgramFiles(x86)'] = $programFilesX86 }
+    $public = ''
+    $rawPublic = Get-RegistryData 'LocalMachine' $script:ProfileListKey 'Public'
+    if ($rawPublic -is [string] -and $rawPublic.Length -gt 0) { $public = ConvertTo-FolderText (Expand-EnvText $map $rawPublic) }
+    if ($public.Length -eq 0) { $public = ConvertTo-FolderText $env:PUBLIC }
+    if ($public.Length -eq 0) { $public = $systemDrive + '\Users\Public' }
+    $map['PUBLIC'] = $public
+    $computer = [string]$env:COMPUTERNAME
+    if ($computer.Length -eq 0) { $computer = [System.Environment]::MachineName }
+    $map['COMPUTERNAME'] = $computer
+
+    # The machine's values.
+    Add-EnvFromRegistry $map 'LocalMachine' $script:MachineEnvKey
+
+    # The account (over the machine's USERNAME, which is SYSTEM).
+    $identity = [System.Security.Principal.WindowsIdentity]::GetCurrent()
+    $sid = $identity.User.Value
+    $userName = [string]$identity.Name
+    $userDomain = $computer
+    $at = $userName.IndexOf('\')
+    if ($at -ge 0) {
+        $userDomain = $userName.Substring(0, $at)
+        $userName = $userName.Substring($at + 1)
+    }
+    $userProfile = Get-AccountProfile $map
+    $map['USERNAME'] = $userName
+    $map['USERDOMAIN'] = $userDomain
+    $map['USERPROFILE'] = $userProfile
+    if ($userProfile -match '^[A-Za-z]:') {
+        $map['HOMEDRIVE'] = $userProfile.Substring(0, 2)
+        $homePath = $userProfile.Substring(2)
+        if ($homePath.Length -eq 0) { $homePath = '\' }
+        $map['HOMEPATH'] = $homePath
+    }
+    $appData = ConvertTo-FolderText ([System.Environment]::GetFolderPath('ApplicationData'))
+    if ($appData.Length -eq 0) { $appData = $userProfile + '\AppData\Roaming' }
+    $localAppData = ConvertTo-FolderText ([System.Environment]::GetFolderPath('LocalApplicationData'))
+    if ($localAppData.Length -eq 0) { $localAppData = $userProfile + '\AppData\Local' }
+    $map['APPDATA'] = $appData
+    $map['LOCALAPPDATA'] = $localAppData
+
+    # The account's values (HKCU\Environment = HKU\<sid>\Environment): they override the machine's,
+    # except Path, which is the machine Path + ';' + the account's.
+    Add-EnvFromRegistry $map 'Users' ($sid + '\Environment') -UserKey
+    return ,$map
+}
+
 # ---- host.facts -----------------------------------------------------------------------------
 
 function Get-HostArch {
@@ -747,6 +907,11 @@ function Invoke-OpHostFacts {
     $computer = $env:COMPUTERNAME
     if ([string]::IsNullOrEmpty($computer)) { $computer = [System.Environment]::MachineName }
 
+    # The connection account's folders, as Windows gives them (no trailing '\' but on a drive root).
+    $userProfile = ConvertTo-FolderText ([System.Environment]::GetFolderPath('UserProfile'))
+    $appData = ConvertTo-FolderText ([System.Environment]::GetFolderPath('ApplicationData'))
+    $localAppData = ConvertTo-FolderText ([System.Environment]::GetFolderPath('LocalApplicationData'))
+
     return [ordered]@{
         computer_name = $computer
         os_caption = $caption
@@ -766,7 +931,47 @@ function Invoke-OpHostFacts {
         user_name = $identity.Name
         is_admin = [bool]$isAdmin
         pending_reboot = [bool]$pending
+        user_profile = $userProfile
+        appdata = $appData
+        local_appdata = $localAppData
+        temp = (ConvertTo-FolderText $env:TEMP)
+        program_data = (ConvertTo-FolderText ([System.Environment]::GetFolderPath('CommonApplicationData')))
+        go_user_config = (Get-GoUserConfig $appData)
     }
+}
+
+function Get-SmallTextFile {
+    # {path, exists, content} of a small text file: content is its first 64 KiB as UTF-8 (invalid
+    # bytes become U+FFFD), or null. $Path is reported as given.
+    param($Path)
+    $missing = [ordered]@{ path = $Path; exists = $false; content = $null }
+    if ($null -eq $Path) { return $missing }
+    $full = $null
+    try { $full = ConvertTo-AgentPath $Path 'path' -AllowUnc } catch { return $missing }
+    if (-not [System.IO.File]::Exists($full)) { return $missing }
+    $content = $null
+    try {
+        $bytes = Read-FileHead $full 65536
+        $content = (New-Object System.Text.UTF8Encoding($false, $false)).GetString($bytes)
+    } catch { $content = $null }
+    return [ordered]@{ path = $Path; exists = $true; content = $content }
+}
+
+function Get-GoUserConfig {
+    # The go command's per-user files: the file `go env -w` writes (GOENV of a new process, else
+    # <appdata>\go\env; none when GOENV is off) and the mode `go telemetry` keeps.
+    param([string]$AppData)
+    $newEnv = Get-NewProcessEnvironment
+    $goenv = $null
+    if ($newEnv.ContainsKey('GOENV')) { $goenv = [string]$newEnv['GOENV'] }
+    $envPath = $null
+    if ($goenv -cne 'off') {
+        if (-not [string]::IsNullOrEmpty($goenv)) { $envPath = $goenv }
+        elseif ($AppData.Length -gt 0) { $envPath = $AppData + '\go\env' }
+    }
+    $modePath = $null
+    if ($AppData.Length -gt 0) { $modePath = $AppData + '\go\telemetry\mode' }
+    return [ordered]@{ env_file = (Get-SmallTextFile $envPath); telemetry_mode = (Get-SmallTextFile $modePath) }
 }
 
 # ---- files and folders ----------------------------------------------------------------------
@@ -1365,6 +1570,128 @@ function Invoke-OpFileDownload {
     return [ordered]@{ size = [long]$size; sha256 = $digest }
 }
 
+# ---- file.write -----------------------------------------------------------------------------
+
+$script:FileEncodings = @('utf8', 'utf8bom', 'utf16le')
+
+function ConvertTo-EncodedText {
+    # The bytes of a whole file: byte order mark (utf8bom, utf16le) and text, encoded strictly (a
+    # lone UTF-16 surrogate fails instead of becoming '?').
+    param([string]$Content, [string]$Encoding)
+    $bom = [byte[]]@()
+    if ($Encoding -eq 'utf16le') {
+        $enc = New-Object System.Text.UnicodeEncoding($false, $false, $true)
+        $bom = [byte[]]@(0xFF, 0xFE)
+    } else {
+        $enc = New-Object System.Text.UTF8Encoding($false, $true)
+        if ($Encoding -eq 'utf8bom') { $bom = [byte[]]@(0xEF, 0xBB, 0xBF) }
+    }
+    try {
+        $body = $enc.GetBytes($Content)
+    } catch {
+        Stop-Op 'bad_args' ("argument 'content' cannot be written as " + $Encoding + ': it holds a lone UTF-16 surrogate')
+    }
+    $data = New-Object byte[] ($bom.Length + $body.Length)
+    [System.Array]::Copy($bom, 0, $data, 0, $bom.Length)
+    [System.Array]::Copy($body, 0, $data, $bom.Length, $body.Length)
+    return ,$data
+}
+
+function Get-StoredFilePath {
+    # $Path with its last name as stored in its folder (an existing file keeps its name's case).
+    param([string]$Path)
+    $parent = Get-ParentPath $Path
+    $leaf = Get-LeafName $Path
+    if ($null -eq $parent) { return $Path }
+    try {
+        foreach ($found in [System.IO.Directory]::GetFiles($parent, $leaf)) {
+            $name = Get-LeafName $found
+            if ([string]::Equals($name, $leaf, [System.StringComparison]::OrdinalIgnoreCase)) {
+                return ($parent.TrimEnd('\') + '\' + $name)
+            }
+        }
+    } catch { $null = $_ }
+    return $Path
+}
+
+function Invoke-OpFileWrite {
+    param($OpArgs)
+    $path = Get-PathArg $OpArgs 'path' -Required -AllowUnc
+    $content = Get-StringArg $OpArgs 'content' -Required -AllowEmpty
+    $encoding = 'utf8'
+    if (Test-Arg $OpArgs 'encoding') {
+        $encoding = $OpArgs['encoding']
+        if (-not ($encoding -is [string]) -or $script:FileEncodings -cnotcontains $encoding) {
+            $shown = ConvertTo-AgentJson $encoding
+            if ($shown.Length -gt 80) { $shown = $shown.Substring(0, 77) + '...' }
+            Stop-Op 'bad_args' ("argument 'encoding' must be one of " + ($script:FileEncodings -join ', ') + '; got ' + $shown)
+        }
+    }
+    $data = ConvertTo-EncodedText $content $encoding
+    $sha = New-Sha256
+    try { $digest = ConvertTo-HexString ($sha.ComputeHash($data)) } finally { $sha.Dispose() }
+    $result = [ordered]@{ changed = $false; size = [long]$data.Length; sha256 = $digest }
+
+    # What is at path now (a final junction not followed: a junction is a link to a folder).
+    $info = Get-PathInfo $path
+    if ($info -is [System.IO.DirectoryInfo]) {
+        $what = 'folder'
+        if (Test-IsReparsePoint $info) { $what = 'junction' }
+        Stop-Op 'exists' ('file.write: ' + $path + ' is a ' + $what + ', not a file')
+    }
+    $exists = ($null -ne $info)
+    # The same bytes: nothing is written, not even the file's time (reading works on a file in use).
+    if ($exists -and [long]$info.Length -eq [long]$data.Length -and (Get-FileSha256 $path) -eq $digest) { return $result }
+
+    Test-DriveRoot $path 'file.write'
+    Assert-NoFileAbove $path 'file.write'
+    $dest = $path
+    if ($exists) {
+        $locked = Find-LockedFile $path
+        if ($null -ne $locked) {
+            Stop-Op 'in_use' ('file.write: ' + $locked + ' is in use by another process (it is open, e.g. the executable of a running service)')
+        }
+        $dest = Get-StoredFilePath $path
+    }
+    $created = New-ParentFolders $path
+    $folder = Get-ParentPath $dest
+    $tag = [System.Guid]::NewGuid().ToString('N').Substring(0, 8)
+    $temp = $folder.TrimEnd('\') + '\~gw' + $tag + '.tmp'
+    $backup = $null
+    $tempMade = $false
+    try {
+        $fs = New-Object System.IO.FileStream($temp, [System.IO.FileMode]::CreateNew, [System.IO.FileAccess]::Write, [System.IO.FileShare]::None)
+        $tempMade = $true
+        try {
+            $fs.Write($data, 0, $data.Length)
+            $fs.Flush($true)
+        } finally { $fs.Dispose() }
+        if ($exists) {
+            # ReplaceFile: the file keeps its ACL, attributes and name. With a backup name, a failed
+            # rename leaves the old file where it can be put back (without one it may be gone).
+            $backup = $folder.TrimEnd('\') + '\~gw' + $tag + '.bak'
+            [System.IO.File]::Replace($temp, $dest, $backup)
+            Remove-FileQuietly $backup
+        } else {
+            [System.IO.File]::Move($temp, $dest)
+        }
+    } catch {
+        $err = Convert-ExceptionToError $_.Exception
+        if ($null -ne $backup -and -not [System.IO.File]::Exists($dest) -and [System.IO.File]::Exists($backup)) {
+            try { [System.IO.File]::Move($backup, $dest) } catch { $null = $_ }
+        }
+        if ($tempMade) { Remove-FileQuietly $temp }
+        Remove-CreatedFolders $created
+        if ($err.kind -eq 'disk_full') {
+            Stop-Op 'disk_full' ('file.write: there is not enough space on drive ' + (Get-DriveLabel $dest) + ' for ' + $dest +
+                ' (' + $err.message + '); the file was left as it was')
+        }
+        Stop-Op $err.kind ('file.write: ' + $dest + ': ' + $err.message)
+    }
+    $result['changed'] = $true
+    return $result
+}
+
 # ---- zip.extract ----------------------------------------------------------------------------
 
 function Open-ZipArchive {
@@ -1763,6 +2090,17 @@ function Invoke-OpIdentityResolve {
     return [ordered]@{ sids = $sids }
 }
 
+# ---- env.notify -----------------------------------------------------------------------------
+
+function Invoke-OpEnvNotify {
+    # WM_SETTINGCHANGE "Environment" without P/Invoke: .NET writes the user's environment value (here
+    # deletes one that never exists) and then always broadcasts the message (SendMessageTimeout to
+    # HWND_BROADCAST, 1 second). Nothing sets GOWIN_NOTIFY_UNUSED, so nothing else changes.
+    param($OpArgs)
+    [System.Environment]::SetEnvironmentVariable('GOWIN_NOTIFY_UNUSED', $null, [System.EnvironmentVariableTarget]::User)
+    return [ordered]@{ sent = $true }
+}
+
 # ---- go.run ---------------------------------------------------------------------------------
 
 function ConvertTo-ArgvElement {
@@ -1838,9 +2176,17 @@ function Invoke-OpGoRun {
     $psi.StandardOutputEncoding = $utf8
     $psi.StandardErrorEncoding = $utf8
     if ($null -ne $cwd) { $psi.WorkingDirectory = $cwd }
+    # The environment of a new process of the account, built from the registry now (not the agent's
+    # own, which Windows fixed when the WinRM shell started), then changed by 'env': '' removes a name.
+    $newEnv = Get-NewProcessEnvironment
     if ($null -ne $envMap) {
-        foreach ($k in @($envMap.PSBase.Keys)) { $psi.EnvironmentVariables[$k] = [string]$envMap[$k] }
+        foreach ($k in @($envMap.PSBase.Keys)) {
+            $v = [string]$envMap[$k]
+            if ($v.Length -eq 0) { [void]$newEnv.Remove($k) } else { $newEnv[$k] = $v }
+        }
     }
+    $psi.EnvironmentVariables.Clear()
+    foreach ($k in @($newEnv.PSBase.Keys)) { $psi.EnvironmentVariables[$k] = $newEnv[$k] }
     $proc = New-Object System.Diagnostics.Process
     $proc.StartInfo = $psi
     $clock = [System.Diagnostics.Stopwatch]::StartNew()
@@ -1907,6 +2253,7 @@ $OpTable = @{
     'registry.set' = @{ accepted = @('path', 'name', 'type', 'data'); run = { param($a) Invoke-OpRegistrySet $a } }
     'registry.remove' = @{ accepted = @('path', 'name'); run = { param($a) Invoke-OpRegistryRemove $a } }
     'file.stat' = @{ accepted = @('path', 'checksum', 'pe', 'read', 'expect'); run = { param($a) Invoke-OpFileStat $a } }
+    'file.write' = @{ accepted = @('path', 'content', 'encoding'); run = { param($a) Invoke-OpFileWrite $a } }
     'dir.list' = @{ accepted = @('path'); run = { param($a) Invoke-OpDirList $a } }
     'dir.ensure' = @{ accepted = @('path'); run = { param($a) Invoke-OpDirEnsure $a } }
     'path.remove' = @{ accepted = @('path', 'recurse'); run = { param($a) Invoke-OpPathRemove $a } }
@@ -1920,6 +2267,7 @@ $OpTable = @{
     'acl.get' = @{ accepted = @('path'); run = { param($a) Invoke-OpAclGet $a } }
     'acl.set' = @{ accepted = @('path', 'protected', 'aces'); run = { param($a) Invoke-OpAclSet $a } }
     'identity.resolve' = @{ accepted = @('names'); run = { param($a) Invoke-OpIdentityResolve $a } }
+    'env.notify' = @{ accepted = @(); run = { param($a) Invoke-OpEnvNotify $a } }
     'go.run' = @{ accepted = @('exe', 'args', 'env', 'cwd', 'timeout', 'expect_rc', 'expect_stdout_prefix'); run = { param($a) Invoke-OpGoRun $a } }
 }
 

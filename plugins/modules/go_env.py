@@ -1,0 +1,213 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gowin.server contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# This file holds only documentation: the work is done by the action plugin of the same name
+# on the controller, which talks to the host through the gowin agent.
+
+DOCUMENTATION = r"""
+---
+module: go_env
+short_description: Set the Go environment on Windows Server, validated by Go's own rules
+version_added: 0.1.0
+description:
+  - Sets C(GOROOT), C(GOPATH), C(GOBIN), C(GOMODCACHE), C(GOCACHE), C(GOPROXY), C(GOSUMDB), C(GOPRIVATE),
+    C(GONOPROXY), C(GONOSUMDB), C(GOINSECURE), C(GOFLAGS), C(CGO_ENABLED), C(GOTOOLCHAIN), C(GOAMD64), the telemetry
+    mode, and other C(GO*) variables at machine or user scope. Each value is checked on the controller the way
+    the go command checks it, and the messages quote its wording, so a C(GOPROXY) typo fails the task instead
+    of the next build.
+  - Ensures entries on C(PATH) at that scope (by default C(GOROOT\bin) and C(GOBIN)). The machine C(Path) stays
+    C(REG_EXPAND_SZ), and C(%VAR%) references are kept unexpanded. Entries compare case-insensitively, ignoring a
+    trailing C(\) and surrounding quotes. Nothing is added twice, and other entries keep their order.
+  - After a change, running processes are told that the environment changed (C(WM_SETTINGCHANGE)).
+  - Creates the C(GOMODCACHE) and C(GOCACHE) folders with access for their owner, Administrators and SYSTEM only.
+  - Returns each variable before and after, and what a new process would see (machine and user combined as
+    Windows combines them). It also returns what C(go env) would report (the process environment, then the user's
+    C(%AppData%\go\env), then C(GOROOT\go.env)), and warnings for settings that conflict.
+  - A run that changes nothing costs one round trip to the host.
+  - The connection account must be a local administrator on the host. C(become) does not apply.
+author:
+  - Gowin Team (@gowin)
+options:
+  scope:
+    description:
+      - V(machine) sets system variables (C(HKLM\SYSTEM\CurrentControlSet\Control\Session Manager\Environment)).
+      - V(user) sets the variables of the account Ansible connects as (C(HKCU\Environment)).
+    type: str
+    choices: [machine, user]
+    default: machine
+  state:
+    description:
+      - V(present) sets the variables given and ensures the O(path) entries.
+      - V(absent) removes the variables named by the options given (their values are ignored) and the O(path) entries,
+        and O(session_script) if given. Nothing else is touched.
+    type: str
+    choices: [present, absent]
+    default: present
+  install_root:
+    description:
+      - The O(gowin.server.go_install#module:install_root) of M(gowin.server.go_install). When O(goroot) is not given
+        and a version is active there, C(GOROOT) is set to C(<install_root>\current\go).
+    type: str
+    default: C:\opt\go
+  goroot:
+    description:
+      - C(GOROOT). Default is the C(current) junction of the active toolchain M(gowin.server.go_install) recorded, if
+        any. Otherwise C(GOROOT) is not managed.
+    type: str
+  gopath:
+    description:
+      - C(GOPATH), one absolute path or several separated by C(;). It must not be C(GOROOT) or inside it.
+    type: str
+  gobin:
+    description: C(GOBIN), an absolute path.
+    type: str
+  gomodcache:
+    description: C(GOMODCACHE), an absolute path; the folder is created with access for its owner, Administrators and SYSTEM only.
+    type: str
+  gocache:
+    description: C(GOCACHE), an absolute path; the folder is created like O(gomodcache).
+    type: str
+  goproxy:
+    description:
+      - C(GOPROXY), a string or a list (joined with C(,)). Entries separated by C(,) fall through to the next one only
+        on 404 or 410; entries separated by C(|) fall through on any error.
+      - Each entry is C(direct), C(off), or an C(https://), C(http://) or C(file://) URL. Plain C(http://) needs
+        O(allow_plain_http). Entries after C(direct) or C(off) are never used, and the module warns about them.
+      - Credentials in a URL are allowed. They are redacted in results, diffs and messages.
+    type: raw
+  gosumdb:
+    description:
+      - C(GOSUMDB), either V(off), a known database name (C(sum.golang.org)), or a verifier key C(name+hash+key),
+        optionally followed by the database URL.
+    type: str
+  goprivate:
+    description:
+      - C(GOPRIVATE), comma-separated C(path.Match) glob patterns of module paths (a string or a list). Malformed
+        patterns are rejected, although the go command would silently ignore them.
+    type: raw
+  gonoproxy:
+    description: C(GONOPROXY), patterns as for O(goprivate).
+    type: raw
+  gonosumdb:
+    description: C(GONOSUMDB), patterns as for O(goprivate).
+    type: raw
+  goinsecure:
+    description: C(GOINSECURE), patterns as for O(goprivate).
+    type: raw
+  goflags:
+    description:
+      - C(GOFLAGS), a string or a list, each entry C(-flag) or C(-flag=value) (values cannot contain spaces).
+    type: raw
+  cgo_enabled:
+    description: C(CGO_ENABLED) (true sets C(1), false sets C(0)).
+    type: bool
+  gotoolchain:
+    description:
+      - C(GOTOOLCHAIN), one of V(local), V(auto), V(path), C(goX.Y[.Z]), C(<name>+auto) or C(<name>+path).
+    type: str
+  gotelemetry:
+    description:
+      - The go command's telemetry mode (what C(go env GOTELEMETRY) reports). The go command keeps it in the user's
+        config, not in the environment, so this writes C(%AppData%\go\telemetry\mode) of the connection account
+        the way C(go telemetry off|local|on) does, whatever O(scope) is. With O(state=absent), the mode file is removed
+        (back to V(local)).
+    type: str
+    choices: ["off", local, "on"]
+  goamd64:
+    description: C(GOAMD64), V(v1) to V(v4).
+    type: str
+  extra:
+    description:
+      - Other C(GO*) or C(CGO_*) variables, as a dict of upper-case names to values. Names that have an option of
+        their own must use that option.
+    type: dict
+    default: {}
+  path:
+    description:
+      - Entries to ensure on C(PATH) at this scope. The default is C(GOROOT\bin), and C(GOBIN) when it is set.
+      - An empty list leaves C(PATH) alone.
+    type: list
+    elements: str
+  session_script:
+    description:
+      - Also write a PowerShell script at this path that sets the same variables in a session (dot-source it), for
+        sites that keep the persistent C(PATH) untouched.
+    type: str
+  allow_plain_http:
+    description: Accept plain C(http://) entries in O(goproxy).
+    type: bool
+    default: false
+notes:
+  - Check mode and diff mode are supported.
+  - Processes that are already running, services included, keep their environment until restarted.
+    C(WM_SETTINGCHANGE) reaches only programs that listen for it, such as Explorer.
+seealso:
+  - module: gowin.server.go_install
+  - module: gowin.server.go_verify
+"""
+
+EXAMPLES = r"""
+- name: Machine-wide Go environment for an internal proxy
+  gowin.server.go_env:
+    gopath: C:\go-work
+    gomodcache: D:\go-cache\mod
+    gocache: D:\go-cache\build
+    goproxy:
+      - https://athens.corp.example.com
+      - direct
+    goprivate: corp.example.com/*,git.example.com
+    gotoolchain: local
+
+- name: The connection account's own GOFLAGS
+  gowin.server.go_env:
+    scope: user
+    goflags: [-mod=readonly, -trimpath]
+
+- name: A session script instead of touching PATH
+  gowin.server.go_env:
+    path: []
+    session_script: C:\ProgramData\Go\env.ps1
+
+- name: Remove GOFLAGS and GOINSECURE again
+  gowin.server.go_env:
+    state: absent
+    goflags: ""
+    goinsecure: ""
+    path: []
+"""
+
+RETURN = r"""
+scope:
+  description: The scope that was managed.
+  returned: always
+  type: str
+variables:
+  description: Each managed variable, before and after (URL credentials redacted). A null means "not set".
+  returned: always
+  type: dict
+  sample: {"GOPROXY": {"before": null, "after": "https://athens.corp.example.com,direct"}}
+path:
+  description: The C(PATH) at this scope, before and after, as lists of entries, and what was added or removed.
+  returned: always
+  type: dict
+effective:
+  description:
+    - C(environment) is what a new process of the connection account sees (machine and user combined, C(Path)
+      concatenated, C(%VAR%) expanded), for the Go variables and C(Path).
+    - C(go_env) is what C(go env) would report in such a process, by the go command's precedence. That is the process
+      environment, then the user's C(%AppData%\go\env), then C(GOROOT\go.env), then the defaults.
+  returned: always
+  type: dict
+warnings:
+  description: Settings that conflict or that the go command would ignore.
+  returned: always
+  type: list
+  elements: str
+changes:
+  description: What the task changed (or would change in check mode), for people.
+  returned: always
+  type: list
+  elements: str
+"""
