@@ -71,6 +71,13 @@ COMPARISON: list[tuple[str, str, int, int, str]] = [
     ("Administrators, SYSTEM full control; Users read", "ansible.windows.win_acl, loop of 3", 3, 3,
      "one per ACE; one more per read_groups entry"),
     ("Remove the staging folder", "ansible.windows.win_file (state: absent)", 1, 0, ""),
+    ("Set GOROOT (go_env)", "ansible.windows.win_environment (level: machine)", 1, 1, "one per variable; no Go validation"),
+    ("Put GOROOT\\bin on PATH (go_env)", "ansible.windows.win_path", 1, 1, ""),
+    ("go version, go env -json (go_verify)", "ansible.windows.win_command, twice", 2, 2,
+     "a new process's environment needs a wrapper script as well"),
+    ("Smoke test folder, go.mod, main.go (go_verify)",
+     "ansible.windows.win_file, win_command (go mod init), win_copy", 3, 3, ""),
+    ("go build, check hello.exe, clean up (go_verify)", "ansible.windows.win_command, win_stat, win_file", 3, 3, ""),
     ("Report installed toolchains (go_facts)", "ansible.windows.win_powershell", 1, 1,
      "one script reading the records and the junction"),
 ]

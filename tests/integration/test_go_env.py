@@ -83,6 +83,23 @@ def test_user_scope_and_shadowing_warning(installed):
     text = str(r)
     assert "s3cr3t" not in text
     assert r["effective"]["go_env"]["GOPROXY"].startswith("https://user:xxxxx@proxy.corp.example.com")
+    again = ok(env(installed, scope="user", goproxy="https://user:s3cr3t@proxy.corp.example.com,direct", goflags="-mod=mod"))
+    assert again["changed"] is False and h.counters()["round_trips"] == 1
+
+
+def test_telemetry_mode_is_the_go_commands_own_file(installed):
+    h = installed.host("win1")
+    mode_file = "C:\\Users\\ansible\\AppData\\Roaming\\go\\telemetry\\mode"
+    r = ok(env(installed, gotelemetry="off", path=[]))
+    assert r["telemetry"] == {"before": "local", "after": "off"}
+    assert h.read_file(mode_file) == b"off"
+    assert r["effective"]["go_env"]["GOTELEMETRY"] == "off"
+    assert reg(h, MACHINE, "GOTELEMETRY") is None  # the go command would ignore a variable
+    on = ok(env(installed, gotelemetry="on", path=[]))
+    assert on["changed"] and h.read_file(mode_file).startswith(b"on 20")  # `go telemetry on` records the day
+    assert ok(env(installed, gotelemetry="on", path=[]))["changed"] is False
+    gone = ok(env(installed, state="absent", gotelemetry="on", path=[]))
+    assert gone["changed"] and h.read_file(mode_file) is None
 
 
 def test_path_rules(installed):
@@ -171,6 +188,16 @@ BAD = [
     ("gosumdb-meta", {"gosumdb": "sum.golang.org; calc"}, "gosumdb"),
     ("goflags-meta", {"goflags": "-ldflags=$(calc) | iex"}, "goflags"),
     ("unknown", {"colour": "red"}, "Unsupported parameters for gowin.server.go_env"),
+    ("state", {"state": "gone"}, "value of state must be one of: present, absent"),
+    ("goroot-relative", {"goroot": "go"}, "goroot"),
+    ("gonoproxy-pattern", {"gonoproxy": "a/[b"}, "gonoproxy"),
+    ("gonosumdb-pattern", {"gonosumdb": ["ok.example.com", "bad\\"]}, "gonosumdb"),
+    ("goinsecure-pattern", {"goinsecure": "[]"}, "goinsecure"),
+    ("cgo-not-bool", {"cgo_enabled": "sometimes"}, "cgo_enabled"),
+    ("plain-http-not-bool", {"allow_plain_http": "perhaps"}, "allow_plain_http"),
+    ("extra-not-dict", {"extra": ["GOWORK"]}, "extra"),
+    ("path-not-list", {"path": {"a": 1}}, "path"),
+    ("gotoolchain-meta", {"gotoolchain": "go1.22.5;calc"}, "gotoolchain"),
 ]
 
 
@@ -239,7 +266,16 @@ def test_verify_bad_input(installed):
         {"name": "exe", "gowin.server.go_verify": {"go_exe": "go.exe"}, "ignore_errors": True},
         {"name": "version", "gowin.server.go_verify": {"version": "1.22;calc"}, "ignore_errors": True},
         {"name": "unknown", "gowin.server.go_verify": {"colour": "red"}, "ignore_errors": True},
+        {"name": "root", "gowin.server.go_verify": {"install_root": "C:\\opt\\go|x"}, "ignore_errors": True},
+        {"name": "build", "gowin.server.go_verify": {"build": "maybe"}, "ignore_errors": True},
+        {"name": "fail", "gowin.server.go_verify": {"fail_on_mismatch": "maybe"}, "ignore_errors": True},
+        {"name": "env", "gowin.server.go_verify": {"env": ["GOPROXY"]}, "ignore_errors": True},
+        {"name": "cgo", "gowin.server.go_verify": {"cgo_enabled": "maybe"}, "ignore_errors": True},
     ])
+    for name, fragment in (("root", "install_root"), ("build", "build"), ("fail", "fail_on_mismatch"), ("env", "env"),
+                           ("cgo", "cgo_enabled")):
+        res = run.one("win1", name)
+        assert res.failed and fragment in res.result["msg"], (name, res.result["msg"])
     assert "not latest" in run.one("win1", "latest").result["msg"]
     assert "go_exe must be an absolute Windows path" in run.one("win1", "exe").result["msg"]
     assert "version must be" in run.one("win1", "version").result["msg"]
