@@ -20,7 +20,7 @@ description:
     then removes the folder.
   - Returns every check with C(pass) and its evidence. The task fails when a check fails, unless
     O(fail_on_mismatch=false).
-  - Costs two round trips: one to read, one to run the checks.
+  - Costs two round trips, one to read and one to run the checks.
   - Against the simulated host C(gowin.server.winsim), the go commands are modelled (C(go version) from
     C(go\VERSION), C(go env) from Go's precedence rules, C(go mod init) writes C(go.mod)), and results say
     C(modelled=true).

@@ -634,8 +634,9 @@ def test_go_env_view_environ_names_are_case_insensitive():
 
 
 def test_go_env_view_arch_specific_and_cross_settings():
-    view = ge.go_env_view({"GOARCH": "arm64", "GOOS": "linux", "CGO_ENABLED": "1"}, None, None,
-                          **dict(FOLDERS, goarch="arm64"))
+    folders = dict(FOLDERS)
+    folders["goarch"] = "arm64"
+    view = ge.go_env_view({"GOARCH": "arm64", "GOOS": "linux", "CGO_ENABLED": "1"}, None, None, **folders)
     assert "GOAMD64" not in view
     assert view["GOEXE"] == "" and view["GOOS"] == "linux" and view["CGO_ENABLED"] == "1"
     assert view["GOTOOLDIR"].endswith("windows_arm64") and view["GOHOSTARCH"] == "arm64"

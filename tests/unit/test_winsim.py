@@ -598,3 +598,12 @@ def test_file_write_keeps_the_free_space(tmp_path: Path, host: WinSimHost) -> No
     ok(host, "file.write", path="C:\\conf\\a.txt", content="x" * 100)
     ok(host, "file.write", path="C:\\conf\\a.txt", content="y" * 40)
     assert free(host) == before - 40
+
+
+def test_file_write_of_a_lone_surrogate_fails_bad_args(tmp_path):
+    """(Not a contract vector: YAML cannot hold a lone surrogate.)"""
+    host = WinSimHost(str(tmp_path), "surrogate")
+    before = host.snapshot()
+    res = host.execute([{"op": "file.write", "args": {"path": "C:\\x.txt", "content": "a\ud800b"}}])
+    assert res[0]["ok"] is False and res[0]["error"]["kind"] == "bad_args" and "'content'" in res[0]["error"]["message"]
+    assert host.snapshot() == before
