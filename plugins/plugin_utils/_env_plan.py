@@ -337,9 +337,15 @@ def plan(params: dict, obs: EnvObserved, desired: dict[str, str], names: list[st
     return out
 
 
+# Every character PowerShell's tokenizer takes for a single quote (it accepts the typographic ones too).
+_PS_SINGLE_QUOTES = ("'", "\u2018", "\u2019", "\u201a", "\u201b")
+
+
 def _ps_quote(value: str) -> str:
-    """A PowerShell single-quoted literal: the value stays data (quotes doubled, nothing expands)."""
-    return "'" + value.replace("'", "''").replace("\u2018", "\u2018\u2018").replace("\u2019", "\u2019\u2019") + "'"
+    """A PowerShell single-quoted literal: the value stays data (every kind of quote doubled, nothing expands)."""
+    for quote in _PS_SINGLE_QUOTES:
+        value = value.replace(quote, quote + quote)
+    return "'" + value + "'"
 
 
 def session_script_text(desired: dict[str, str], path_entries: list[str]) -> str:

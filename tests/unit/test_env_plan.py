@@ -67,6 +67,14 @@ def test_session_script_quotes_values_as_data():
     assert text.endswith("\r\n") and "'C:\\Go\\bin'" in text
 
 
+@pytest.mark.parametrize("quote", ["'", "\u2018", "\u2019", "\u201a", "\u201b"])
+def test_session_script_doubles_every_kind_of_single_quote(quote):
+    value = "C:\\a" + quote + "; Remove-Item C:\\ -Recurse; " + quote
+    line = [ln for ln in ep.session_script_text({"GOPATH": value}, []).splitlines() if ln.startswith("$env:GOPATH")][0]
+    body = line[len("$env:GOPATH = '"):-1]
+    assert body.replace(quote + quote, "").count(quote) == 0  # no lone quote can end the literal
+
+
 def test_plan_keeps_the_stored_name_and_the_path_type():
     obs = ep.EnvObserved(
         facts={"user_sid": "S-1-5-21-1"}, machine={"Path": {"type": "REG_EXPAND_SZ", "data": "%SystemRoot%"},
