@@ -1354,7 +1354,12 @@ function New-ParentFolders {
         $missing.Insert(0, $probe)
         $probe = Get-ParentPath $probe
     }
-    if ($missing.Count -gt 0) { [void][System.IO.Directory]::CreateDirectory($missing[$missing.Count - 1]) }
+    if ($missing.Count -gt 0) {
+        # CreateDirectory may fail part way (ACL, disk full): remove what it made before failing, as
+        # the callers' cleanup only runs for folders this function returned.
+        try { [void][System.IO.Directory]::CreateDirectory($missing[$missing.Count - 1]) }
+        catch { Remove-CreatedFolders $missing; throw }
+    }
     return ,$missing
 }
 
@@ -1653,13 +1658,15 @@ function Invoke-OpFileWrite {
         }
         $dest = Get-StoredFilePath $path
     }
-    $created = New-ParentFolders $path
     $folder = Get-ParentPath $dest
     $tag = [System.Guid]::NewGuid().ToString('N').Substring(0, 8)
     $temp = $folder.TrimEnd('\') + '\~gw' + $tag + '.tmp'
     $backup = $null
     $tempMade = $false
+    $created = $null
     try {
+        # Inside the try: a parent that cannot be created fails with the op's name and error mapping.
+        $created = New-ParentFolders $path
         $fs = New-Object System.IO.FileStream($temp, [System.IO.FileMode]::CreateNew, [System.IO.FileAccess]::Write, [System.IO.FileShare]::None)
         $tempMade = $true
         try {
@@ -2097,7 +2104,10 @@ function Invoke-OpEnvNotify {
     # deletes one that never exists) and then always broadcasts the message (SendMessageTimeout to
     # HWND_BROADCAST, 1 second). Nothing sets GOWIN_NOTIFY_UNUSED, so nothing else changes.
     param($OpArgs)
-    [System.Environment]::SetEnvironmentVariable('GOWIN_NOTIFY_UNUSED', $null, [System.EnvironmentVariableTarget]::User)
+    # [NullString]::Value, not $null: PowerShell turns $null into '' for a [string] parameter of a
+    # .NET method. .NET Framework happens to treat '' as "delete" too, but a real null says what is
+    # meant and does not depend on that.
+    [System.Environment]::SetEnvironmentVariable('GOWIN_NOTIFY_UNUSED', [NullString]::Value, [System.EnvironmentVariableTarget]::User)
     return [ordered]@{ sent = $true }
 }
 
