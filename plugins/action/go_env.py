@@ -33,7 +33,6 @@ class ActionModule(GowinAction):
         except (ge.GoEnvError, wp.PathError) as err:
             raise ModuleFailure(str(err)) from None
 
-        p["_today"] = datetime.now(timezone.utc).strftime("%Y-%m-%d")
         ops, tags = ep.probe_ops(p)
         obs = ep.observe(tags, channel.run_checked(ops))
 
@@ -45,7 +44,7 @@ class ActionModule(GowinAction):
             if present and "GOPATH" in desired and "GOROOT" in desired:
                 ge.check_gopath_not_in_goroot(desired["GOPATH"], desired["GOROOT"])
             entries = explicit_path if explicit_path is not None else ep.default_path_entries(desired, obs, p["scope"])
-            plan = ep.plan(p, obs, desired, names, entries)
+            plan = ep.plan(p, obs, desired, names, entries, today=datetime.now(timezone.utc).strftime("%Y-%m-%d"))
         except ge.GoEnvError as err:
             raise ModuleFailure(str(err)) from None
 

@@ -86,9 +86,6 @@ class GowinAction(ActionBase):
     def check_mode(self) -> bool:
         return bool(self._task.check_mode)
 
-    @property
-    def diff_mode(self) -> bool:
-        return bool(self._task.diff)
 
     def run(self, tmp: t.Any = None, task_vars: dict | None = None) -> dict:
         self._supports_check_mode = True

@@ -143,8 +143,10 @@ def remove_entries(current: list[str], unwanted: list[str], env: dict[str, str])
 # ---------------------------------------------------------------- probe and observation
 
 
-def probe_ops(params: dict) -> tuple[list[dict], list[str]]:
-    """The probe, and a tag for each optional op after the first six (what observe() files it under)."""
+def probe_ops(params: dict, read_go_env: bool = True) -> tuple[list[dict], list[str]]:
+    """The probe, and a tag for each optional op after the first six (what observe() files it under).
+
+    read_go_env: read GOROOT\\go.env (go_env's `go env` view needs it; go_verify asks the real go command)."""
     ops = [
         {"op": "host.facts", "args": {}},
         {"op": "registry.get", "args": {"path": MACHINE_ENV}},
@@ -153,7 +155,7 @@ def probe_ops(params: dict) -> tuple[list[dict], list[str]]:
         {"op": "file.stat", "args": {"path": wp.join(params["install_root"], "current"), "read": False}},
     ]
     goroot = params.get("goroot") or wp.join(params["install_root"], "current", "go")
-    ops.append({"op": "file.stat", "args": {"path": wp.join(goroot, "go.env"), "read": True}})
+    ops.append({"op": "file.stat", "args": {"path": wp.join(goroot, "go.env"), "read": read_go_env}})
     tags = []
     for option in ("gomodcache", "gocache"):
         if params.get(option) and params.get("state", "present") == "present":
@@ -183,10 +185,7 @@ class EnvObserved:
 
 def observe(tags: list[str], data: list[dict]) -> EnvObserved:
     reg_toolchains = data[3]
-    active = None
-    for name, value in (reg_toolchains.get("values") or {}).items():
-        if name.lower() == "active" and value.get("data"):
-            active = str(value["data"])
+    active = ip.active_version(reg_toolchains)
     goenv = data[5]
     obs = EnvObserved(
         facts=data[0],
@@ -247,8 +246,9 @@ def _owner_only_aces(user_sid: str) -> list[dict]:
     ]
 
 
-def plan(params: dict, obs: EnvObserved, desired: dict[str, str], names: list[str], path_entries: list[str]) -> EnvPlan:
-    """desired: NAME -> value (present); names: variables to remove (absent)."""
+def plan(params: dict, obs: EnvObserved, desired: dict[str, str], names: list[str], path_entries: list[str],
+         today: str = "1970-01-01") -> EnvPlan:
+    """desired: NAME -> value (present); names: variables to remove (absent); today: for `go telemetry on`."""
     scope = params["scope"]
     key = scope_key(scope)
     values = obs.scope_values(scope)
@@ -314,7 +314,7 @@ def plan(params: dict, obs: EnvObserved, desired: dict[str, str], names: list[st
         have = telemetry_mode(obs)
         if present and have != telemetry:
             # `go telemetry on` records the day it was turned on
-            content = telemetry if telemetry != "on" else "on " + params.get("_today", "1970-01-01")
+            content = telemetry if telemetry != "on" else "on " + today
             out.ops.append({"op": "file.write", "args": {"path": mode_file["path"], "content": content}})
             out.changes.append("set the go telemetry mode of %s to %s (was %s)" % (obs.facts.get("user_name"), telemetry, have))
         elif not present and mode_file.get("exists"):

@@ -32,6 +32,14 @@ def record_key(version: str) -> str:
     return TOOLCHAINS_KEY + "\\" + version
 
 
+def active_version(toolchains: dict) -> str | None:
+    """The Active value of a registry.get of TOOLCHAINS_KEY (value names are case-insensitive)."""
+    for name, value in (toolchains.get("values") or {}).items():
+        if name.lower() == "active" and value.get("data"):
+            return str(value["data"])
+    return None
+
+
 # ---------------------------------------------------------------- probe and observation
 
 
@@ -100,10 +108,7 @@ def observe(ops: list[dict], data: list[dict]) -> Observed:
     records = {}
     for name, node in (reg.get("keys") or {}).items():
         records[name.lower()] = Record(name, (node or {}).get("values") or {})
-    active = None
-    for vname, v in (reg.get("values") or {}).items():
-        if vname.lower() == "active" and v.get("data"):
-            active = str(v["data"])
+    active = active_version(reg)
     listing = by_op["dir.list"][0]
     stats = by_op["file.stat"]
     obs = Observed(
