@@ -165,7 +165,10 @@ class ActionModule(GowinAction):
             try:
                 source.update(mode="controller", local=src.controller_copy(url, sha, **src.open_url_args(p)))
             except src.SourceError as err:
-                raise ModuleFailure(str(err)) from None
+                text = str(err)
+                if not text.startswith("checksum:"):  # which option named the place it failed to fetch
+                    text = "%s (download_on=controller): %s" % ("url" if p["source"] == "url" else "base_url", text)
+                raise ModuleFailure(text) from None
         return source
 
     def _apply(self, p: dict, plan: ip.Plan, version: str, source: dict | None, channel: Channel) -> list:
@@ -190,8 +193,10 @@ class ActionModule(GowinAction):
                     undone = channel.run(undo)
                     note = " The staged files were removed; the host is as it was." if all(r.get("ok") for r in undone) else (
                         " Cleaning up failed too; the next run will finish it.")
+                # a failed download is about the option that named the place
+                option = {"file.download": {"url": "url", "index": "base_url"}.get(p["source"], "src")}.get(err.op["op"])
                 raise ModuleFailure(
-                    "%s failed (%s): %s.%s" % (err.op["op"], err.kind, err, note),
+                    ("%s: " % option if option else "") + "%s failed (%s): %s.%s" % (err.op["op"], err.kind, err, note),
                     error_kind=err.kind, changes=plan.changes,
                 ) from None
         return done

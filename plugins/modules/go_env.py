@@ -210,4 +210,9 @@ changes:
   returned: always
   type: list
   elements: str
+round_trips:
+  description: How many round trips to the host the task made (each one batch of agent operations).
+  returned: always
+  type: int
+  sample: 1
 """

@@ -149,4 +149,9 @@ ansible_facts:
           description: The GOROOT through the C(current) junction, or null.
           type: str
           returned: always
+round_trips:
+  description: How many round trips to the host the task made (each one batch of agent operations).
+  returned: always
+  type: int
+  sample: 1
 """

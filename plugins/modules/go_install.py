@@ -259,4 +259,9 @@ diff:
   description: The toolchain state before and after (also shown with C(--diff)).
   returned: always
   type: dict
+round_trips:
+  description: How many round trips to the host the task made (each one batch of agent operations).
+  returned: always
+  type: int
+  sample: 1
 """

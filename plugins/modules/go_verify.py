@@ -151,4 +151,9 @@ modelled:
   description: True when the host is simulated and the go commands were modelled rather than run.
   returned: always
   type: bool
+round_trips:
+  description: How many round trips to the host the task made (each one batch of agent operations).
+  returned: always
+  type: int
+  sample: 1
 """

@@ -172,7 +172,7 @@ def _cached_or_fetched(path: str, url: str, sha256: str, validate_certs: bool, u
         raise SourceError("the controller could not download %s: %s" % (url, _scrub(str(err), password))) from None
     actual = hashlib.sha256(data).hexdigest()
     if actual != sha256:
-        raise SourceError("checksum mismatch for %s: expected sha256:%s, got sha256:%s" % (url, sha256, actual))
+        raise SourceError("checksum: %s does not match: expected sha256:%s, got sha256:%s (checksum mismatch)" % (url, sha256, actual))
     _atomic_write(path, data)
     return path
 
@@ -182,7 +182,7 @@ def verify_local(option: str, path: str, sha256: str) -> str:
         raise SourceError("%s must be a zip file on the controller; %r does not exist" % (option, path))
     actual = sha256_file(path)
     if actual != sha256:
-        raise SourceError("checksum mismatch for %s: expected sha256:%s, got sha256:%s" % (path, sha256, actual))
+        raise SourceError("checksum: %s does not match: expected sha256:%s, got sha256:%s (checksum mismatch)" % (path, sha256, actual))
     return path
 
 

@@ -123,7 +123,7 @@ class Fleet:
 
     def play(self, tasks: list[dict] | None = None, *, roles: list | None = None, check: bool = False,
              diff: bool = False, extra_vars: dict | None = None, playbook: str | None = None,
-             verbosity: int = 0) -> PlayRun:
+             verbosity: int = 0, env: dict | None = None) -> PlayRun:
         self._n += 1
         record = self.root / ("record-%d.jsonl" % self._n)
         if playbook is None:
@@ -146,7 +146,9 @@ class Fleet:
             cmd += ["-e", json.dumps(extra_vars)]
         for n in self.hosts:  # each play's round trips are counted from zero
             self.host(n).reset_counters()
-        proc = subprocess.run(cmd, cwd=str(REPO), env=ansible_env(record), capture_output=True, text=True, timeout=600, check=False)
+        run_env = ansible_env(record)
+        run_env.update(env or {})
+        proc = subprocess.run(cmd, cwd=str(REPO), env=run_env, capture_output=True, text=True, timeout=600, check=False)
         results = []
         if record.exists():
             for line in record.read_text().splitlines():

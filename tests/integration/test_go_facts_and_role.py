@@ -42,6 +42,16 @@ def test_go_facts_in_one_round_trip(fleet, mirror):
         assert fleet.host(name).counters()["round_trips"] == 1
 
 
+def test_go_facts_in_check_mode_reads_and_changes_nothing(host1):
+    h = host1.host("win1")
+    h.execute([{"op": "host.facts", "args": {}}])  # the host exists before the snapshot
+    before = h.snapshot()
+    run = host1.play([{"name": "facts", "gowin.server.go_facts": {}}], check=True, diff=True)
+    res = run.one("win1", "facts").result
+    assert res["changed"] is False and res["ansible_facts"]["gowin"]["os_build"] == 20348
+    assert h.snapshot() == before and h.counters()["round_trips"] == 1
+
+
 def test_go_facts_server_core_and_empty_host(tmp_path, mirror):
     from conftest import Fleet
 

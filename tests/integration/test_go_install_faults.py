@@ -51,7 +51,7 @@ def test_truncated_download(seeded, mirror):
     h.add_fault({"fault": "truncate_download", "bytes": 100})
     res = seeded.install(version="1.22.5").one("win1", "install")
     assert res.failed and res.result["error_kind"] == "checksum_mismatch"
-    assert "file.download failed (checksum_mismatch)" in res.result["msg"]
+    assert res.result["msg"].startswith("base_url: file.download failed (checksum_mismatch)")
     assert "the host is as it was" in res.result["msg"]
     assert view(h) == before
     assert_recovers(seeded, before)
