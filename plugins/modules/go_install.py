@@ -24,7 +24,8 @@ description:
   - Each installed version is recorded under C(HKLM\SOFTWARE\GoWin\Toolchains\<version>) (path, SHA-256, source URL,
     install time); the active version is the C(Active) value of C(HKLM\SOFTWARE\GoWin\Toolchains).
   - All deciding happens on the controller. A run that changes nothing costs one round trip to the host; an install
-    costs two.
+    costs two, or three when the controller pushes the zip (O(download_on=controller), O(source=controller)), because
+    the staging folder must exist before the push.
   - The connection account must be a local administrator on the host. C(become) does not apply.
   - This is an action plugin; it works over the C(ansible.windows) connections (winrm, psrp, ssh with PowerShell)
     and the simulated Windows host of the C(gowin.server.winsim) connection plugin.
