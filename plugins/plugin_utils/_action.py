@@ -86,7 +86,6 @@ class GowinAction(ActionBase):
     def check_mode(self) -> bool:
         return bool(self._task.check_mode)
 
-
     def run(self, tmp: t.Any = None, task_vars: dict | None = None) -> dict:
         self._supports_check_mode = True
         self._supports_async = False
