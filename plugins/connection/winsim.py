@@ -100,6 +100,7 @@ all:
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 import typing as t
@@ -115,6 +116,20 @@ from ansible_collections.gowin.server.plugins.plugin_utils._winsim import OpFail
 display = Display()
 
 REFUSAL = b"winsim only runs gowin.server modules"
+# Ways a PowerShell script writes to the console instead of its pipeline. The psrp connection runs
+# the bootstrap inside its runspace and reads only pipeline output, so such an answer never arrives.
+_CONSOLE_WRITERS = (
+    ("[Console]::Out", re.compile(r"(?i)\[\s*(System\.)?Console\s*\]\s*::\s*(Out|Write|WriteLine)\b")),
+    ("Write-Host", re.compile(r"(?i)(?<![\w$-])Write-Host(?![\w-])")),
+    ("Out-Host", re.compile(r"(?i)(?<![\w$-])Out-Host(?![\w-])")),
+    ("$Host.UI", re.compile(r"(?i)\$Host\.UI\b")),
+)
+
+
+def console_writers(script: str) -> list[str]:
+    """The console-writing constructs in a script's code lines (whole-line comments are skipped)."""
+    code = "\n".join(line for line in script.splitlines() if not line.lstrip().startswith("#"))
+    return [name for name, pattern in _CONSOLE_WRITERS if pattern.search(code)]
 
 
 def _fatal(kind: str, message: str) -> bytes:
@@ -197,6 +212,13 @@ class Connection(ConnectionBase):
                 "protocol",
                 "agent hash mismatch: the request carries agent %s but this collection ships %s; winsim only runs "
                 "the agent.ps1 of the installed gowin.server" % (agent_hash, self._agent_hash),
+            )
+        writers = sorted(set(console_writers(agent_text) + console_writers(_channel.BOOTSTRAP)))
+        if writers:
+            return 1, _fatal(
+                "protocol",
+                "winsim refuses an agent that writes to the console (%s): over psrp its answer would never reach "
+                "the controller; the agent must emit its one JSON document as pipeline output" % ", ".join(writers),
             )
         ops = request.get("ops") if isinstance(request, dict) else None
         if not isinstance(request, dict) or request.get("v") != _channel.PROTOCOL_VERSION or not isinstance(ops, list):

@@ -25,13 +25,15 @@ POWERSHELL_PREFIX = "PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unre
 # gives the same text either way), splits it at the marker line into the agent (gzip, base64: a
 # quarter of its size on every round trip) and the request, and runs the agent. Nothing from the
 # request is ever turned into code: only the agent text, which the controller ships and whose hash
-# (of the decompressed text) the response reports, becomes a script block.
+# (of the decompressed text) the response reports, becomes a script block. Every answer, the
+# no-marker one included, is pipeline output: the psrp connection runs this script inside its
+# runspace and reads only the pipeline; powershell.exe under winrm and ssh prints it to stdout.
 BOOTSTRAP = r"""$ErrorActionPreference = 'Stop'
 $text = (@($input | ForEach-Object { [string]$_ }) -join "`n").Replace("`r", '')
 $mark = "`n" + '#GOWIN-REQUEST#' + "`n"
 $at = $text.IndexOf($mark)
 if ($at -lt 0) {
-    [Console]::Out.Write('{"v":1,"fatal":{"kind":"protocol","message":"gowin bootstrap: no request marker in input"}}')
+    '{"v":1,"fatal":{"kind":"protocol","message":"gowin bootstrap: no request marker in input"}}'
     exit 1
 }
 $packed = [System.IO.MemoryStream]::new([Convert]::FromBase64String($text.Substring(0, $at).Trim()))

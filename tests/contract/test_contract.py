@@ -716,6 +716,32 @@ def test_a_different_agent_gets_a_fatal_answer(sim_connection: t.Any, agent_path
     assert sim_connection.sim.counters()["ops"] == {}
 
 
+@pytest.mark.parametrize("line", [
+    "[Console]::Out.Write('x')",
+    "[System.Console]::WriteLine('x')",
+    "Write-Host 'x'",
+    "'x' | Out-Host",
+    "$Host.UI.WriteLine('x')",
+])
+def test_an_agent_that_writes_to_the_console_is_refused(tmp_path: Path, agent_path: str, monkeypatch: t.Any, line: str) -> None:
+    # The shipped agent itself is what winsim accepts; one that writes to the console (lost over psrp) is refused.
+    other = tmp_path / "agent.ps1"
+    other.write_text(_channel.load_agent(agent_path)[0] + "\n" + line + "\n", encoding="utf-8")
+    monkeypatch.setattr(_channel, "AGENT_PATH", str(other))
+    connection = make_connection(tmp_path)
+    rc, stdout, _stderr = connection.exec_command(_channel.BOOTSTRAP_COMMAND, in_data=_payload(str(other), [{"op": "host.facts"}]))
+    fatal = json.loads(stdout)["fatal"]
+    assert rc == 1 and fatal["kind"] == "protocol" and "writes to the console" in fatal["message"]
+    assert connection.sim.counters()["ops"] == {}
+
+
+def test_console_writers_ignore_comments() -> None:
+    from ansible_collections.gowin.server.plugins.connection.winsim import console_writers
+    assert console_writers("# Write-Host in a comment\n$line\n") == []
+    assert console_writers(_channel.BOOTSTRAP) == []
+    assert console_writers(_channel.load_agent()[0]) == []
+
+
 def test_input_without_the_marker_gets_a_fatal_answer(sim_connection: t.Any) -> None:
     rc, stdout, _stderr = sim_connection.exec_command(_channel.BOOTSTRAP_COMMAND, in_data=b"just some text\n")
     assert rc == 1 and json.loads(stdout)["fatal"] == {"kind": "protocol", "message": "gowin bootstrap: no request marker in input"}

@@ -68,6 +68,13 @@ FORBIDDEN_IN_STRINGS = (
     ("cmd.exe", re.compile(r"(?i)(?<![\w$-])cmd\.exe(?![\w-])")),
     ("cmd /c", re.compile(r"(?i)(?<![\w$-])cmd(\.exe)?\s+/[ck](?!\w)")),
 )
+# The agent and the bootstrap answer through the pipeline only (psrp reads nothing else).
+CONSOLE_WRITES = (
+    ("[Console]::Out", re.compile(r"(?i)\[\s*(System\.)?Console\s*\]\s*::\s*(Out|Write|WriteLine)\b")),
+    ("Write-Host", re.compile(r"(?i)(?<![\w$-])Write-Host(?![\w-])")),
+    ("Out-Host", re.compile(r"(?i)(?<![\w$-])Out-Host(?![\w-])")),
+    ("$Host.UI", re.compile(r"(?i)\$Host\.UI\b")),
+)
 PS7_TOKENS = frozenset({"??", "??=", "?.", "?[", "&&", "||", "?"})
 ESCAPED_PATH_MARK = "WildcardPattern]::Escape"
 
@@ -428,6 +435,28 @@ def test_lexer_quirk_workaround_keeps_meaning():
     assert syntax_errors(snippet) == []
     # a real error next to the quirk is still reported
     assert syntax_errors('$mark = "`n#x"\n$y = (1 +\n')
+
+
+def console_writes(source: str) -> list[str]:
+    code, _strings = split_code(source)
+    return [name for name, pattern in CONSOLE_WRITES if pattern.search(code)]
+
+
+def test_agent_and_bootstrap_answer_through_the_pipeline(agent):
+    assert console_writes(agent) == []
+    assert console_writes(_channel.BOOTSTRAP) == []
+
+
+@pytest.mark.parametrize("snippet, what", [
+    ("[Console]::Out.Write($line)", "[Console]::Out"),
+    ("[System.Console]::WriteLine($line)", "[Console]::Out"),
+    ("Write-Host $line", "Write-Host"),
+    ("$line | Out-Host", "Out-Host"),
+    ("$Host.UI.WriteLine($line)", "$Host.UI"),
+])
+def test_console_write_check_flags_bad_snippets(snippet, what):
+    assert what in console_writes(snippet)
+    assert console_writes("# " + snippet + "\n$s = 'Write-Host is only text'\n") == []
 
 
 def test_bootstrap_parses():

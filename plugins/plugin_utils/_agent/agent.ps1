@@ -4,7 +4,7 @@
 # The protocol (every op, its args, its result shape, its error kinds) is docs/agent-protocol.md.
 # Rules kept here: request data never becomes code (no Invoke-Expression, no ScriptBlock creation,
 # no Add-Type, no command strings); file cmdlets only ever get -LiteralPath; output is exactly one
-# line of pure-ASCII JSON.
+# line of pure-ASCII JSON, written to the pipeline (never [Console]::Out, Write-Host or Out-Host).
 param([string]$RequestJson, [string]$AgentHash)
 
 Set-StrictMode -Version 2.0
@@ -2355,4 +2355,6 @@ try {
     $fatal = [ordered]@{ kind = 'internal'; message = ('gowin agent: ' + [string]$_.Exception.Message) }
     $line = ConvertTo-AgentJson ([ordered]@{ v = 1; agent = $AgentHash; fatal = $fatal })
 }
-[Console]::Out.Write($line)
+# The one JSON document is pipeline output (one string): the psrp connection runs this inside its
+# runspace and reads only the pipeline; powershell.exe under winrm and ssh prints it to stdout.
+$line
