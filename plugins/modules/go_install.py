@@ -38,6 +38,9 @@ options:
       - An exact version (V(1.22.5) or V(go1.22.5)); a minor series (V(1.22)), meaning the newest stable patch release
         of that series in the index; or V(latest), the newest stable release.
       - Pre-releases (V(1.23rc1), V(1.24beta1)) are installed only when named exactly.
+      - Numbers are written without leading zeros, as Go writes them (V(1.022) is refused, not read as 1.22).
+        Before Go 1.21 the first release of a series is named C(go1.20), not C(go1.20.0); V(1.20.0) means that
+        release, while V(1.20) stays the series (its newest patch release).
       - Must be exact when O(source) is V(url) or V(controller), and when O(state=absent).
     type: str
     required: true

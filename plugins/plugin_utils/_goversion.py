@@ -13,12 +13,20 @@ import re
 import typing as t
 from dataclasses import dataclass
 
+# A number as internal/gover cutInt reads it: decimal digits without an unnecessary leading zero
+# (gover.Parse("1.022") is the zero Version, so 1.022 is not a Go version and must not become 1.22).
+_NUM = r"(?:0|[1-9][0-9]*)"
 # go1.22.5, go1.20 (first release of a series before 1.21), go1.23rc1, go1.22beta1, go1
-_RELEASE = re.compile(r"^go(?P<major>\d+)(?:\.(?P<minor>\d+))?(?:\.(?P<patch>\d+))?(?:(?P<pre>rc|beta)(?P<pre_num>\d+))?$")
-_REQUEST = re.compile(
-    r"^(?:go)?(?P<major>\d+)\.(?P<minor>\d+)(?:\.(?P<patch>\d+))?(?:(?P<pre>rc|beta)(?P<pre_num>\d+))?$"
+_RELEASE = re.compile(
+    r"^go(?P<major>%s)(?:\.(?P<minor>%s))?(?:\.(?P<patch>%s))?(?:(?P<pre>rc|beta)(?P<pre_num>%s))?$" % ((_NUM,) * 4)
 )
-ACCEPTED = "an exact version (1.22.5, go1.22.5, 1.23rc1), a minor series (1.22: its newest stable patch) or latest"
+_REQUEST = re.compile(
+    r"^(?:go)?(?P<major>%s)\.(?P<minor>%s)(?:\.(?P<patch>%s))?(?:(?P<pre>rc|beta)(?P<pre_num>%s))?$" % ((_NUM,) * 4)
+)
+ACCEPTED = (
+    "an exact version (1.22.5, go1.22.5, 1.23rc1), a minor series (1.22: its newest stable patch) or latest; "
+    "numbers have no leading zeros"
+)
 
 
 class VersionError(ValueError):
@@ -108,7 +116,9 @@ def parse_request(option: str, value: t.Any) -> Request:
             raise VersionError("%s must be %s; a pre-release has no patch number (1.23rc1), got %r" % (option, ACCEPTED, value))
         name = "%d.%d%s%s" % (major, minor, m.group("pre"), m.group("pre_num"))
     elif (major, minor) < (1, 21) and patch == 0:
-        # Before Go 1.21 the first release of a series was named go1.N, not go1.N.0.
+        # Before Go 1.21 the first release of a series was named go1.N, not go1.N.0: 1.20.0 means that
+        # release (go1.20), as internal/gover Parse reads "1.20" as 1.20.0 for minors below 21
+        # (gover.Compare("1.20", "1.20.0") == 0). The bare 1.20 stays a series request (its newest patch).
         name = "%d.%d" % (major, minor)
     else:
         name = "%d.%d.%d" % (major, minor, patch)

@@ -54,6 +54,51 @@ def test_parse_request_rejects(text):
     assert "latest" in str(err.value)  # says what is accepted
 
 
+# internal/gover cutInt: "no digits or unnecessary leading zero" makes the whole version invalid,
+# so 1.022 is not 1.22 (it used to resolve to the newest 1.22.x).
+@pytest.mark.parametrize("text", [
+    "1.022", "go1.022", "01.22", "1.22.05", "1.022.5", "1.23rc01", "1.20.00", "00.1",
+])
+def test_parse_request_rejects_leading_zeros(text):
+    with pytest.raises(gv.VersionError) as err:
+        gv.parse_request("version", text)
+    assert str(err.value).startswith("version must be ")
+    assert "no leading zeros" in str(err.value)
+
+
+# Its neighbours: a lone 0 is a number, and zeros that are not leading are fine.
+@pytest.mark.parametrize("text,kind,name", [
+    ("1.0", "series", None),
+    ("1.20.10", "exact", "1.20.10"),
+    ("1.10", "series", None),
+    ("1.22.0", "exact", "1.22.0"),
+    ("1.23rc10", "exact", "1.23rc10"),
+    ("1.20.0", "exact", "1.20"),  # gover: 1.20 == 1.20.0, and the index names that release go1.20
+    ("1.19.0", "exact", "1.19"),
+    ("1.21.0", "exact", "1.21.0"),  # from 1.21 on the first release carries .0
+])
+def test_parse_request_zero_neighbours(text, kind, name):
+    req = gv.parse_request("version", text)
+    assert req.kind == kind
+    if name:
+        assert req.exact_name() == name
+
+
+def test_leading_zero_no_longer_resolves_to_a_series():
+    with pytest.raises(gv.VersionError):
+        gv.resolve(gv.parse_request("version", "1.022"), INDEX)
+    assert gv.resolve(gv.parse_request("version", "1.22"), INDEX).name == "1.22.8"
+    assert gv.resolve(gv.parse_request("version", "1.20"), INDEX).name == "1.20.14"
+    assert gv.resolve(gv.parse_request("version", "1.20.0"), INDEX).name == "1.20"
+
+
+@pytest.mark.parametrize("tag", ["go1.022", "go01.22.5", "go1.22.05"])
+def test_release_names_with_leading_zeros_are_not_releases(tag):
+    with pytest.raises(gv.VersionError):
+        gv.parse_release(tag)
+    assert gv.index_versions([rel(tag), rel("go1.22.5")]) == [(gv.parse_release("go1.22.5"), True)]
+
+
 def test_parse_request_rejects_non_strings():
     with pytest.raises(gv.VersionError):
         gv.parse_request("version", None)
