@@ -23,7 +23,7 @@ SANITY_PYTHON ?= 3.11
 #   pslint: runs PSScriptAnalyzer under pwsh (PowerShell 7). pwsh is not on CI and cannot be had
 #           from the registries CI reaches, and where a developer has pwsh, ansible-test would
 #           fetch PSScriptAnalyzer from the PowerShell Gallery, which CI cannot reach either.
-#           agent.ps1 is checked by our own parse/scan test instead (tree-sitter-powershell,
+#           the agent (_agent/*.ps1) is checked by our own parse/scan test instead (tree-sitter-powershell,
 #           Windows PowerShell 5.1 syntax only).
 SANITY_SKIP := --skip-test pslint
 SANITY_ARGS ?=

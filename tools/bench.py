@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
+import typing as t
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tools"))
@@ -36,6 +37,21 @@ import gomirror  # noqa: E402
 
 PLAYBOOK = "- hosts: all\n  gather_facts: false\n  roles: [gowin.server.go_toolchain]\n"
 OS_PROFILE = "ws2022"
+
+# One module per play, on one fresh host, in this order (each run twice: first, then no change), to
+# measure what one round trip of each module carries: the channel sends core.ps1 plus only the op
+# families that round trip's ops use.
+MODULE_TASKS: list[tuple[str, str]] = [
+    ("go_install", "gowin.server.go_install:\n        version: latest\n        index_url: \"{{ go_toolchain_index_url }}\"\n"
+                   "        base_url: \"{{ go_toolchain_base_url }}\"\n        allow_plain_http: true"),
+    ("go_env", "gowin.server.go_env:\n        scope: machine\n        goproxy: https://proxy.golang.org,direct"),
+    ("go_verify", "gowin.server.go_verify: {}"),
+    ("go_facts", "gowin.server.go_facts: {}"),
+]
+# Before op families (commit 22feaec, one agent.ps1 of 109,867 characters): every round trip of every
+# module carried the whole agent, 36,348 bytes packed (gzip + base64), plus the bootstrap command and
+# the request; tools/bench.py of that commit measured 38.7 KiB sent per round trip for the role.
+BEFORE_AGENT_PACKED = 36348
 
 # What the role does (gowin.server.go_install with its defaults, then gowin.server.go_facts), as a
 # role composed of stock module tasks: resolve the version from the index, download with a SHA-256
@@ -167,7 +183,56 @@ def comparison_lines(runs: list[dict], hosts: int, latency_ms: int, forks: int) 
     return lines
 
 
-def render(runs: list[dict], args: argparse.Namespace, ansible_version: str) -> str:
+def module_table(modules: list[dict]) -> list[str]:
+    lines = [
+        "| module | run | round trips | bytes sent / round trip | agent text sent / round trip (packed) | before: agent / round trip |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for m in modules:
+        trips = m["round_trips"] or 1
+        lines.append("| %s | %s | %d | %s | %s | %s |" % (
+            m["module"], m["run"], m["round_trips"], _kib(m["bytes_sent"] / trips), _kib(m["agent_bytes"] / trips),
+            _kib(BEFORE_AGENT_PACKED)))
+    return lines
+
+
+def measure_modules(playbook_bin: str, workdir: str, state_dir: str, base: str, WinSimHost: type) -> list[dict]:
+    """Each module alone on one fresh host (first run, then no change): round trips and bytes sent."""
+    from ansible_collections.gowin.server.plugins.plugin_utils import _channel
+
+    name = "bytes-001"
+    group_vars = demo.base_group_vars(state_dir, base)
+    group_vars[demo.OS_PROFILE_VAR] = OS_PROFILE
+    inventory = os.path.join(workdir, "modules.yml")
+    demo.write_inventory(inventory, {name: {}}, group_vars)
+    files = _channel.load_agent_files()
+    out = []
+    for module, task in MODULE_TASKS:
+        playbook = os.path.join(workdir, "module-%s.yml" % module)
+        with open(playbook, "w", encoding="utf-8") as handle:
+            handle.write("- hosts: all\n  gather_facts: false\n  tasks:\n    - name: %s\n      %s\n" % (module, task))
+        for run in ("first", "no change"):
+            WinSimHost(state_dir, name).reset_counters()
+            log = os.path.join(workdir, "module-%s-%s.log" % (module, run.replace(" ", "-")))
+            _wall, rc, output = run_playbook(playbook_bin, playbook, inventory, 1, log)
+            if rc != 0:
+                sys.stderr.write(output[-4000:])
+                raise RuntimeError("the %s run of %s failed (rc=%d); full output in %s" % (run, module, rc, log))
+            counters = WinSimHost(state_dir, name).counters()
+            out.append({"module": module, "run": run, "round_trips": int(counters["round_trips"]),
+                        "bytes_sent": int(counters["bytes_sent"]), "agent_bytes": _agent_bytes(files, counters)})
+    return out
+
+
+def _agent_bytes(files: t.Any, counters: dict) -> int:
+    """Packed agent bytes of this run's round trips, from winsim's record of the families each one got."""
+    total = 0
+    for families in counters.get("families_sent", []):
+        total += len(files.assemble(tuple(families))[2])
+    return total
+
+
+def render(runs: list[dict], args: argparse.Namespace, ansible_version: str, modules: list[dict] | None = None) -> str:
     today = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")
     out = [
         "# Benchmarks",
@@ -210,6 +275,19 @@ def render(runs: list[dict], args: argparse.Namespace, ansible_version: str) -> 
         "",
     ]
     out += comparison_lines(runs, args.hosts, args.latency_ms, args.forks)
+    if modules:
+        out += [
+            "",
+            "## Bytes per round trip, by module",
+            "",
+            "Each module alone on one fresh simulated host, first run then a run with nothing to change. Since op "
+            "families, a round trip carries `core.ps1` plus only the families its ops use, minified (comments, "
+            "blank lines and indentation dropped) and packed (gzip, then base64); before, every round trip carried "
+            "the whole agent (%s packed, commit 22feaec). Bytes sent are winsim's `bytes_sent` (bootstrap command, "
+            "packed agent and request)." % _kib(BEFORE_AGENT_PACKED),
+            "",
+        ]
+        out += module_table(modules)
     out += [
         "",
         "What the estimate leaves out, each of which would add tasks to the stock role: cleaning up when a step fails "
@@ -294,10 +372,11 @@ def main(argv: list[str] | None = None) -> int:
                 "downloads": sum(1 for r in server.requests[served_before:] if r["path"].endswith(".zip") and r["status"] == 200),
             })
             print("%s: %.1f s" % (label, wall), flush=True)
+        modules = measure_modules(playbook_bin, workdir, state_dir, base, WinSimHost)
     finally:
         server.shutdown()
 
-    report = render(runs, args, ansible_version)
+    report = render(runs, args, ansible_version, modules)
     print()
     print(report)
     if not args.no_write:

@@ -150,7 +150,8 @@ class Connection(ConnectionBase):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self._host: WinSimHost | None = None
-        self._agent_hash = ""
+        self._files: _channel.AgentFiles | None = None
+        self._families_sent: tuple[str, ...] | None = None
 
     @property
     def sim(self) -> WinSimHost:
@@ -171,10 +172,10 @@ class Connection(ConnectionBase):
         except (ValueError, OSError) as exc:
             raise AnsibleConnectionFailure("winsim: %s" % exc) from exc
         try:
-            # Read through the module so the path is the one in force now.
-            self._agent_hash = _channel.load_agent(_channel.AGENT_PATH)[1]
-        except OSError as exc:
-            raise AnsibleConnectionFailure("winsim: cannot read the shipped agent %s: %s" % (_channel.AGENT_PATH, exc)) from exc
+            # Read through the module so the folder is the one in force now.
+            self._files = _channel.load_agent_files(_channel.AGENT_DIR)
+        except (OSError, ValueError) as exc:
+            raise AnsibleConnectionFailure("winsim: cannot read the shipped agent in %s: %s" % (_channel.AGENT_DIR, exc)) from exc
         display.vvv("WINSIM CONNECTION to simulated host %s in %s" % (name, self._host.root), host=name)
         self._connected = True
         return self
@@ -193,12 +194,13 @@ class Connection(ConnectionBase):
         if to_text(cmd) != _channel.BOOTSTRAP_COMMAND:
             host.count_round_trip(sent, len(REFUSAL))
             return 1, b"", REFUSAL
+        self._families_sent: tuple[str, ...] | None = None
         try:
             rc, body = self._answer(host, payload)
         except AnsibleConnectionFailure:
-            host.count_round_trip(sent, 0)
+            host.count_round_trip(sent, 0, families=self._families_sent)
             raise
-        host.count_round_trip(sent, len(body))
+        host.count_round_trip(sent, len(body), families=self._families_sent)
         return rc, body, b""
 
     def _answer(self, host: WinSimHost, payload: bytes) -> tuple[int, bytes]:
@@ -207,11 +209,21 @@ class Connection(ConnectionBase):
         except (ValueError, UnicodeDecodeError):
             return 1, _fatal("protocol", "gowin bootstrap: no request marker in input")
         agent_hash = hashlib.sha256(agent_text.encode("utf-8")).hexdigest()
-        if agent_hash != self._agent_hash:
+        ops = request.get("ops") if isinstance(request, dict) else None
+        if not isinstance(request, dict) or request.get("v") != _channel.PROTOCOL_VERSION or not isinstance(ops, list):
+            return 1, _fatal("protocol", "the request is not a version %d request with a list of ops" % _channel.PROTOCOL_VERSION)
+        files = self._files
+        if files is None:
+            raise AnsibleConnectionFailure("winsim: the connection is not open")
+        families = files.families_for(ops)
+        self._families_sent = families
+        expected, expected_hash, _packed = files.assemble(families)
+        if agent_text != expected:
             return 1, _fatal(
                 "protocol",
-                "agent hash mismatch: the request carries agent %s but this collection ships %s; winsim only runs "
-                "the agent.ps1 of the installed gowin.server" % (agent_hash, self._agent_hash),
+                "agent mismatch: the request carries agent %s, which is not this collection's core.ps1 with the "
+                "families %s (agent %s); winsim only runs the agent of the installed gowin.server, assembled "
+                "for the request's ops" % (agent_hash, ", ".join(families) or "(none)", expected_hash),
             )
         writers = sorted(set(console_writers(agent_text) + console_writers(_channel.BOOTSTRAP)))
         if writers:
@@ -220,14 +232,11 @@ class Connection(ConnectionBase):
                 "winsim refuses an agent that writes to the console (%s): over psrp its answer would never reach "
                 "the controller; the agent must emit its one JSON document as pipeline output" % ", ".join(writers),
             )
-        ops = request.get("ops") if isinstance(request, dict) else None
-        if not isinstance(request, dict) or request.get("v") != _channel.PROTOCOL_VERSION or not isinstance(ops, list):
-            return 1, _fatal("protocol", "the request is not a version %d request with a list of ops" % _channel.PROTOCOL_VERSION)
         drop = host.take_fault("drop_connection")
         if drop is not None:
-            host.execute(ops[: drop["after_ops"]])
+            host.execute(ops[: drop["after_ops"]], families)
             raise AnsibleConnectionFailure("winsim: the connection dropped after %d op(s) (drop_connection fault)" % drop["after_ops"])
-        results = host.execute(ops)
+        results = host.execute(ops, families)
         document = {"v": _channel.PROTOCOL_VERSION, "agent": agent_hash, "results": results}
         return 0, json.dumps(document, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 

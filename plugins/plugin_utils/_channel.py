@@ -14,11 +14,14 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import typing as t
 
 PROTOCOL_VERSION = 1
 MARKER = "#GOWIN-REQUEST#"
-AGENT_PATH = os.path.join(os.path.dirname(__file__), "_agent", "agent.ps1")
+AGENT_DIR = os.path.join(os.path.dirname(__file__), "_agent")
+CORE_FILE = "core.ps1"
+FAMILIES_MARK = "# @FAMILIES@"
 POWERSHELL_PREFIX = "PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand "
 
 # Reads stdin (psrp hands $input over as lines, winrm as one stream: joining the items with `n
@@ -56,14 +59,131 @@ class ChannelError(Exception):
 
 
 def normalize_agent(text: str) -> str:
-    """The agent text exactly as it travels (LF line ends, no trailing blank lines)."""
+    """A file's text as the assembly uses it (LF line ends, no trailing blank lines)."""
     return text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")
 
 
-def load_agent(path: str = AGENT_PATH) -> tuple[str, str]:
-    with open(path, "r", encoding="utf-8") as handle:
-        text = normalize_agent(handle.read())
-    return text, hashlib.sha256(text.encode("utf-8")).hexdigest()
+def minify(text: str) -> str:
+    """The agent text as it travels: blank lines, whole-line comments and indentation dropped.
+
+    PowerShell reads the same script either way: the agent has no here-strings, no string literal
+    spanning lines and no backtick line continuation (tests/unit/test_agent_static.py checks all
+    three), so no line's meaning depends on its indentation or on the lines dropped."""
+    lines = (line.strip() for line in text.split("\n"))
+    return "\n".join(line for line in lines if line and not line.startswith("#"))
+
+
+_REQUIRES = re.compile(r"^# requires: (.*)$", re.M)
+_TABLE = re.compile(r"^Register-AgentOps @\{\n(.*?)^\}$", re.M | re.S)
+_TABLE_OP = re.compile(r"^    '([a-z]+\.[a-z_]+)' = @\{", re.M)
+_FAMILY_NAME = re.compile(r"^[a-z][a-z0-9]*$")
+
+
+class Family:
+    """One op family file: its name, the families whose helpers it uses, its ops and its text."""
+
+    def __init__(self, name: str, text: str) -> None:
+        self.name = name
+        self.text = text
+        found = _REQUIRES.search(text)
+        if found is None:
+            raise ValueError("%s.ps1 has no '# requires:' line" % name)
+        named = found.group(1).strip()
+        self.requires = tuple(sorted(x.strip() for x in named.split(",") if x.strip())) if named != "(none)" else ()
+        tables = _TABLE.findall(text)
+        if len(tables) != 1:
+            raise ValueError("%s.ps1 must declare its ops in exactly one Register-AgentOps table" % name)
+        self.ops = tuple(_TABLE_OP.findall(tables[0]))
+
+
+class AgentFiles:
+    """The agent as shipped: core.ps1 and one file per op family, and how a request's text is assembled.
+
+    The text sent for a request is core.ps1 with the families the request's ops belong to (and the
+    families those use, '# requires:') put in at FAMILIES_MARK in name order, then minified. The hash
+    the agent reports is the SHA-256 of exactly that text."""
+
+    def __init__(self, folder: str = AGENT_DIR) -> None:
+        self.folder = folder
+        with open(os.path.join(folder, CORE_FILE), "r", encoding="utf-8") as handle:
+            self.core = normalize_agent(handle.read())
+        if self.core.count("\n" + FAMILIES_MARK + "\n") != 1:
+            raise ValueError("%s must hold the line %r exactly once" % (CORE_FILE, FAMILIES_MARK))
+        self.families: dict[str, Family] = {}
+        for entry in sorted(os.listdir(folder)):
+            name, ext = os.path.splitext(entry)
+            if ext != ".ps1" or entry == CORE_FILE:
+                continue
+            if not _FAMILY_NAME.match(name):
+                raise ValueError("agent file %s: a family name is lower-case letters and digits" % entry)
+            with open(os.path.join(folder, entry), "r", encoding="utf-8") as handle:
+                self.families[name] = Family(name, normalize_agent(handle.read()))
+        self.op_family: dict[str, str] = {}
+        for family in self.families.values():
+            for need in family.requires:
+                if need not in self.families or need == family.name:
+                    raise ValueError("%s.ps1 requires the family %r, which is not shipped" % (family.name, need))
+            for op in family.ops:
+                if op in self.op_family:
+                    raise ValueError("op %s is declared by both %s.ps1 and %s.ps1" % (op, self.op_family[op], family.name))
+                self.op_family[op] = family.name
+        self._assembled: dict[tuple[str, ...], tuple[str, str, str]] = {}
+
+    def closure(self, names: t.Iterable[str]) -> tuple[str, ...]:
+        """The families named and every family they require, in name order."""
+        todo = list(names)
+        seen: set[str] = set()
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            todo.extend(self.families[name].requires)
+        return tuple(sorted(seen))
+
+    def families_for(self, ops: t.Iterable[t.Any]) -> tuple[str, ...]:
+        """The families a request's ops need (an op no family declares adds none: the agent refuses it)."""
+        names = set()
+        for item in ops:
+            name = item.get("op") if isinstance(item, dict) else None
+            if isinstance(name, str) and name in self.op_family:
+                names.add(self.op_family[name])
+        return self.closure(names)
+
+    def assemble(self, families: tuple[str, ...]) -> tuple[str, str, str]:
+        """(text, sha256 of the text, packed text) for a closed, ordered tuple of family names."""
+        cached = self._assembled.get(families)
+        if cached is None:
+            body = "\n\n".join(self.families[name].text for name in families)
+            text = minify(self.core.replace("\n" + FAMILIES_MARK + "\n", "\n" + body + "\n"))
+            cached = (text, hashlib.sha256(text.encode("utf-8")).hexdigest(), pack_agent(text))
+            self._assembled[families] = cached
+        return cached
+
+    def for_ops(self, ops: t.Iterable[t.Any]) -> tuple[str, str, str]:
+        return self.assemble(self.families_for(ops))
+
+
+_LOADED: dict[str, tuple[tuple[tuple[str, float, int], ...], AgentFiles]] = {}
+
+
+def _stamp(folder: str) -> tuple[tuple[str, float, int], ...]:
+    out = []
+    for entry in sorted(os.listdir(folder)):
+        if entry.endswith(".ps1"):
+            st = os.stat(os.path.join(folder, entry))
+            out.append((entry, st.st_mtime, st.st_size))
+    return tuple(out)
+
+
+def load_agent_files(folder: str = AGENT_DIR) -> AgentFiles:
+    """The AgentFiles of a folder, read again only when one of its files changed."""
+    stamp = _stamp(folder)
+    cached = _LOADED.get(folder)
+    if cached is None or cached[0] != stamp:
+        cached = (stamp, AgentFiles(folder))
+        _LOADED[folder] = cached
+    return cached[1]
 
 
 def encode_command(script: str) -> str:
@@ -161,30 +281,33 @@ class OpError(Exception):
 class Channel:
     """One call to run() is one round trip to the host."""
 
-    def __init__(self, action: t.Any, agent_path: str = AGENT_PATH) -> None:
+    def __init__(self, action: t.Any, agent_dir: str | None = None) -> None:
         self._action = action
+        folder = agent_dir or AGENT_DIR
         try:
-            self.agent_text, self.agent_hash = load_agent(agent_path)
-        except OSError as err:
+            self.files = load_agent_files(folder)
+        except (OSError, ValueError) as err:
             raise ChannelError(
-                "The gowin agent script is missing from this installation of gowin.server (%s): %s; "
-                "reinstall the collection." % (agent_path, err.strerror), kind="install",
+                "The gowin agent scripts are missing or damaged in this installation of gowin.server (%s): %s; "
+                "reinstall the collection." % (folder, getattr(err, "strerror", None) or err), kind="install",
             ) from None
-        self.packed_agent = pack_agent(self.agent_text)
         self.round_trips = 0
+        self.bytes_sent = 0
 
     def run(self, ops: list[dict]) -> list[dict]:
         """Send ops, return one result per op that ran (a failing op is the last one)."""
         if not ops:
             return []
-        payload = build_payload(self.agent_text, ops, self.packed_agent)
+        text, digest, packed = self.files.for_ops(ops)
+        payload = build_payload(text, ops, packed)
         self.round_trips += 1
+        self.bytes_sent += len(payload) + len(BOOTSTRAP_COMMAND)
         res = self._action._low_level_execute_command(BOOTSTRAP_COMMAND, in_data=payload, sudoable=False)
         return parse_response(
             res.get("stdout", "") or "",
             res.get("stderr", "") or "",
             res.get("rc", -1),
-            self.agent_hash,
+            digest,
             len(ops),
         )
 

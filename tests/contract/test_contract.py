@@ -65,7 +65,8 @@ from ansible_collections.gowin.server.plugins.plugin_utils._winsim import ERROR_
 HERE = Path(__file__).resolve().parent
 VECTOR_DIR = HERE / "vectors"
 PROTOCOL_DOC = HERE.parent.parent / "docs" / "agent-protocol.md"
-FAMILIES = ("host", "registry", "file", "dir", "path", "download", "zip", "junction", "acl", "identity", "env", "go")
+# The op families the agent ships (plugins/plugin_utils/_agent/<family>.ps1): one vector file each.
+FAMILIES = tuple(sorted(_channel.load_agent_files().families))
 VECTOR_KEYS = frozenset({
     "name", "winsim_only", "reason", "profile", "arch", "setup", "shares", "locks", "accounts", "faults",
     "op", "args", "batch", "expect", "then", "state_unchanged",
@@ -293,9 +294,23 @@ def env(tmp_path_factory: pytest.TempPathFactory, win_files: t.Any) -> t.Iterato
 
 @pytest.fixture(scope="session")
 def agent_path() -> str:
-    """The shipped agent.ps1: the channel sends it, and winsim accepts only its hash."""
-    assert os.path.isfile(_channel.AGENT_PATH), "%s is missing" % _channel.AGENT_PATH
-    return _channel.AGENT_PATH
+    """The shipped agent folder (core.ps1 + one file per op family): the channel assembles what it
+    sends from it, and winsim accepts only that assembly."""
+    assert os.path.isfile(os.path.join(_channel.AGENT_DIR, _channel.CORE_FILE)), "%s is missing" % _channel.AGENT_DIR
+    return _channel.AGENT_DIR
+
+
+def copy_agent(where: Path, family: str | None = None, line: str | None = None) -> str:
+    """A copy of the agent folder; with `family` and `line`, that line appended to the family's file."""
+    folder = where / "agent-copy"
+    folder.mkdir()
+    for entry in os.listdir(_channel.AGENT_DIR):
+        if entry.endswith(".ps1"):
+            text = Path(_channel.AGENT_DIR, entry).read_text(encoding="utf-8")
+            if family is not None and entry == family + ".ps1":
+                text = text.rstrip("\n") + "\n" + str(line) + "\n"
+            (folder / entry).write_text(text, encoding="utf-8")
+    return str(folder)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -425,6 +440,47 @@ class RealHostTarget(Target):
 
     def cleanup(self) -> None:
         self.run([{"op": "path.remove", "args": {"path": self.root}}, {"op": "registry.remove", "args": {"path": self.reg}}])
+
+
+class RealHostPsrpTarget(RealHostTarget):
+    """The same host, reached the way ansible-core's psrp connection runs the channel's command: the
+    -EncodedCommand script is decoded and run inside an open runspace (PowerShell.add_script, local
+    scope), the payload goes in as input lines, stdout is the pipeline output joined with CRLF and rc
+    is the host's exit code (set by `exit`) or 1 when the pipeline had errors. Nothing written to the
+    console of the runspace's process reaches the controller this way."""
+
+    def __init__(self, agent: str, scratch: str) -> None:
+        super().__init__(agent, scratch)
+        from pypsrp.host import PSHost, PSHostUserInterface
+        from pypsrp.powershell import RunspacePool
+
+        self.psrp_host = PSHost(None, None, False, "gowin contract PSRP host", None, PSHostUserInterface(), None)
+        self.pool = RunspacePool(self.client.wsman, host=self.psrp_host)
+        self.pool.open()
+
+    def _execute(self, cmd: str, in_data: bytes | None, sudoable: bool) -> tuple[int, bytes, bytes]:
+        from pypsrp.powershell import PowerShell
+
+        assert cmd.startswith(_channel.POWERSHELL_PREFIX)
+        script = base64.b64decode(cmd.split(" ")[-1]).decode("utf-16-le")
+        self.psrp_host.rc = 0
+        ps = PowerShell(self.pool)
+        ps.add_script(script, use_local_scope=True)
+        ps.invoke(input=(in_data or b"").decode("utf-8").splitlines() or None)
+        stdout = "\r\n".join(str(o) for o in ps.output)
+        stderr = "\r\n".join(str(e) for e in ps.streams.error)
+        rc = self.psrp_host.rc or (1 if ps.had_errors else 0)
+        return rc, stdout.encode("utf-8"), stderr.encode("utf-8")
+
+    def cleanup(self) -> None:
+        try:
+            super().cleanup()
+        finally:
+            with contextlib.suppress(Exception):
+                self.pool.close()
+
+
+REAL_HOST_MODES = {"winrs": RealHostTarget, "psrp": RealHostPsrpTarget}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -588,14 +644,18 @@ def real_host_run(agent_path: str) -> t.Iterator[str]:
         ])
 
 
+@pytest.mark.parametrize("mode", sorted(REAL_HOST_MODES))
 @pytest.mark.parametrize("vector", REAL_VECTORS, ids=[v.id for v in REAL_VECTORS])
-def test_vector_real_host(vector: Vector, agent_path: str, env: Env, real_host_run: str) -> None:
+def test_vector_real_host(vector: Vector, mode: str, agent_path: str, env: Env, real_host_run: str) -> None:
+    """Each vector twice on a real host: through powershell.exe, as the winrm and ssh connections run
+    the command (stdin is the payload, stdout is what the process prints), and inside a runspace, as
+    the psrp connection runs it (only pipeline output comes back)."""
     missing = [n for n in ("GOWIN_TEST_HOST", "GOWIN_TEST_USER", "GOWIN_TEST_PASSWORD") if not os.environ.get(n)]
     if missing:
         pytest.skip("no real Windows host: set %s to run the contract against one" % ", ".join(missing))
     if vector.uses_http and "GOWIN_TEST_HTTP_ADDR" not in os.environ:
         pytest.skip("set GOWIN_TEST_HTTP_ADDR to an address of this machine the host can reach to run download vectors")
-    target = RealHostTarget(agent_path, "%s-%d-%s" % (real_host_run, vector.index, vector.family))
+    target = REAL_HOST_MODES[mode](agent_path, "%s-%d-%s-%s" % (real_host_run, vector.index, vector.family, mode))
     try:
         run_vector(target, vector, env)
     except BaseException:
@@ -671,7 +731,7 @@ def sim_connection(tmp_path: Path, agent_path: str) -> t.Any:
 
 
 def _payload(agent: str, ops: list[dict]) -> bytes:
-    text, _hash = _channel.load_agent(agent)
+    text, _hash, _packed = _channel.load_agent_files(agent).for_ops(ops)
     return _channel.build_payload(text, ops)
 
 
@@ -694,7 +754,7 @@ def test_answers_one_document_and_counts_bytes(sim_connection: t.Any, agent_path
     rc, stdout, stderr = sim_connection.exec_command(_channel.BOOTSTRAP_COMMAND, in_data=payload, sudoable=False)
     document = json.loads(stdout)
     assert rc == 0 and stderr == b""
-    assert document["v"] == 1 and document["agent"] == _channel.load_agent(agent_path)[1]
+    assert document["v"] == 1 and document["agent"] == _channel.load_agent_files(agent_path).for_ops([{"op": "host.facts"}, {"op": "dir.list"}])[1]
     assert [r["ok"] for r in document["results"]] == [True, True]
     counters = sim_connection.sim.counters()
     assert counters["round_trips"] == 1
@@ -703,17 +763,42 @@ def test_answers_one_document_and_counts_bytes(sim_connection: t.Any, agent_path
     assert counters["ops"] == {"host.facts": 1, "dir.list": 1}
 
 
-def test_a_different_agent_gets_a_fatal_answer(sim_connection: t.Any, agent_path: str, tmp_path: Path) -> None:
-    other = tmp_path / "other.ps1"
-    other.write_text(_channel.load_agent(agent_path)[0] + "\n# tampered\n", encoding="utf-8")
-    rc, stdout, _stderr = sim_connection.exec_command(_channel.BOOTSTRAP_COMMAND, in_data=_payload(str(other), [{"op": "host.facts"}]))
+def test_a_different_agent_gets_a_fatal_answer(sim_connection: t.Any, tmp_path: Path) -> None:
+    other = copy_agent(tmp_path, "host", "$tampered = 1")
+    rc, stdout, _stderr = sim_connection.exec_command(_channel.BOOTSTRAP_COMMAND, in_data=_payload(other, [{"op": "host.facts"}]))
     assert rc == 1
     fatal = json.loads(stdout)["fatal"]
-    assert fatal["kind"] == "protocol" and "agent hash mismatch" in fatal["message"]
-    with pytest.raises(_channel.ChannelError, match="agent hash mismatch") as caught:
-        _channel.Channel(ChannelAction(sim_connection.exec_command), str(other)).run([{"op": "host.facts"}])
+    assert fatal["kind"] == "protocol" and "agent mismatch" in fatal["message"]
+    with pytest.raises(_channel.ChannelError, match="agent mismatch") as caught:
+        _channel.Channel(ChannelAction(sim_connection.exec_command), other).run([{"op": "host.facts"}])
     assert caught.value.kind == "protocol"
     assert sim_connection.sim.counters()["ops"] == {}
+
+
+def test_the_text_sent_is_core_plus_the_families_the_ops_need(sim_connection: t.Any, agent_path: str) -> None:
+    files = _channel.load_agent_files(agent_path)
+    ops = [{"op": "registry.get", "args": {"path": "HKLM\\SOFTWARE"}}]
+    text, digest, _packed = files.for_ops(ops)
+    assert files.families_for(ops) == ("registry",)
+    assert "function Invoke-OpRegistryGet" in text and "function Invoke-OpFileStat" not in text
+    # The whole agent (every family) is refused for a request that needs only one family: winsim
+    # checks that the text is exactly the assembly for the request's ops.
+    everything = files.assemble(tuple(sorted(files.families)))[0]
+    rc, stdout, _stderr = sim_connection.exec_command(_channel.BOOTSTRAP_COMMAND, in_data=_channel.build_payload(everything, ops))
+    assert rc == 1 and "agent mismatch" in json.loads(stdout)["fatal"]["message"]
+    rc, stdout, _stderr = sim_connection.exec_command(_channel.BOOTSTRAP_COMMAND, in_data=_channel.build_payload(text, ops))
+    document = json.loads(stdout)
+    assert rc == 0 and document["agent"] == digest and document["results"][0]["ok"] is True
+
+
+def test_an_op_of_a_family_not_sent_is_unknown_to_winsim(tmp_path: Path) -> None:
+    # As in the agent, whose op table holds only the families sent: winsim knows only their ops.
+    host = WinSimHost(str(tmp_path), "fam")
+    (result,) = host.execute([{"op": "dir.list", "args": {"path": "C:\\"}}], families=("registry",))
+    assert result["error"]["kind"] == "unsupported"
+    assert result["error"]["message"] == "unknown op 'dir.list'; this agent knows: registry.get, registry.remove, registry.set"
+    (result,) = host.execute([{"op": "dir.list", "args": {"path": "C:\\"}}], families=("fs",))
+    assert result["ok"] is True
 
 
 @pytest.mark.parametrize("line", [
@@ -723,13 +808,12 @@ def test_a_different_agent_gets_a_fatal_answer(sim_connection: t.Any, agent_path
     "'x' | Out-Host",
     "$Host.UI.WriteLine('x')",
 ])
-def test_an_agent_that_writes_to_the_console_is_refused(tmp_path: Path, agent_path: str, monkeypatch: t.Any, line: str) -> None:
+def test_an_agent_that_writes_to_the_console_is_refused(tmp_path: Path, monkeypatch: t.Any, line: str) -> None:
     # The shipped agent itself is what winsim accepts; one that writes to the console (lost over psrp) is refused.
-    other = tmp_path / "agent.ps1"
-    other.write_text(_channel.load_agent(agent_path)[0] + "\n" + line + "\n", encoding="utf-8")
-    monkeypatch.setattr(_channel, "AGENT_PATH", str(other))
+    other = copy_agent(tmp_path, "host", line)
+    monkeypatch.setattr(_channel, "AGENT_DIR", other)
     connection = make_connection(tmp_path)
-    rc, stdout, _stderr = connection.exec_command(_channel.BOOTSTRAP_COMMAND, in_data=_payload(str(other), [{"op": "host.facts"}]))
+    rc, stdout, _stderr = connection.exec_command(_channel.BOOTSTRAP_COMMAND, in_data=_payload(other, [{"op": "host.facts"}]))
     fatal = json.loads(stdout)["fatal"]
     assert rc == 1 and fatal["kind"] == "protocol" and "writes to the console" in fatal["message"]
     assert connection.sim.counters()["ops"] == {}
@@ -737,9 +821,10 @@ def test_an_agent_that_writes_to_the_console_is_refused(tmp_path: Path, agent_pa
 
 def test_console_writers_ignore_comments() -> None:
     from ansible_collections.gowin.server.plugins.connection.winsim import console_writers
+    files = _channel.load_agent_files()
     assert console_writers("# Write-Host in a comment\n$line\n") == []
     assert console_writers(_channel.BOOTSTRAP) == []
-    assert console_writers(_channel.load_agent()[0]) == []
+    assert console_writers(files.assemble(tuple(sorted(files.families)))[0]) == []
 
 
 def test_input_without_the_marker_gets_a_fatal_answer(sim_connection: t.Any) -> None:
@@ -748,8 +833,8 @@ def test_input_without_the_marker_gets_a_fatal_answer(sim_connection: t.Any) -> 
 
 
 def test_a_request_of_another_version_gets_a_fatal_answer(sim_connection: t.Any, agent_path: str) -> None:
-    text, _hash = _channel.load_agent(agent_path)
-    payload = (text + "\n" + _channel.MARKER + "\n" + json.dumps({"v": 2, "ops": []}) + "\n").encode()
+    text, _hash, packed = _channel.load_agent_files(agent_path).for_ops([])
+    payload = (packed + "\n" + _channel.MARKER + "\n" + json.dumps({"v": 2, "ops": []}) + "\n").encode()
     rc, stdout, _stderr = sim_connection.exec_command(_channel.BOOTSTRAP_COMMAND, in_data=payload)
     assert rc == 1 and json.loads(stdout)["fatal"]["kind"] == "protocol"
 

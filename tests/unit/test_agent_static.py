@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, gowin.server contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Static checks of the PowerShell agent (plugins/plugin_utils/_agent/agent.ps1).
+"""Static checks of the PowerShell agent (plugins/plugin_utils/_agent/: core.ps1 + one file per op family).
 
 There is no Windows host and no pwsh in CI, so the agent is checked by parsing it with
 tree-sitter-powershell:
@@ -13,9 +13,15 @@ tree-sitter-powershell:
     junction line whose parent is escaped with WildcardPattern::Escape), and applies ``&`` only to
     a scriptblock literal or a function defined in the file;
 (c) it is pure ASCII;
-(d) its dispatch table names exactly the ops of docs/agent-protocol.md;
+(d) each family declares its ops in one table; every op has its winsim twin in _winsim/<family>.py,
+    at least three contract vectors in tests/contract/vectors/<family>.yml and a section under its
+    family in docs/agent-protocol.md; no family file is over 600 lines; every function a family
+    calls is defined in core.ps1, in the family itself or in a family it requires;
 (e) the channel BOOTSTRAP parses (it runs the agent text with [ScriptBlock]::Create on purpose:
-    the agent is shipped code, not data, so (b) applies to agent.ps1 only).
+    the agent is shipped code, not data, so (b) applies to the agent files only);
+(f) what the channel sends (the minified assembly) parses too, and nothing in the files makes
+    minifying change their meaning (no here-string, no string literal over several lines, no
+    backtick line continuation).
 
 Every checker is also fed bad snippets to show it can fail.
 """
@@ -26,6 +32,7 @@ import os
 import re
 
 import pytest
+import yaml
 
 tree_sitter = pytest.importorskip(
     "tree_sitter", reason="tree_sitter is not installed: the agent's static checks need tree-sitter and tree-sitter-powershell"
@@ -37,8 +44,12 @@ tree_sitter_powershell = pytest.importorskip(
 from ansible_collections.gowin.server.plugins.plugin_utils import _channel  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-AGENT = os.path.join(ROOT, "plugins", "plugin_utils", "_agent", "agent.ps1")
+AGENT_DIR = os.path.join(ROOT, "plugins", "plugin_utils", "_agent")
+AGENT_FILES = sorted(f for f in os.listdir(AGENT_DIR) if f.endswith(".ps1"))
+WINSIM_DIR = os.path.join(ROOT, "plugins", "plugin_utils", "_winsim")
+VECTOR_DIR = os.path.join(ROOT, "tests", "contract", "vectors")
 PROTOCOL = os.path.join(ROOT, "docs", "agent-protocol.md")
+MAX_FAMILY_LINES = 600
 
 _PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
 
@@ -249,14 +260,14 @@ def non_ascii(source: str) -> list[str]:
 
 
 def dispatch_ops(source: str) -> set[str]:
-    """The keys of the `$OpTable = @{ ... }` hashtable literal."""
+    """The keys of the hashtable literal passed to `Register-AgentOps` (a family's op table)."""
     data = _dodge_lexer_quirks(source).encode("utf-8")
     tree = _PARSER.parse(data)
     for node in _walk(tree.root_node):
-        if node.type != "assignment_expression":
+        if node.type != "command":
             continue
-        left = node.child_by_field_name("left") or node.children[0]
-        if data[left.start_byte:left.end_byte].decode().strip().lower() != "$optable":
+        name = node.child_by_field_name("command_name") or node.children[0]
+        if data[name.start_byte:name.end_byte].decode().strip().lower() != "register-agentops":
             continue
         for inner in _walk(node):
             if inner.type == "hash_literal_expression":
@@ -271,18 +282,80 @@ def dispatch_ops(source: str) -> set[str]:
     return set()
 
 
-def protocol_ops() -> set[str]:
+def called_commands(source: str) -> set[str]:
+    """The command names a script invokes (lower case)."""
+    data = _dodge_lexer_quirks(source).encode("utf-8")
+    tree = _PARSER.parse(data)
+    return {data[n.start_byte:n.end_byte].decode().strip().lower() for n in _walk(tree.root_node) if n.type == "command_name"}
+
+
+def multiline_strings(source: str) -> list[str]:
+    """String literals that span lines, here-strings and backtick line continuations: what would
+    make the channel's minify (which strips every line) change what a script means."""
+    data = _dodge_lexer_quirks(source).encode("utf-8")
+    tree = _PARSER.parse(data)
+    found = []
+    for node in _walk(tree.root_node):
+        if node.type in ("string_literal", "expandable_string_literal", "verbatim_string_characters",
+                         "expandable_here_string_literal", "verbatim_here_string_characters"):
+            if node.start_point[0] != node.end_point[0] or "here_string" in node.type:
+                found.append("line %d: a string over several lines" % (node.start_point[0] + 1))
+    code, _strings = split_code(source)
+    for number, line in enumerate(code.splitlines(), 1):
+        if line.rstrip().endswith("`"):
+            found.append("line %d: backtick line continuation" % number)
+    return sorted(set(found))
+
+
+def protocol_sections() -> dict[str, set[str]]:
+    """family -> the ops with a '### op' section under its '## Family: name' heading."""
     with open(PROTOCOL, encoding="utf-8") as handle:
-        return set(re.findall(r"^### ([a-z]+\.[a-z]+)\s*$", handle.read(), re.M))
+        text = handle.read()
+    sections: dict[str, set[str]] = {}
+    family = None
+    for line in text.splitlines():
+        heading = re.match(r"^## (?:Family: `?([a-z0-9]+)`?)?", line)
+        if heading:
+            family = heading.group(1)
+            if family:
+                sections.setdefault(family, set())
+            continue
+        op = re.match(r"^### ([a-z]+\.[a-z_]+)\s*$", line)
+        if op and family:
+            sections[family].add(op.group(1))
+    return sections
+
+
+def read(name: str) -> str:
+    with open(os.path.join(AGENT_DIR, name), encoding="utf-8") as handle:
+        return handle.read()
+
+
+FAMILY_FILES = [f for f in AGENT_FILES if f != _channel.CORE_FILE]
 
 
 @pytest.fixture(scope="module")
 def agent() -> str:
-    with open(AGENT, encoding="utf-8") as handle:
-        return handle.read()
+    """Every agent file, assembled as the channel does but not minified (the line numbers of
+    findings are those of this text; each file is checked on its own below too)."""
+    files = _channel.load_agent_files(AGENT_DIR)
+    body = "\n\n".join(files.families[name].text for name in sorted(files.families))
+    return files.core.replace("\n" + _channel.FAMILIES_MARK + "\n", "\n" + body + "\n")
+
+
+@pytest.fixture(scope="module")
+def sent() -> str:
+    """The minified text the channel sends for a request using every family."""
+    files = _channel.load_agent_files(AGENT_DIR)
+    return files.assemble(tuple(sorted(files.families)))[0]
 
 
 # ---- (a) parses, Windows PowerShell 5.1 syntax only --------------------------------------
+
+
+@pytest.mark.parametrize("name", AGENT_FILES)
+def test_each_agent_file_parses_without_errors(name):
+    assert syntax_errors(read(name)) == []
 
 
 def test_agent_parses_without_errors(agent):
@@ -387,10 +460,11 @@ def test_agent_uses_path_only_on_the_escaped_junction_line(agent):
 # ---- (c) ASCII ----------------------------------------------------------------------------
 
 
-def test_agent_is_ascii():
-    with open(AGENT, "rb") as handle:
+@pytest.mark.parametrize("name", AGENT_FILES)
+def test_agent_is_ascii(name):
+    with open(os.path.join(AGENT_DIR, name), "rb") as handle:
         raw = handle.read()
-    assert all(b < 0x80 for b in raw), "agent.ps1 must be pure ASCII"
+    assert all(b < 0x80 for b in raw), "%s must be pure ASCII" % name
     assert non_ascii(raw.decode("ascii")) == []
 
 
@@ -399,31 +473,126 @@ def test_ascii_check_flags_non_ascii():
     assert non_ascii("$x = 1\n") == []
 
 
-# ---- (d) the dispatch table matches the protocol ------------------------------------------
+# ---- (d) op families: tables, twins, vectors, protocol sections, sizes, helpers -----------
 
 
-def test_dispatch_table_matches_protocol(agent):
-    ops = dispatch_ops(agent)
-    documented = protocol_ops()
-    assert len(documented) >= 16
-    assert ops == documented, {"missing": sorted(documented - ops), "extra": sorted(ops - documented)}
+def test_every_family_declares_its_ops_and_core_declares_none():
+    files = _channel.load_agent_files(AGENT_DIR)
+    assert sorted(files.families) == sorted(f[:-4] for f in FAMILY_FILES)
+    assert len(files.op_family) >= 18
+    for name in FAMILY_FILES:
+        ops = dispatch_ops(read(name))
+        assert ops, "%s declares no ops" % name
+        assert ops == set(files.families[name[:-4]].ops), name  # the channel's reading agrees with the parser's
+    assert dispatch_ops(read(_channel.CORE_FILE)) == set()
+
+
+def test_every_op_has_a_twin_vectors_and_a_protocol_section():
+    from ansible_collections.gowin.server.plugins.plugin_utils._winsim import OPS, op_family
+
+    files = _channel.load_agent_files(AGENT_DIR)
+    sections = protocol_sections()
+    problems = []
+    for op, family in sorted(files.op_family.items()):
+        if op not in OPS:
+            problems.append("%s: no winsim twin" % op)
+        elif op_family(op) != family:
+            problems.append("%s: its twin is in _winsim/%s.py, not _winsim/%s.py" % (op, op_family(op), family))
+        vector_file = os.path.join(VECTOR_DIR, family + ".yml")
+        vectors = []
+        if os.path.exists(vector_file):
+            with open(vector_file, encoding="utf-8") as handle:
+                vectors = yaml.safe_load(handle) or []
+        count = sum(1 for v in vectors if v.get("op") == op or any(b.get("op") == op for b in v.get("batch") or []))
+        if count < 3:
+            problems.append("%s: %d contract vectors in vectors/%s.yml (at least 3)" % (op, count, family))
+        if op not in sections.get(family, set()):
+            problems.append("%s: no '### %s' section under '## Family: %s' in docs/agent-protocol.md" % (op, op, family))
+    extra = sorted(set(OPS) - set(files.op_family))
+    assert not extra, "winsim ops no agent family declares: %s" % extra
+    for family, ops in sections.items():
+        for op in ops - set(files.families.get(family).ops if family in files.families else ()):
+            problems.append("docs/agent-protocol.md documents %s under family %s, which does not declare it" % (op, family))
+    assert problems == []
+
+
+def test_every_family_has_its_twin_module_and_vector_file():
+    families = sorted(f[:-4] for f in FAMILY_FILES)
+    twins = sorted(f[:-3] for f in os.listdir(WINSIM_DIR) if f.endswith(".py") and f != "__init__.py")
+    assert twins == families  # _winsim/host.py is the host itself and the twin of the host family
+    assert sorted(f[:-4] for f in os.listdir(VECTOR_DIR) if f.endswith(".yml")) == families
+
+
+@pytest.mark.parametrize("name", AGENT_FILES)
+def test_no_agent_file_is_over_600_lines(name):
+    assert len(read(name).splitlines()) <= MAX_FAMILY_LINES
+
+
+def test_every_function_a_family_calls_is_core_its_own_or_required():
+    files = _channel.load_agent_files(AGENT_DIR)
+    defined = {name[:-4]: defined_functions(read(name)) for name in AGENT_FILES}
+    owner: dict[str, str] = {}
+    for family, names in defined.items():
+        for fn in names:
+            assert fn not in owner, "%s is defined in both %s.ps1 and %s.ps1" % (fn, owner[fn], family)
+            owner[fn] = family
+    problems = []
+    for family, fam in files.families.items():
+        reach = set(files.closure([family])) | {"core"}
+        for fn in called_commands(fam.text):
+            if fn in owner and owner[fn] not in reach:
+                problems.append("%s.ps1 calls %s of %s.ps1 but does not require it" % (family, fn, owner[fn]))
+    for fn in called_commands(files.core):
+        if fn in owner and owner[fn] != "core":
+            problems.append("core.ps1 calls %s of %s.ps1" % (fn, owner[fn]))
+    assert problems == []
 
 
 def test_dispatch_table_check_reads_keys():
     snippet = (
-        "$OpTable = @{\n"
+        "Register-AgentOps @{\n"
         "    'a.b' = @{ accepted = @('x'); run = { param($a) Get-A $a } }\n"
         "    'c.d' = @{ accepted = @(); run = { param($a) Get-C $a } }\n"
         "}\n"
     )
     assert dispatch_ops(snippet) == {"a.b", "c.d"}
+    assert dispatch_ops("$t = @{ 'a.b' = 1 }\n") == set()
+
+
+def test_call_check_finds_commands():
+    assert called_commands("function A { B-Thing 1 }\n$x = C-Other\n") >= {"b-thing", "c-other"}
 
 
 def test_dispatch_handlers_are_defined_functions(agent):
     functions = defined_functions(agent)
     handlers = set(re.findall(r"run = \{ param\(\$a\) ([A-Za-z-]+) \$a \}", agent))
-    assert len(handlers) == len(dispatch_ops(agent))
+    assert len(handlers) == len(_channel.load_agent_files(AGENT_DIR).op_family)
     assert {h.lower() for h in handlers} <= functions
+
+
+# ---- (f) what travels: the minified assembly -----------------------------------------------
+
+
+def test_the_minified_assembly_parses_and_keeps_every_function(agent, sent):
+    assert syntax_errors(sent) == []
+    assert ps7_syntax(sent) == []
+    assert forbidden_constructs(sent) == []
+    assert defined_functions(sent) == defined_functions(agent)
+
+
+@pytest.mark.parametrize("name", AGENT_FILES)
+def test_nothing_in_the_agent_depends_on_line_layout(name):
+    assert multiline_strings(read(name)) == []
+
+
+@pytest.mark.parametrize("snippet", [
+    "$s = 'one\ntwo'\n",
+    '$s = "one\n  two"\n',
+    "$s = @'\nx\n'@\n",
+    "$x = Get-Thing -A 1 `\n    -B 2\n",
+])
+def test_layout_check_flags_bad_snippets(snippet):
+    assert multiline_strings(snippet), snippet
 
 
 # ---- (e) the channel's BOOTSTRAP ----------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 
 import pytest
@@ -25,8 +26,9 @@ def test_payload_round_trip_and_size():
 
 
 def test_shipped_agent_packs_small_and_the_command_is_the_bootstrap():
-    text, digest = ch.load_agent()
-    assert len(ch.pack_agent(text)) < len(text) / 2
+    files = ch.load_agent_files()
+    text, digest, packed = files.assemble(tuple(sorted(files.families)))
+    assert packed == ch.pack_agent(text) and len(packed) < len(text) / 2
     assert len(digest) == 64
     encoded = ch.BOOTSTRAP_COMMAND[len(ch.POWERSHELL_PREFIX):]
     assert base64.b64decode(encoded).decode("utf-16-le") == ch.BOOTSTRAP
@@ -92,7 +94,7 @@ class FakeAction:
 
 
 def test_run_sends_the_bootstrap_with_the_payload_on_stdin_and_not_sudoable():
-    text, digest = ch.load_agent()
+    text, digest, _packed = ch.load_agent_files().for_ops([{"op": "host.facts"}])
     action = FakeAction({"rc": 0, "stdout": json.dumps({"v": 1, "agent": digest, "results": [{"ok": True, "data": {"x": 1}}]}),
                          "stderr": ""})
     channel = ch.Channel(action)
@@ -105,7 +107,7 @@ def test_run_sends_the_bootstrap_with_the_payload_on_stdin_and_not_sudoable():
 
 
 def test_run_checked_raises_at_the_failed_op():
-    _text, digest = ch.load_agent()
+    _text, digest, _packed = ch.load_agent_files().for_ops([])
     answer = {"v": 1, "agent": digest, "results": [{"ok": True, "data": {}},
                                                    {"ok": False, "error": {"kind": "in_use", "message": "locked"}}]}
     channel = ch.Channel(FakeAction({"rc": 0, "stdout": json.dumps(answer), "stderr": ""}))
@@ -116,5 +118,75 @@ def test_run_checked_raises_at_the_failed_op():
 
 def test_a_missing_agent_is_a_clear_error(tmp_path):
     with pytest.raises(ch.ChannelError) as err:
-        ch.Channel(FakeAction({}), agent_path=str(tmp_path / "agent.ps1"))
-    assert "missing from this installation" in str(err.value)
+        ch.Channel(FakeAction({}), agent_dir=str(tmp_path / "_agent"))
+    assert "missing or damaged in this installation" in str(err.value) and err.value.kind == "install"
+
+
+CORE = "param([string]$RequestJson)\n# core\nfunction Register-AgentOps { }\n\n# @FAMILIES@\n\n    $line\n"
+
+
+def family(name, ops, requires="(none)", extra=""):
+    table = "".join("    '%s' = @{ accepted = @(); run = { param($a) Invoke-X $a } }\n" % op for op in ops)
+    return "# family %s\n# requires: %s\nRegister-AgentOps @{\n%s}\n\nfunction Invoke-X {\n    # say\n    1\n}\n%s" % (
+        name, requires, table, extra)
+
+
+def write_agent(folder, files):
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return str(folder)
+
+
+def test_the_assembly_is_core_with_the_needed_families_in_name_order_minified(tmp_path):
+    folder = write_agent(tmp_path / "a", {
+        "core.ps1": CORE,
+        "fs.ps1": family("fs", ["file.stat", "dir.list"]),
+        "zip.ps1": family("zip", ["zip.extract"], requires="fs"),
+        "acl.ps1": family("acl", ["acl.get"]),
+    })
+    files = ch.AgentFiles(folder)
+    assert files.op_family == {"file.stat": "fs", "dir.list": "fs", "zip.extract": "zip", "acl.get": "acl"}
+    assert files.families_for([{"op": "zip.extract"}]) == ("fs", "zip")
+    assert files.families_for([{"op": "acl.get"}, {"op": "dir.list"}, {"op": "nope"}, "junk"]) == ("acl", "fs")
+    assert files.families_for([{"op": "nope"}]) == ()
+    text, digest, packed = files.for_ops([{"op": "zip.extract"}])
+    # comments, blank lines and indentation are gone; fs comes before zip; acl is not sent
+    assert text.startswith("param([string]$RequestJson)\nfunction Register-AgentOps { }\nRegister-AgentOps @{\n'file.stat'")
+    assert text.index("'file.stat'") < text.index("'zip.extract'") and "acl.get" not in text
+    assert "#" not in text and text.endswith("\n$line")
+    assert digest == hashlib.sha256(text.encode("utf-8")).hexdigest() and packed == ch.pack_agent(text)
+    assert files.for_ops([])[0] == "param([string]$RequestJson)\nfunction Register-AgentOps { }\n$line"
+
+
+@pytest.mark.parametrize("files, fragment", [
+    ({"fs.ps1": family("fs", ["a.b"])}, "core.ps1"),
+    ({"core.ps1": "no mark\n", "fs.ps1": family("fs", ["a.b"])}, "# @FAMILIES@"),
+    ({"core.ps1": CORE, "fs.ps1": "Register-AgentOps @{\n}\n"}, "no '# requires:' line"),
+    ({"core.ps1": CORE, "fs.ps1": "# requires: (none)\n"}, "exactly one Register-AgentOps table"),
+    ({"core.ps1": CORE, "fs.ps1": family("fs", ["a.b"], requires="zip")}, "requires the family 'zip'"),
+    ({"core.ps1": CORE, "fs.ps1": family("fs", ["a.b"]), "go.ps1": family("go", ["a.b"])}, "declared by both"),
+    ({"core.ps1": CORE, "Fs.ps1": family("fs", ["a.b"])}, "lower-case"),
+])
+def test_a_damaged_agent_folder_is_refused(tmp_path, files, fragment):
+    folder = write_agent(tmp_path / "a", files)
+    with pytest.raises((ValueError, OSError)) as err:
+        ch.AgentFiles(folder)
+    assert fragment in str(err.value)
+    with pytest.raises(ch.ChannelError) as caught:
+        ch.Channel(FakeAction({}), agent_dir=folder)
+    assert caught.value.kind == "install"
+
+
+def test_agent_files_are_read_again_when_a_file_changes(tmp_path):
+    folder = write_agent(tmp_path / "a", {"core.ps1": CORE, "fs.ps1": family("fs", ["file.stat"])})
+    first = ch.load_agent_files(folder)
+    assert ch.load_agent_files(folder) is first
+    (tmp_path / "a" / "fs.ps1").write_text(family("fs", ["file.stat", "dir.list"]) + "# longer now\n", encoding="utf-8")
+    second = ch.load_agent_files(folder)
+    assert second is not first and "dir.list" in second.op_family
+
+
+def test_minify_keeps_code_and_drops_comments_blank_lines_and_indentation():
+    assert ch.minify("# c\n\n  $a = 1 # trailing stays\n\t  # indented comment\n    if ($a) { 'x' }\n") == (
+        "$a = 1 # trailing stays\nif ($a) { 'x' }")

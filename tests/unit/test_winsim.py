@@ -170,7 +170,7 @@ def test_an_empty_folder_is_part_of_the_snapshot(tmp_path: Path, host: WinSimHos
 
 
 def test_counters_count_ops_round_trips_and_puts(tmp_path: Path, host: WinSimHost) -> None:
-    assert host.counters() == {"round_trips": 0, "bytes_sent": 0, "bytes_received": 0, "ops": {}, "puts": 0}
+    assert host.counters() == {"round_trips": 0, "bytes_sent": 0, "bytes_received": 0, "ops": {}, "puts": 0, "families_sent": []}
     host.execute([{"op": "host.facts"}, {"op": "dir.ensure", "args": {"path": "C:\\x"}}, {"op": "nope.op"}, {"op": "host.facts"}])
     host.count_round_trip(100, 40)
     host.count_round_trip(7, 0, put=True)

@@ -4,6 +4,9 @@
 """PRIVATE: internal to the gowin.server collection; not a public API, it may change at any time.
 
 winsim: a SIMULATED Windows Server host kept on disk, for tests and offline use. It is not Windows.
+This module holds the host itself (state, transactions, counters, faults, the file tree, the
+registry and ACL models) and the twin of the 'host' op family; each other op family has its
+twin in ``_winsim/<family>.py``, a mixin of WinSimHost (``_winsim/__init__.py``).
 It answers the agent protocol (docs/agent-protocol.md) with a Python twin of every op, and keeps
 the Windows behaviour our bugs would hide in: case-insensitive paths and registry, environment
 variables as registry values, MAX_PATH, junctions, reserved device names, files held open by a
@@ -20,24 +23,17 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import http.client
 import json
 import os
 import re
 import shutil
-import ssl
 import struct
 import threading
 import typing as t
-import urllib.error
 import urllib.parse
-import urllib.request
-import zipfile
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from ansible_collections.gowin.server.plugins.plugin_utils._goenv import go_env_view
 
 ACCOUNT_NAME = "ansible"
 ACCOUNT_SID = "S-1-5-21-3623811015-3361044348-30300820-1001"
@@ -619,8 +615,13 @@ class Args:
         return value
 
 
-OpHandler = Callable[["WinSimHost", Args], JsonDict]
+OpHandler = Callable[["HostBase", Args], JsonDict]
 OPS: dict[str, tuple[OpHandler, tuple[str, ...]]] = {}
+
+
+def op_family(name: str) -> str:
+    """The op family of a registered op: the name of the _winsim module its twin lives in."""
+    return OPS[name][0].__module__.rsplit(".", 1)[-1]
 
 
 def _op(name: str, *accepted: str) -> Callable[[OpHandler], OpHandler]:
@@ -629,72 +630,6 @@ def _op(name: str, *accepted: str) -> Callable[[OpHandler], OpHandler]:
         return handler
 
     return register
-
-
-# --------------------------------------------------------------------------------------------
-# The model of go.exe
-
-
-@dataclass(frozen=True)
-class GoCommand:
-    """A go command line winsim models."""
-
-    verb: str  # "version" | "env" | "mod init" | "build"
-    params: tuple[str, ...] = ()  # env: the names; mod init: its arguments
-    as_json: bool = False  # env -json
-    out: str | None = None  # build -o
-
-
-@dataclass(frozen=True)
-class GoCall:
-    """One modelled run of go.exe: the toolchain (from exe), the environment it gets and where it runs."""
-
-    exe: WinPath
-    machine: str
-    version: str
-    environ: Environ
-    cwd: WinPath | None
-
-    @property
-    def goroot(self) -> WinPath:
-        return self.exe.parent.parent
-
-    @property
-    def version_file(self) -> WinPath:
-        return self.goroot.child("VERSION")
-
-
-GO_MODELLED = "'go version', 'go env [-json] [NAME...]', 'go mod init [PATH]' (with cwd) and 'go build [-o OUT] [.]' (with cwd)"
-
-
-def _go_command(argv: list[str], cwd: WinPath | None) -> GoCommand:
-    """Which modelled command `argv` is; anything else fails unsupported."""
-    command: GoCommand | None = None
-    if argv == ["version"]:
-        command = GoCommand("version")
-    elif argv[:1] == ["env"]:
-        as_json = argv[1:2] == ["-json"]
-        names = tuple(argv[2:] if as_json else argv[1:])
-        if (names or as_json) and not any(n.startswith("-") for n in names):
-            command = GoCommand("env", names, as_json=as_json)
-    elif argv[:2] == ["mod", "init"] and not any(p.startswith("-") for p in argv[2:]):
-        command = GoCommand("mod init", tuple(argv[2:]))
-    elif argv[:1] == ["build"]:
-        rest, out, good = argv[1:], None, True
-        while rest and good:
-            word = rest.pop(0)
-            if word == "-o" and rest:
-                out = rest.pop(0)
-            elif word.startswith("-o="):
-                out = word[3:]
-            else:
-                good = word in (".", "./", ".\\") and not rest
-        command = GoCommand("build", out=out) if good and (out is None or out) else None
-    if command is None:
-        raise OpFailure("unsupported", "go.run: winsim models only %s; it cannot run %s" % (GO_MODELLED, json.dumps(argv)))
-    if command.verb in ("mod init", "build") and cwd is None:
-        raise OpFailure("unsupported", "go.run: winsim models 'go %s' only with cwd (the folder it runs in)" % command.verb)
-    return command
 
 
 # --------------------------------------------------------------------------------------------
@@ -733,15 +668,15 @@ _FAULT_REQUIRED = {"fail_op": ("op", "kind"), "truncate_download": ("bytes",), "
 
 
 def _new_counters() -> JsonDict:
-    return {"round_trips": 0, "bytes_sent": 0, "bytes_received": 0, "ops": {}, "puts": 0}
+    return {"round_trips": 0, "bytes_sent": 0, "bytes_received": 0, "ops": {}, "puts": 0, "families_sent": []}
 
 
 def _dump(value: object) -> str:
     return json.dumps(value, indent=1, ensure_ascii=True) + "\n"
 
 
-class WinSimHost:
-    """One simulated host. Every public method is one locked transaction on the state directory."""
+class HostBase:
+    """State, transactions, counters and faults of one simulated host; the op families are mixins (see __init__)."""
 
     def __init__(self, state_dir: str, name: str, profile: str = "ws2022", arch: str = "amd64") -> None:
         if not name or name.startswith((".", "_")) or re.search(r"[\\/\0]", name):
@@ -962,59 +897,6 @@ class WinSimHost:
         if any(self.registry.find(key) is not None for key in REBOOT_MARKER_KEYS):
             return True
         return bool(self._reg_data(*REBOOT_MARKER_VALUE))
-
-    def _user_profile(self) -> str:
-        """The connection account's profile folder (ProfileImagePath, expanded as the profile service does)."""
-        data = self._reg_data(PROFILE_LIST_KEY, "ProfileImagePath")
-        base = Environ()
-        base.set("SystemRoot", str(self._reg_data(CURRENT_VERSION_KEY, "SystemRoot", "C:\\Windows")))
-        base.set("SystemDrive", "C:")
-        return _no_trailing_slash(base.expand(data)) if isinstance(data, str) and data else "C:\\Users\\" + ACCOUNT_NAME
-
-    def _load_env_key(self, environ: Environ, key: str, machine_path: str | None = None) -> None:
-        """Add one Environment key's values: REG_SZ as they are, then REG_EXPAND_SZ expanded; Path is appended."""
-        found = self.registry.find(key)
-        values = found["values"] if found is not None else {}
-        for expand in (False, True):
-            for name, value in values.items():
-                if value["type"] != ("REG_EXPAND_SZ" if expand else "REG_SZ") or not isinstance(value["data"], str):
-                    continue
-                data = environ.expand(value["data"]) if expand else value["data"]
-                if machine_path is not None and name.lower() == "path" and machine_path:
-                    data = machine_path + ("" if machine_path.endswith(";") else ";") + data
-                environ.set(name, data)
-
-    def _new_process_env(self) -> Environ:
-        """The environment a new process of the connection account gets, built from the registry as Windows does at logon."""
-        environ = Environ()
-        profile = self._user_profile()
-        computer = str(self._reg_data(COMPUTER_NAME_KEY, "ComputerName", "WINSIM"))
-        system: list[tuple[str, str]] = [
-            ("SystemRoot", str(self._reg_data(CURRENT_VERSION_KEY, "SystemRoot", "C:\\Windows"))),
-            ("SystemDrive", "C:"),
-            ("ALLUSERSPROFILE", "C:\\ProgramData"),
-            ("ProgramData", "C:\\ProgramData"),
-            ("ProgramFiles", str(self._reg_data(PROGRAM_FILES_KEY, "ProgramFilesDir", "C:\\Program Files"))),
-            ("ProgramFiles(x86)", str(self._reg_data(PROGRAM_FILES_KEY, "ProgramFilesDir (x86)", "C:\\Program Files (x86)"))),
-            ("PUBLIC", "C:\\Users\\Public"),
-            ("COMPUTERNAME", computer),
-        ]
-        for name, value in system:
-            environ.set(name, value)
-        self._load_env_key(environ, ENV_KEY)
-        account: list[tuple[str, str]] = [
-            ("USERNAME", ACCOUNT_NAME),
-            ("USERDOMAIN", computer),
-            ("USERPROFILE", profile),
-            ("HOMEDRIVE", profile[:2]),
-            ("HOMEPATH", profile[2:] or "\\"),
-            ("APPDATA", profile + "\\AppData\\Roaming"),
-            ("LOCALAPPDATA", profile + "\\AppData\\Local"),
-        ]
-        for name, value in account:
-            environ.set(name, value)
-        self._load_env_key(environ, USER_ENV_KEY, machine_path=environ.get("Path"))
-        return environ
 
     # ---- file tree --------------------------------------------------------------------------
 
@@ -1300,27 +1182,31 @@ class WinSimHost:
 
     # ---- the ops ----------------------------------------------------------------------------
 
-    def execute(self, ops: list[JsonDict]) -> list[JsonDict]:
-        """Run ops in order; stop at the first failure. Results as in docs/agent-protocol.md."""
+    def execute(self, ops: list[JsonDict], families: t.Iterable[str] | None = None) -> list[JsonDict]:
+        """Run ops in order; stop at the first failure. Results as in docs/agent-protocol.md.
+
+        With `families`, only the ops of those families are known, as in an agent assembled from
+        core.ps1 and those family files (an op of any other family is an unknown op)."""
         results: list[JsonDict] = []
+        known = set(OPS) if families is None else {name for name in OPS if op_family(name) in set(families)}
         with self._transaction():
             for index, item in enumerate(ops):
-                result = self._run_one(index, item)
+                result = self._run_one(index, item, known)
                 results.append(result)
                 if not result["ok"]:
                     break
         return results
 
-    def _run_one(self, index: int, item: object) -> JsonDict:
+    def _run_one(self, index: int, item: object, known: set[str]) -> JsonDict:
         name = item.get("op") if isinstance(item, dict) else None
-        counted = name if isinstance(name, str) and name in OPS else "(unknown)"
+        counted = name if isinstance(name, str) and name in known else "(unknown)"
         self._counters["ops"][counted] = self._counters["ops"].get(counted, 0) + 1
         secrets: list[str] = []
         try:
             if not isinstance(item, dict) or not isinstance(name, str):
                 raise OpFailure("bad_args", "op #%d must be an object with a string 'op'" % index)
-            if name not in OPS:
-                raise OpFailure("unsupported", "unknown op '%s'; this agent knows: %s" % (name, ", ".join(sorted(OPS))))
+            if name not in known:
+                raise OpFailure("unsupported", "unknown op '%s'; this agent knows: %s" % (name, ", ".join(sorted(known))))
             raw = item.get("args")
             if isinstance(raw, dict):
                 secrets = [str(raw[k]) for k in SECRET_ARGS if raw.get(k)]
@@ -1389,598 +1275,6 @@ class WinSimHost:
             return {"path": path, "exists": False, "content": None}
         with open(node.host_path, "rb") as handle:
             return {"path": path, "exists": True, "content": handle.read(65536).decode("utf-8", "replace")}
-
-    @_op("registry.get", "path", "depth")
-    def _registry_get(self, a: Args) -> JsonDict:
-        path = parse_reg_path(a.need_text("path"), "path")
-        depth = a.number("depth", 0, 0, 3)
-        key = self.registry.find(path)
-        if key is None:
-            return {"exists": False, "values": {}, "keys": {}}
-        return dict(exists=True, **Registry.node(key, depth))
-
-    @_op("registry.set", "path", "name", "type", "data")
-    def _registry_set(self, a: Args) -> JsonDict:
-        path = parse_reg_path(a.need_text("path"), "path")
-        name = a.need_text("name", empty=True)
-        reg_type = a.need_text("type", choices=REG_TYPES)
-        if a.raw.get("data") is None:
-            a.fail("data", "is required (a string, an integer, a list of strings or a hex string, by type)")
-        data = check_reg_data(reg_type, a.raw["data"])
-        before = self.registry.value(path, name)
-        if before == {"type": reg_type, "data": data}:
-            return {"changed": False, "before": before}
-        self.registry.set(path, name, reg_type, data)
-        return {"changed": True, "before": before}
-
-    @_op("registry.remove", "path", "name")
-    def _registry_remove(self, a: Args) -> JsonDict:
-        path = parse_reg_path(a.need_text("path"), "path")
-        name = a.text("name", empty=True)
-        if name is not None:
-            return {"changed": self.registry.remove_value(path, name)}
-        if not path[1]:
-            a.fail("path", "names the hive %s itself; only keys below a hive can be removed" % path[0])
-        return {"changed": self.registry.remove_key(path)}
-
-    @_op("file.stat", "path", "checksum", "pe", "read", "expect")
-    def _file_stat(self, a: Args) -> JsonDict:
-        path = a.path("path")
-        want = {"sha256": a.flag("checksum", False), "pe_machine": a.flag("pe", False), "content": a.flag("read", False)}
-        checks = self._stat_checks(a)
-        node = self.resolve(path, follow=False)
-        facts: JsonDict = {"exists": node.exists}
-        if node.kind == "junction":
-            facts.update(type="junction", target=node.target)
-        elif node.exists:
-            facts.update(type=node.kind, mtime=int(os.stat(node.host_path).st_mtime))
-        if node.kind == "file":
-            facts["size"] = os.path.getsize(node.host_path)
-            if want["sha256"] or "sha256" in checks:
-                facts["sha256"] = self._sha256(node.host_path)
-            if want["pe_machine"] or "pe_machine" in checks:
-                facts["pe_machine"] = self._pe_of(node)
-            if want["content"] or "first_line" in checks:
-                facts["content"] = decode_text(self._read_head(node, READ_LIMIT))
-        differences = []
-        for field, expected in checks.items():
-            if field == "first_line":
-                actual = facts["content"].split("\n", 1)[0].rstrip("\r") if "content" in facts else None
-            else:
-                actual = facts.get(field)
-            if actual != expected:
-                differences.append("%s is %s, expected %s" % (field, json.dumps(actual), json.dumps(expected)))
-        if differences:
-            raise OpFailure("verify_failed", "%s: %s" % (path, "; ".join(differences)))
-        for field, wanted in want.items():
-            if not wanted:
-                facts.pop(field, None)
-        return facts
-
-    @staticmethod
-    def _stat_checks(a: Args) -> JsonDict:
-        accepted: dict[str, Callable[[object], bool]] = {
-            "exists": lambda v: isinstance(v, bool),
-            "type": lambda v: v in ("file", "directory", "junction"),
-            "sha256": lambda v: isinstance(v, str) and re.match(r"^[0-9a-fA-F]{64}$", v) is not None,
-            "pe_machine": lambda v: v is None or v in ("amd64", "arm64", "386", "unknown"),
-            "first_line": lambda v: isinstance(v, str),
-        }
-        checks = dict(a.mapping("expect") or {})
-        for field, value in checks.items():
-            if field not in accepted or not accepted[field](value):
-                a.fail(
-                    "expect",
-                    "has a bad entry '%s'; accepted: exists (true|false), type (file|directory|junction), sha256 (64 hex "
-                    "digits), pe_machine (amd64|arm64|386|unknown|null), first_line (a string)" % field,
-                )
-        if "sha256" in checks:
-            checks["sha256"] = checks["sha256"].lower()
-        return checks
-
-    @_op("file.write", "path", "content", "encoding")
-    def _file_write(self, a: Args) -> JsonDict:
-        path = a.path("path")
-        content = a.need_text("content", empty=True)
-        encoding = a.text("encoding", choices=FILE_ENCODINGS) or "utf8"
-        try:
-            data = _BOMS[encoding] + content.encode(_CODECS[encoding])
-        except UnicodeEncodeError:
-            a.fail("content", "cannot be written as %s: it holds a lone UTF-16 surrogate" % encoding)
-        changed = self._write_atomic(path, data, "file.write")
-        return {"changed": changed, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-
-    @_op("dir.list", "path")
-    def _dir_list(self, a: Args) -> JsonDict:
-        node = self.resolve(a.path("path"))
-        if node.kind != "directory":
-            return {"exists": False, "entries": []}
-        return {"exists": True, "entries": [{"name": n, "type": k} for n, k in self._children(node)]}
-
-    @_op("dir.ensure", "path")
-    def _dir_ensure(self, a: Args) -> JsonDict:
-        node = self.resolve(a.path("path"))
-        if node.kind == "directory":
-            return {"changed": False}
-        if node.kind == "file":
-            raise OpFailure("exists", "dir.ensure: %s is a file" % node.path)
-        self._mkdirs(self._writable(node, "dir.ensure"))
-        return {"changed": True}
-
-    @_op("path.remove", "path", "recurse")
-    def _path_remove(self, a: Args) -> JsonDict:
-        path = a.path("path")
-        recurse = a.flag("recurse", True)
-        node = self.resolve(path, follow=False)
-        if not node.exists:
-            return {"changed": False}
-        if node.path.is_root:
-            a.fail("path", "is the root of drive %s:; a drive root is never removed" % node.path.drive)
-        if node.kind == "directory" and not recurse and self._children(node):
-            a.fail("recurse", "is false but %s is not empty; set recurse to true to remove it with its contents" % node.path)
-        self._remove(node, "path.remove")
-        return {"changed": True}
-
-    @_op("path.move", "src", "dest")
-    def _path_move(self, a: Args) -> JsonDict:
-        src_path, dest_path = a.path("src"), a.path("dest")
-        src = self.resolve(src_path, follow=False)
-        if not src.exists:
-            raise OpFailure("not_found", "path.move: src %s does not exist" % src_path)
-        dest = self.resolve(dest_path, follow=False)
-        same = dest.exists and dest.path.key == src.path.key
-        if dest.exists and not same:
-            raise OpFailure("exists", "path.move: dest %s already exists" % dest.path)
-        if src.path.drive != dest.path.drive:
-            raise OpFailure("unsupported", "path.move: %s and %s are on different drives; a move is a rename" % (src_path, dest_path))
-        if not same and _under(dest.path.key, src.path.key):
-            a.fail("dest", "is inside src %s; a folder cannot be moved into itself" % src.path)
-        parent = self.resolve(dest.path.parent)
-        if parent.kind != "directory":
-            raise OpFailure("not_found", "path.move: the folder of dest, %s, does not exist" % dest.path.parent)
-        self._check_unlocked(src.path, "path.move")
-        new_path = parent.path.child(dest_path.name)
-        if src.kind == "junction":
-            entry = self._state["junctions"].pop(src.path.key)
-            entry["path"] = str(new_path)
-            self._state["junctions"][new_path.key] = entry
-        else:
-            moved_to = os.path.join(parent.host_path, dest_path.name)
-            os.rename(src.host_path, moved_to)
-            self._move_meta(src.path, new_path)
-            self._forget(src.host_path)
-            self._touched(moved_to)
-        return {"changed": True}
-
-    @_op("file.download", "url", "dest", "sha256", "username", "password", "validate_certs", "timeout")
-    def _file_download(self, a: Args) -> JsonDict:
-        url = a.need_text("url")
-        dest_path = a.path("dest")
-        sha = a.text("sha256")
-        if sha is not None and not re.match(r"^[0-9a-fA-F]{64}$", sha):
-            a.fail("sha256", "must be 64 hex digits (a SHA-256)")
-        a.flag("validate_certs", True)
-        a.number("timeout", 300, 1, 86400)
-        a.text("username")
-        a.text("password", empty=True)
-        if a.given("password") and not a.given("username"):
-            a.fail("username", "is required when password is given")
-        dest = self.resolve(dest_path)
-        if dest.kind == "directory":
-            raise OpFailure("exists", "file.download: dest %s is a directory" % dest.path)
-        real = self._writable(dest, "file.download")
-        self._check_unlocked(dest.path, "file.download")
-        source = self._source(url, dest, a)
-        truncate = self._take_fault(lambda f: f["fault"] == "truncate_download")
-        created = self._mkdirs(os.path.dirname(real))
-        try:
-            size, digest = self._write_stream(dest, source(), "file.download", truncate["bytes"] if truncate else None)
-            if sha is not None and digest != sha.lower():
-                raise OpFailure(
-                    "checksum_mismatch",
-                    "file.download: %s has sha256 %s, expected %s; the file was deleted" % (_redact_url(url), digest, sha.lower()),
-                )
-        except BaseException:
-            # Whatever failed once the arguments were good, no file is left at dest.
-            left = self.resolve(dest.path)
-            if left.kind == "file":
-                self._remove(left, "file.download")
-            self._rmdirs(created)
-            raise
-        return {"size": size, "sha256": digest}
-
-    def _source(self, url: str, dest: Node, a: Args) -> Callable[[], Iterator[bytes]]:
-        """What reads the source, after checking the form of `url` (bad_args); reading may fail download_failed."""
-        if url.lower().startswith(("http://", "https://")):
-            return lambda: self._http_chunks(url, a)
-        if is_unc(url):
-            return lambda: self._file_chunks(self._share_file(url), url)
-        if not _DRIVE_PATH.match(url.replace("/", "\\")):
-            a.fail(
-                "url",
-                "must be an https:// or http:// URL, a UNC path (\\\\server\\share\\file) or a local path (C:\\...); got '%s'"
-                % _redact_url(url),
-            )
-        source = self.resolve(parse_path(url, "url"))
-        if source.path.key == dest.path.key:
-            a.fail("url", "is the same file as dest")
-        return lambda: self._file_chunks(source.real if source.kind == "file" else None, url)
-
-    def _share_file(self, url: str) -> str | None:
-        """The file a UNC path names under <state_dir>/_shares (server and share names too are case-insensitive)."""
-        parts = [p for p in url.replace("/", "\\").split("\\") if p]
-        if len(parts) < 3:
-            return None
-        real = self.shares_root
-        for part in parts:
-            name = _ci_find(os.listdir(real), part) if os.path.isdir(real) else None
-            if name is None:
-                return None
-            real = os.path.join(real, name)
-        return real if os.path.isfile(real) else None
-
-    @staticmethod
-    def _file_chunks(real: str | None, url: str) -> Iterator[bytes]:
-        if real is None:
-            raise OpFailure("download_failed", "file.download: %s does not exist or is not a file" % url)
-        with open(real, "rb") as handle:
-            yield from iter(lambda: handle.read(CHUNK), b"")
-
-    @staticmethod
-    def _http_chunks(url: str, a: Args) -> Iterator[bytes]:
-        shown = _redact_url(url)
-        handlers: list[urllib.request.BaseHandler] = []
-        if url.lower().startswith("https://"):
-            context = ssl.create_default_context()
-            if not a.flag("validate_certs", True):
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            handlers.append(urllib.request.HTTPSHandler(context=context))
-        username = a.text("username")
-        if username is not None:
-            # Sent up front, and only to URLs below this one: never to a host a redirect leads to.
-            passwords = urllib.request.HTTPPasswordMgrWithPriorAuth()
-            passwords.add_password(None, url, username, a.text("password", empty=True) or "", is_authenticated=True)
-            handlers.append(urllib.request.HTTPBasicAuthHandler(passwords))
-        opener = urllib.request.build_opener(*handlers)
-        request = urllib.request.Request(url, headers={"User-Agent": "gowin-winsim/1"})
-        timeout = a.number("timeout", 300, 1, 86400)
-        try:
-            with opener.open(request, timeout=timeout) as response:
-                length = response.headers.get("Content-Length")
-                got = 0
-                for chunk in iter(lambda: response.read(CHUNK), b""):
-                    got += len(chunk)
-                    yield chunk
-                if length is not None and length.isdigit() and got < int(length):
-                    raise OpFailure(
-                        "download_failed", "download of %s failed: the connection closed after %d of %s bytes" % (shown, got, length)
-                    )
-        except urllib.error.HTTPError as exc:
-            raise OpFailure("download_failed", "download of %s failed: HTTP %d %s" % (shown, exc.code, exc.reason)) from None
-        except urllib.error.URLError as exc:
-            raise OpFailure("download_failed", "download of %s failed: %s" % (shown, exc.reason)) from None
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            reason = "timed out after %s seconds" % timeout if isinstance(exc, TimeoutError) else "%s: %s" % (type(exc).__name__, exc)
-            raise OpFailure("download_failed", "download of %s failed: %s" % (shown, reason)) from None
-
-    @_op("zip.extract", "src", "dest")
-    def _zip_extract(self, a: Args) -> JsonDict:
-        src_path, dest_path = a.path("src"), a.path("dest")
-        src = self.resolve(src_path)
-        if src.kind != "file":
-            raise OpFailure("not_found", "zip.extract: src %s does not exist or is not a file" % src_path)
-        dest = self.resolve(dest_path)
-        if dest.kind == "file":
-            raise OpFailure("exists", "zip.extract: dest %s is a file" % dest.path)
-        dest_real = dest.host_path if dest.exists else self._writable(dest, "zip.extract")
-        try:
-            archive = zipfile.ZipFile(src.host_path)
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
-            raise OpFailure("corrupt_archive", "zip.extract: %s is not a valid zip archive (%s)" % (src_path, exc)) from None
-        with archive:
-            plan = self._zip_plan(archive, dest.path, a)
-            created = [] if dest.exists else self._mkdirs(dest_real)
-            written: list[Node] = []
-            total = 0
-            try:
-                for parts, info in plan:
-                    node = self.resolve(dest.path.child(*parts))
-                    real = self._writable(node, "zip.extract")
-                    if info is None:
-                        created += self._mkdirs(real)
-                        continue
-                    created += self._mkdirs(os.path.dirname(real))
-                    with archive.open(info) as member:
-                        size, _digest = self._write_stream(node, iter(lambda: member.read(CHUNK), b""), "zip.extract")
-                    written.append(self.resolve(node.path))
-                    total += size
-            except BaseException as exc:
-                for done in written:
-                    self._remove(done, "zip.extract")
-                self._rmdirs(created)
-                if isinstance(exc, (zipfile.BadZipFile, zlib.error, EOFError, zipfile.LargeZipFile, NotImplementedError)):
-                    raise OpFailure("corrupt_archive", "zip.extract: %s cannot be read (%s); nothing was kept" % (src_path, exc)) from None
-                if isinstance(exc, OpFailure) and exc.kind == "disk_full":
-                    exc.message += "; the files written were removed"
-                raise
-        return {"files": len(written), "bytes": total}
-
-    def _zip_plan(self, archive: zipfile.ZipFile, dest: WinPath, a: Args) -> list[tuple[tuple[str, ...], zipfile.ZipInfo | None]]:
-        """Entries as (path parts below dest, info or None for a folder); all checked before anything is written."""
-        stored_case: dict[str, str] = {}
-        plan: list[tuple[tuple[str, ...], zipfile.ZipInfo | None]] = []
-        seen: set[str] = set()
-        for info in archive.infolist():
-            raw = info.filename.replace("\\", "/")
-            what = "zip entry '%s'" % info.filename
-            if raw.startswith("/") or re.match(r"^[A-Za-z]:", raw) or ".." in raw.split("/"):
-                raise OpFailure("corrupt_archive", "zip.extract: %s would be written outside dest" % what)
-            parts: list[str] = []
-            for comp in (c for c in raw.split("/") if c not in ("", ".")):
-                name = check_name(comp, "zip.extract: " + what, kind="corrupt_archive")
-                # Entries that differ only in case land in one folder, spelled as first met.
-                parts.append(stored_case.setdefault("/".join(parts + [name]).lower(), name))
-            if not parts:
-                continue
-            key = "/".join(parts).lower()
-            if key in seen and not info.is_dir():
-                raise OpFailure("corrupt_archive", "zip.extract: %s appears twice" % what)
-            seen.add(key)
-            target = dest.child(*parts)
-            a.check_length(target, "zip.extract: " + what)
-            node = self.resolve(target)
-            if node.exists and not (info.is_dir() and node.kind == "directory"):
-                raise OpFailure("exists", "zip.extract: %s already exists; nothing was extracted" % node.path)
-            if node.blocker is not None:
-                raise OpFailure("exists", "zip.extract: %s is a file, so %s cannot be extracted" % (node.blocker, what))
-            plan.append((tuple(parts), None if info.is_dir() else info))
-        return plan
-
-    @_op("junction.set", "path", "target")
-    def _junction_set(self, a: Args) -> JsonDict:
-        raw_target = a.raw.get("target")
-        if isinstance(raw_target, str) and is_unc(raw_target):
-            a.fail("target", "must be a local path (C:\\...); a junction cannot point to a network share")
-        path, target = a.path("path"), a.path("target")
-        node = self.resolve(path, follow=False)
-        if node.kind == "junction":
-            before = node.target
-            if before is not None and before.lower() == str(target).lower():
-                return {"changed": False, "before": before}
-            self._state["junctions"][node.path.key]["target"] = str(target)
-            return {"changed": True, "before": before}
-        if node.exists:
-            raise OpFailure("exists", "junction.set: %s is a %s, not a junction" % (node.path, node.kind))
-        real = self._writable(node, "junction.set")
-        self._mkdirs(os.path.dirname(real))
-        self._state["junctions"][node.path.key] = {"path": str(node.path), "target": str(target)}
-        return {"changed": True, "before": None}
-
-    @_op("acl.get", "path")
-    def _acl_get(self, a: Args) -> JsonDict:
-        node = self.resolve(a.path("path"))
-        if not node.exists:
-            return {"exists": False, "owner": None, "protected": False, "aces": []}
-        return self._acl(node)
-
-    @_op("acl.set", "path", "protected", "aces")
-    def _acl_set(self, a: Args) -> JsonDict:
-        path = a.path("path")
-        protected = a.flag("protected", False)
-        raw_aces = a.raw.get("aces")
-        if not isinstance(raw_aces, list):
-            a.fail("aces", "is required (a list of {identity, mask, type, inherit})")
-        shapes = [self._ace_shape(a, index, raw) for index, raw in enumerate(raw_aces)]
-        node = self.resolve(path)
-        if not node.exists:
-            raise OpFailure("not_found", "acl.set: %s does not exist" % path)
-        aces = []
-        for index, (identity, mask, ace_type, inherit) in enumerate(shapes):
-            if inherit and node.kind != "directory":
-                a.fail("aces[%d].inherit" % index, "must be false on a file (only folders pass ACEs on)")
-            sid = self.lookup_identity(identity)
-            if sid is None:
-                raise OpFailure(
-                    "identity_not_found", "acl.set: aces[%d]: no account or group named '%s' is known on this host" % (index, identity)
-                )
-            aces.append(_ace(sid, mask, inherit, ace_type))
-        entry = self._state["acls"].get(node.path.key)
-        current = entry or {"aces": [], "protected": False}
-        if bool(current["protected"]) == protected and sorted(current["aces"], key=_ace_sort_key) == sorted(aces, key=_ace_sort_key):
-            return {"changed": False}
-        owner = entry["owner"] if entry else SID_ADMINISTRATORS
-        self._state["acls"][node.path.key] = {"path": str(node.path), "owner": owner, "protected": protected, "aces": aces}
-        return {"changed": True}
-
-    @staticmethod
-    def _ace_shape(a: Args, index: int, raw: object) -> tuple[str, int, str, bool]:
-        what = "aces[%d]" % index
-        fields = ("identity", "mask", "type", "inherit")
-        if not isinstance(raw, dict):
-            a.fail(what, "must be an object with %s" % ", ".join(fields))
-        unknown = sorted(set(raw) - set(fields))
-        if unknown:
-            a.fail(what, "has an unknown key '%s'; accepted: %s" % (unknown[0], ", ".join(fields)))
-        identity, mask, ace_type, inherit = (raw.get(f) for f in fields)
-        if not isinstance(identity, str) or not identity:
-            a.fail(what + ".identity", "is required (an account name or SID)")
-        if not isinstance(mask, int) or isinstance(mask, bool) or not 1 <= mask <= 0xFFFFFFFF:
-            a.fail(what + ".mask", "must be an integer FileSystemRights mask from 1 to 4294967295")
-        if ace_type not in ("allow", "deny"):
-            a.fail(what + ".type", "must be one of allow, deny")
-        if not isinstance(inherit, bool):
-            a.fail(what + ".inherit", "must be true or false")
-        return identity, mask, ace_type, inherit
-
-    @_op("identity.resolve", "names")
-    def _identity_resolve(self, a: Args) -> JsonDict:
-        names = a.strings("names")
-        if any(not n for n in names):
-            a.fail("names", "must not contain an empty name")
-        return {"sids": {name: self.lookup_identity(name) for name in names}}
-
-    @_op("env.notify")
-    def _env_notify(self, a: Args) -> JsonDict:
-        """What a real host does with WM_SETTINGCHANGE cannot be seen here: winsim counts the broadcasts."""
-        self._state["notifications"] = int(self._state.get("notifications", 0)) + 1
-        return {"sent": True}
-
-    @_op("go.run", "exe", "args", "env", "cwd", "timeout", "expect_rc", "expect_stdout_prefix")
-    def _go_run(self, a: Args) -> JsonDict:
-        exe_path = a.path("exe")
-        argv = a.strings("args", default=[])
-        env = a.mapping("env") or {}
-        if not all(isinstance(v, str) for v in env.values()):
-            a.fail("env", "must map names to strings")
-        cwd = a.optional_path("cwd")
-        a.number("timeout", 120, 1, 86400)
-        expect_rc = a.optional_number("expect_rc", -(2 ** 31), 2 ** 32 - 1)
-        expect_prefix = a.text("expect_stdout_prefix", empty=True)
-        exe = self.resolve(exe_path)
-        if exe.kind != "file":
-            raise OpFailure("not_found", "go.run: %s does not exist" % exe_path)
-        if cwd is not None and self.resolve(cwd).kind != "directory":
-            raise OpFailure("not_found", "go.run: cwd %s does not exist" % cwd)
-        machine = self._pe_of(exe)
-        if machine is None:
-            raise OpFailure("exec_failed", "go.run: %s is not a valid Win32 application" % exe_path)
-        if machine not in RUNNABLE[self.arch]:
-            raise OpFailure("exec_failed", "go.run: %s is a %s program, which this %s host cannot run" % (exe_path, machine, self.arch))
-        command = _go_command(argv, cwd)
-        environ = self._new_process_env()
-        for name, value in env.items():
-            if value == "":
-                environ.remove(name)
-            else:
-                environ.set(name, value)
-        version_file = exe_path.parent.parent.child("VERSION")
-        version_node = self.resolve(version_file)
-        if version_node.kind != "file":
-            raise OpFailure("unsupported", "go.run: winsim models the Go version from %s, which does not exist" % version_file)
-        go = GoCall(exe_path, machine, decode_text(self._read_head(version_node, 4096)).split("\n", 1)[0].strip(), environ, cwd)
-        models: dict[str, Callable[[GoCall, GoCommand], tuple[int, str, str, str]]] = {
-            "version": self._go_version, "env": self._go_env, "mod init": self._go_mod_init, "build": self._go_build,
-        }
-        rc, stdout, stderr, modelled_from = models[command.verb](go, command)
-        if expect_rc is not None and expect_rc not in (rc, rc & 0xFFFFFFFF):
-            tail = "; stderr: %s" % json.dumps(stderr[:400]) if stderr else ""
-            raise OpFailure("verify_failed", "go.run: rc is %d, expected %d%s" % (rc, expect_rc, tail))
-        if expect_prefix is not None and not stdout.startswith(expect_prefix):
-            raise OpFailure("verify_failed", "go.run: stdout %s does not start with %s" % (json.dumps(stdout[:200]), json.dumps(expect_prefix)))
-        return {"rc": rc, "stdout": stdout, "stderr": stderr, "modelled": True, "modelled_from": modelled_from}
-
-    # ---- the model of go.exe ----------------------------------------------------------------
-
-    def _text_of(self, path_text: str) -> str | None:
-        """The text of a file named by a path from the environment (None when it is not an absolute path to a file)."""
-        try:
-            path = parse_path(path_text, "path")
-        except OpFailure:
-            return None
-        node = self.resolve(path)
-        if node.kind != "file":
-            return None
-        with open(node.host_path, "rb") as handle:
-            return decode_text(handle.read())
-
-    def _go_view(self, go: GoCall) -> dict[str, str]:
-        """go_env_view() of the modelled toolchain, with the files it reads taken from the model."""
-        environ = go.environ
-        goroot = environ.get("GOROOT") or str(go.goroot)
-        appdata = environ.get("APPDATA") or ""
-        goenv = environ.get("GOENV")
-        if goenv == "off":
-            user_env_text = None
-        else:
-            user_env_file = goenv or (appdata + "\\go\\env" if appdata else "")
-            user_env_text = self._text_of(user_env_file) if user_env_file else None
-        return go_env_view(
-            environ.as_dict(), user_env_text, self._text_of(goroot + "\\go.env"),
-            goroot=goroot, version=go.version, goarch=go.machine, user_profile=environ.get("USERPROFILE") or "",
-            appdata=appdata, local_appdata=environ.get("LOCALAPPDATA") or "",
-        )
-
-    def _go_version(self, go: GoCall, command: GoCommand) -> tuple[int, str, str, str]:
-        stdout = "go version %s windows/%s\n" % (go.version, go.machine)
-        return 0, stdout, "", "%s (first line) and the PE machine of %s" % (go.version_file, go.exe)
-
-    def _go_env(self, go: GoCall, command: GoCommand) -> tuple[int, str, str, str]:
-        view = self._go_view(go)
-        names = command.params
-        if command.as_json:
-            stdout = go_json({n: view.get(n, "") for n in names} if names else view)
-        else:
-            stdout = "".join(view.get(n, "") + "\n" for n in names)
-        modelled_from = "go_env_view() of the process environment (registry and env argument), %s, %s, the go env files and the PE machine of %s" % (
-            go.version_file, go.goroot, go.exe)
-        return 0, stdout, "", modelled_from
-
-    def _go_mod_init(self, go: GoCall, command: GoCommand) -> tuple[int, str, str, str]:
-        cwd = t.cast(WinPath, go.cwd)
-        params = command.params
-        mod_file = cwd.child("go.mod")
-        modelled_from = "go mod init as Go does it, with the version of %s" % go.version_file
-        if len(params) > 1:
-            return 1, "", "go: 'go mod init' accepts at most one argument\n", modelled_from
-        if self.resolve(mod_file).exists:
-            return 1, "", "go: %s already exists\n" % mod_file, modelled_from
-        if not params or not params[0]:
-            return 1, "", GO_MOD_INIT_USAGE % cwd, modelled_from
-        text = "module %s\n\ngo %s\n" % (params[0], go.version[2:] if go.version.startswith("go") else go.version)
-        try:
-            self._write_atomic(mod_file, text.encode("utf-8"), "go mod init")
-        except OpFailure as failure:
-            return 1, "", "go: %s\n" % failure.message, modelled_from
-        stderr = "go: creating new go.mod: module %s\n" % params[0]
-        if any((kind == "directory" or name.lower().endswith(".go")) and not name.startswith((".", "_"))
-               for name, kind in self._children(self.resolve(cwd))):
-            stderr += "go: to add module requirements and sums:\n\tgo mod tidy\n"
-        return 0, "", stderr, modelled_from
-
-    def _go_build(self, go: GoCall, command: GoCommand) -> tuple[int, str, str, str]:
-        cwd = t.cast(WinPath, go.cwd)
-        out_arg = command.out
-        modelled_from = "go build as a stand-in PE image, from go.mod, the .go files in %s and GOOS/GOARCH of go_env_view()" % cwd
-        folder = cwd
-        while self.resolve(folder.child("go.mod")).kind != "file":
-            if folder.is_root:
-                return 1, "", "go: go.mod file not found in current directory or any parent directory; see 'go help modules'\n", modelled_from
-            folder = folder.parent
-        mod_text = self._text_of(str(folder.child("go.mod"))) or ""
-        cwd_node = self.resolve(cwd)
-        sources = [name for name, kind in self._children(cwd_node) if kind == "file" and name.lower().endswith(".go")
-                   and not name.lower().endswith("_test.go") and not name.startswith((".", "_"))]
-        if not sources:
-            return 1, "", "no Go files in %s\n" % cwd, modelled_from
-        if not any(re.search(r"^\s*package\s+main\b", self._text_of(str(cwd.child(n))) or "", re.M) for n in sources):
-            raise OpFailure("unsupported", "go.run: winsim models 'go build' of a main package only; no .go file in %s says package main" % cwd)
-        view = self._go_view(go)
-        goos, goarch = view.get("GOOS") or "windows", view.get("GOARCH") or go.machine
-        if goos != "windows" or goarch not in PE_CODES:
-            raise OpFailure("unsupported", "go.run: winsim models 'go build' for windows/amd64, arm64 and 386 only, not %s/%s" % (goos, goarch))
-        found = re.search(r"^\s*module\s+\"?([^\s\"]+)", mod_text, re.M)
-        import_path = "/".join([found.group(1) if found else folder.name, *cwd.parts[len(folder.parts):]])
-        elements = import_path.split("/")
-        name = elements[-2] if len(elements) > 1 and re.fullmatch(r"v[0-9]+", elements[-1]) else elements[-1]
-        if out_arg is None:
-            out = cwd.child(name + ".exe")
-        else:
-            text = out_arg.replace("/", "\\")
-            if text.startswith("\\") and not text.startswith("\\\\"):
-                text = cwd.drive + ":" + text
-            elif not _DRIVE_PATH.match(text) and not text.startswith("\\\\"):
-                text = str(cwd) + "\\" + text
-            out = parse_path(text, "args")
-            if text.endswith("\\") or self.resolve(out).kind == "directory":
-                out = out.child(name + ".exe")
-        try:
-            self._write_atomic(out, stand_in_pe(goarch), "go build")
-        except OpFailure as failure:
-            if failure.kind == "in_use":
-                return 1, "", "go: open %s: The process cannot access the file because it is being used by another process.\n" % out, modelled_from
-            return 1, "", "go: %s\n" % failure.message, modelled_from
-        return 0, "", "", modelled_from
 
     # ---- faults -----------------------------------------------------------------------------
 
@@ -2063,13 +1357,16 @@ class WinSimHost:
         with self._transaction():
             self._counters = _new_counters()
 
-    def count_round_trip(self, sent: int, received: int, put: bool = False) -> None:
+    def count_round_trip(self, sent: int, received: int, put: bool = False, families: t.Iterable[str] | None = None) -> None:
+        """One round trip; `families`: the op families of the agent text it carried (for the benchmarks)."""
         with self._transaction():
             self._counters["round_trips"] += 1
             self._counters["bytes_sent"] += sent
             self._counters["bytes_received"] += received
             if put:
                 self._counters["puts"] += 1
+            if families is not None:
+                self._counters.setdefault("families_sent", []).append(list(families))
 
     # ---- test and bench API -----------------------------------------------------------------
 
