@@ -11,7 +11,7 @@ from ansible_collections.gowin.server.plugins.plugin_utils import _env_plan as e
 from ansible_collections.gowin.server.plugins.plugin_utils import _goenv as ge
 from ansible_collections.gowin.server.plugins.plugin_utils import _winpath as wp
 from ansible_collections.gowin.server.plugins.plugin_utils._action import GowinAction, ModuleFailure
-from ansible_collections.gowin.server.plugins.plugin_utils._channel import Channel
+from ansible_collections.gowin.server.plugins.plugin_utils._channel import Channel, OpError
 
 
 class ActionModule(GowinAction):
@@ -33,47 +33,71 @@ class ActionModule(GowinAction):
         except (ge.GoEnvError, wp.PathError) as err:
             raise ModuleFailure(str(err)) from None
 
-        ops, tags = ep.probe_ops(p)
-        obs = ep.observe(tags, channel.run_checked(ops))
+        # A write that finds a value changed since the probe read it fails 'conflict' (another run
+        # wrote it): read again and plan again, holding the host lock by then (at most 3 tries).
+        base_desired, base_warnings = desired, warnings
+        attempt = 0
+        first: dict | None = None  # what the first probe saw: the task's "before", whatever the retries find
+        while True:
+            attempt += 1
+            desired, warnings = dict(base_desired), list(base_warnings)
+            ops, tags = ep.probe_ops(p)
+            obs = ep.observe(tags, channel.run_checked(ops))
 
-        if present and "GOROOT" not in desired:
-            goroot = ep.default_goroot(p, obs)
-            if goroot:
-                desired["GOROOT"] = goroot
-        try:
-            if present and "GOPATH" in desired and "GOROOT" in desired:
-                ge.check_gopath_not_in_goroot(desired["GOPATH"], desired["GOROOT"])
-            entries = explicit_path if explicit_path is not None else ep.default_path_entries(desired, obs, p["scope"])
-            plan = ep.plan(p, obs, desired, names, entries, today=datetime.now(timezone.utc).strftime("%Y-%m-%d"))
-        except ge.GoEnvError as err:
-            raise ModuleFailure(str(err)) from None
+            if present and "GOROOT" not in desired:
+                goroot = ep.default_goroot(p, obs)
+                if goroot:
+                    desired["GOROOT"] = goroot
+            try:
+                if present and "GOPATH" in desired and "GOROOT" in desired:
+                    ge.check_gopath_not_in_goroot(desired["GOPATH"], desired["GOROOT"])
+                entries = explicit_path if explicit_path is not None else ep.default_path_entries(desired, obs, p["scope"])
+                plan = ep.plan(p, obs, desired, names, entries, today=datetime.now(timezone.utc).strftime("%Y-%m-%d"))
+            except ge.GoEnvError as err:
+                raise ModuleFailure(str(err)) from None
 
-        view = ep.effective(obs, p["scope"], plan.after_scope, (plan.telemetry or {}).get("after"))
-        machine_after = plan.after_scope if p["scope"] == "machine" else obs.machine
-        user_after = plan.after_scope if p["scope"] == "user" else obs.user
-        warnings += ge.conflict_warnings(_data(machine_after), _data(user_after), view["go_env"])
+            view = ep.effective(obs, p["scope"], plan.after_scope, (plan.telemetry or {}).get("after"))
+            machine_after = plan.after_scope if p["scope"] == "machine" else obs.machine
+            user_after = plan.after_scope if p["scope"] == "user" else obs.user
+            warnings += ge.conflict_warnings(_data(machine_after), _data(user_after), view["go_env"])
 
-        redact = ge.redact_url
-        variables = {n: {k: (redact(v) if isinstance(v, str) else v) for k, v in d.items()} for n, d in plan.variables.items()}
-        result = {
-            "changed": plan.changed,
-            "scope": p["scope"],
-            "variables": variables,
-            "path": {"before": plan.path_before, "after": plan.path_after, "added": plan.added, "removed": plan.removed},
-            "telemetry": plan.telemetry,
-            "effective": view,
-            "warnings": list(dict.fromkeys(warnings)),
-            "changes": plan.changes,
-            "diff": {
-                "before": _diff_text({n: d["before"] for n, d in variables.items()}, plan.path_before),
-                "after": _diff_text({n: d["after"] for n, d in variables.items()}, plan.path_after),
-                "before_header": "%s environment" % p["scope"],
-                "after_header": "%s environment" % p["scope"],
-            },
-        }
-        if plan.changed and not self.check_mode:
-            channel.run_checked(plan.ops)
-        return result
+            if first is None:
+                first = {"variables": {n: d["before"] for n, d in plan.variables.items()}, "path": plan.path_before,
+                         "changes": [], "ran": False}
+            else:  # a retry: report the change from what the task first found
+                for n, d in plan.variables.items():
+                    d["before"] = first["variables"].get(n, d["before"])
+                plan.path_before = first["path"]
+            changes = list(dict.fromkeys(first["changes"] + plan.changes))
+            redact = ge.redact_url
+            variables = {n: {k: (redact(v) if isinstance(v, str) else v) for k, v in d.items()} for n, d in plan.variables.items()}
+            result = {
+                "changed": plan.changed or first["ran"],
+                "scope": p["scope"],
+                "variables": variables,
+                "path": {"before": plan.path_before, "after": plan.path_after, "added": plan.added, "removed": plan.removed},
+                "telemetry": plan.telemetry,
+                "effective": view,
+                "warnings": list(dict.fromkeys(warnings)),
+                "changes": changes,
+                "diff": {
+                    "before": _diff_text({n: d["before"] for n, d in variables.items()}, plan.path_before),
+                    "after": _diff_text({n: d["after"] for n, d in variables.items()}, plan.path_after),
+                    "before_header": "%s environment" % p["scope"],
+                    "after_header": "%s environment" % p["scope"],
+                },
+            }
+            if plan.changed and not self.check_mode:
+                try:
+                    self.run_locked(channel, plan.ops)
+                except OpError as err:
+                    if err.kind == "conflict" and attempt < 3:
+                        # the ops before the refused one were made: they count as this task's changes
+                        first["ran"] = first["ran"] or err.index > 0
+                        first["changes"] += plan.changes if err.index > 0 else []
+                        continue
+                    raise
+            return result
 
 
 def _data(values: dict) -> dict[str, str]:

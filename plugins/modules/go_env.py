@@ -143,6 +143,11 @@ notes:
   - Check mode and diff mode are supported.
   - Processes that are already running, services included, keep their environment until restarted.
     C(WM_SETTINGCHANGE) reaches only programs that listen for it, such as Explorer.
+  - Runs at the same time against one host (two playbooks, a job template started twice) do not lose each
+    other's changes. The changes are made under the host lock (C(HKLM\SOFTWARE\GoWin\Lock)), in the same
+    round trip, and every write holds only if the value is still what the task read; a task that finds a
+    value changed reads the host again and plans again. A task waits up to 10 minutes for another run's
+    lock; a lock left by a run that died is taken over once its lease (15 minutes) has run out.
 seealso:
   - module: gowin.server.go_install
   - module: gowin.server.go_verify

@@ -11,6 +11,10 @@ task failures (no traceback reaches the user).
 from __future__ import annotations
 
 import importlib
+import os
+import secrets
+import socket
+import time
 import typing as t
 
 import yaml
@@ -57,6 +61,13 @@ class GowinAction(ActionBase):
     MUTUALLY_EXCLUSIVE: list = []
     REQUIRED_IF: list = []
     REQUIRED_TOGETHER: list = []
+    # The host lock (docs/agent-protocol.md, family lock): how long a batch of changes may hold it,
+    # how long a task waits for another run's lock, and how often it asks again meanwhile.
+    LOCK_LEASE = 900
+    LOCK_WAIT = 600.0
+    LOCK_POLL = 2.0
+    _lock_owner = ""
+    _lock_held = False
 
     def argument_spec(self) -> dict:
         stub = importlib.import_module("ansible_collections.gowin.server.plugins.modules." + self.MODULE)
@@ -86,16 +97,68 @@ class GowinAction(ActionBase):
     def check_mode(self) -> bool:
         return bool(self._task.check_mode)
 
+    # ------------------------------------------------------------ the host lock
+
+    def _lock_op(self, verb: str) -> dict:
+        if not self._lock_owner:
+            self._lock_owner = "gw-" + secrets.token_hex(8)
+        if verb == "release":
+            return {"op": "lock.release", "args": {"owner": self._lock_owner}}
+        holder = "controller %s pid %d, gowin.server.%s" % (socket.gethostname()[:60], os.getpid(), self.MODULE)
+        return {"op": "lock.acquire", "args": {"owner": self._lock_owner, "lease": int(self.LOCK_LEASE), "holder": holder[:200]}}
+
+    def run_locked(self, channel: Channel, ops: list[dict], release: bool = True) -> list[dict]:
+        """Run a batch of changes under the host lock: lock.acquire first and (unless release is
+        False, for a batch that more batches follow) lock.release last, in the same round trip.
+
+        While another run holds the lock (the acquire fails busy, so nothing else ran), wait and try
+        again, up to LOCK_WAIT seconds. Returns the data of `ops` only; an OpError raised for one of
+        `ops` carries its index in `ops`. After a failure the lock is still held (release did not
+        run): later batches of this task re-enter it, and run() gives it back at the end."""
+        batch = [self._lock_op("acquire")] + list(ops) + ([self._lock_op("release")] if release else [])
+        deadline = time.monotonic() + self.LOCK_WAIT
+        while True:
+            try:
+                data = channel.run_checked(batch)
+            except OpError as err:
+                if err.index == 0 and err.kind == "busy":
+                    if time.monotonic() >= deadline:
+                        raise ModuleFailure(
+                            "The host is busy: %s. This task waited %d seconds for it; run it again later." % (err, self.LOCK_WAIT),
+                            error_kind="busy",
+                        ) from None
+                    time.sleep(self.LOCK_POLL)
+                    continue
+                self._lock_held = True
+                if err.index > len(ops):  # the release itself failed: the changes are made
+                    return [d.get("data") or {} for d in err.results[1:len(ops) + 1]]
+                raise OpError(err.index - 1, ops[err.index - 1], err.kind, str(err), err.results[1:]) from None
+            self._lock_held = not release
+            return data[1:len(ops) + 1]
+
+    def _give_back_lock(self, channel: Channel | None) -> None:
+        if channel is None or not self._lock_held:
+            return
+        self._lock_held = False
+        try:
+            channel.run([self._lock_op("release")])
+        except (ChannelError, AnsibleConnectionFailure):
+            pass  # the lease runs out by itself
+
     def run(self, tmp: t.Any = None, task_vars: dict | None = None) -> dict:
         self._supports_check_mode = True
         self._supports_async = False
         result = super().run(tmp, task_vars)
         del tmp
         task_vars = task_vars or {}
+        channel = None
         try:
             params = self.validate()
             channel = Channel(self)
-            result.update(self.execute(params, channel, task_vars))
+            try:
+                result.update(self.execute(params, channel, task_vars))
+            finally:
+                self._give_back_lock(channel)
             result["round_trips"] = channel.round_trips
         except ModuleFailure as err:
             result.update(err.data)

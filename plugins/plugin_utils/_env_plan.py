@@ -238,6 +238,22 @@ class EnvPlan:
         return bool(self.changes)
 
 
+def expect_of(value: dict | None) -> dict | None:
+    """What a conditional registry write expects to find: the value as the probe read it."""
+    if value is None:
+        return {"exists": False}
+    if value.get("type") in ("REG_SZ", "REG_EXPAND_SZ", "REG_DWORD", "REG_QWORD", "REG_MULTI_SZ", "REG_BINARY", "REG_NONE"):
+        return {"type": value["type"], "data": value.get("data")}
+    return None  # a type the protocol cannot name: written unconditionally
+
+
+def _conditional(args: dict, value: dict | None) -> dict:
+    expect = expect_of(value)
+    if expect is not None:
+        args["expect"] = expect
+    return args
+
+
 def _owner_only_aces(user_sid: str) -> list[dict]:
     return [
         {"identity": ip.SID_ADMINS, "mask": ip.FULL_CONTROL, "type": "allow", "inherit": True},
@@ -263,11 +279,12 @@ def plan(params: dict, obs: EnvObserved, desired: dict[str, str], names: list[st
         if before == target:
             continue
         if target is None:
-            out.ops.append({"op": "registry.remove", "args": {"path": key, "name": stored}})
+            out.ops.append({"op": "registry.remove", "args": _conditional({"path": key, "name": stored}, value)})
             out.changes.append("remove %s" % name)
             after.pop(stored, None)
         else:
-            out.ops.append({"op": "registry.set", "args": {"path": key, "name": stored or name, "type": "REG_SZ", "data": target}})
+            out.ops.append({"op": "registry.set", "args": _conditional(
+                {"path": key, "name": stored or name, "type": "REG_SZ", "data": target}, value)})
             out.changes.append("set %s" % name)
             after[stored or name] = {"type": "REG_SZ", "data": target}
 
@@ -287,7 +304,8 @@ def plan(params: dict, obs: EnvObserved, desired: dict[str, str], names: list[st
             raise ge.GoEnvError("path: the %s PATH would be %d characters, more than Windows allows (%d)" % (scope, len(data), MAX_VALUE))
         # the machine Path is REG_EXPAND_SZ; a user Path keeps its type (REG_EXPAND_SZ when new)
         kind = "REG_EXPAND_SZ" if scope == "machine" or value is None else value.get("type", "REG_EXPAND_SZ")
-        out.ops.append({"op": "registry.set", "args": {"path": key, "name": stored or "Path", "type": kind, "data": data}})
+        out.ops.append({"op": "registry.set", "args": _conditional(
+            {"path": key, "name": stored or "Path", "type": kind, "data": data}, value)})
         out.changes += ["add %s to the %s PATH" % (e, scope) for e in out.added]
         out.changes += ["remove %s from the %s PATH" % (e, scope) for e in out.removed]
         after[stored or "Path"] = {"type": kind, "data": data}

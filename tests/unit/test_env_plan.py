@@ -83,8 +83,11 @@ def test_plan_keeps_the_stored_name_and_the_path_type():
     params = {"scope": "machine", "state": "present", "session_script": None}
     out = ep.plan(params, obs, {"GOPATH": "C:\\new"}, [], ["C:\\Go\\bin"])
     sets = [o["args"] for o in out.ops if o["op"] == "registry.set"]
-    assert sets[0] == {"path": ep.MACHINE_ENV, "name": "GoPath", "type": "REG_SZ", "data": "C:\\new"}
+    assert sets[0] == {"path": ep.MACHINE_ENV, "name": "GoPath", "type": "REG_SZ", "data": "C:\\new",
+                       "expect": {"type": "REG_SZ", "data": "C:\\old"}}
     assert sets[1]["type"] == "REG_EXPAND_SZ" and sets[1]["data"] == "%SystemRoot%;C:\\Go\\bin"
+    # every write holds only if the value is still what the probe read (two runs cannot lose each other's PATH)
+    assert sets[1]["expect"] == {"type": "REG_EXPAND_SZ", "data": "%SystemRoot%"}
     assert out.ops[-1]["op"] == "env.notify"
     assert out.variables["GOPATH"] == {"before": "C:\\old", "after": "C:\\new"}
 
@@ -95,3 +98,21 @@ def test_plan_refuses_a_path_longer_than_windows_allows():
     with pytest.raises(ge.GoEnvError) as err:
         ep.plan({"scope": "machine", "state": "present"}, obs, {}, [], ["C:\\Go\\bin"])
     assert "32767" in str(err.value)
+
+
+def test_every_write_of_the_plan_is_conditional_on_what_the_probe_read():
+    obs = ep.EnvObserved(
+        facts={"user_sid": "S-1-5-21-1"}, machine={"Path": {"type": "REG_EXPAND_SZ", "data": "C:\\a"},
+                                                   "GOFLAGS": {"type": "REG_SZ", "data": "-mod=mod"},
+                                                   "GOODD": {"type": "REG_UNKNOWN", "data": "0a0b"}},
+        user={}, records={}, active=None, current_exists=False, goroot_go_env=None)
+    params = {"scope": "machine", "state": "absent", "session_script": None}
+    out = ep.plan(params, obs, {}, ["GOFLAGS", "GOODD", "GOPROXY"], ["C:\\a"])
+    removes = {o["args"]["name"]: o["args"] for o in out.ops if o["op"] == "registry.remove"}
+    assert removes["GOFLAGS"]["expect"] == {"type": "REG_SZ", "data": "-mod=mod"}
+    assert "expect" not in removes["GOODD"]  # a type the protocol cannot name is removed unconditionally
+    assert "GOPROXY" not in removes  # not there: nothing to do
+    path_set = [o["args"] for o in out.ops if o["op"] == "registry.set"][0]
+    assert path_set["data"] == "" and path_set["expect"] == {"type": "REG_EXPAND_SZ", "data": "C:\\a"}
+    new = ep.plan({"scope": "user", "state": "present", "session_script": None}, obs, {"GOPATH": "C:\\gp"}, [], [])
+    assert [o["args"]["expect"] for o in new.ops if o["op"] == "registry.set"] == [{"exists": False}]

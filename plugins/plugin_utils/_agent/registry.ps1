@@ -6,8 +6,8 @@
 # The family's ops: name -> accepted arguments and the one fixed function that runs it.
 Register-AgentOps @{
     'registry.get' = @{ accepted = @('path', 'depth'); run = { param($a) Invoke-OpRegistryGet $a } }
-    'registry.set' = @{ accepted = @('path', 'name', 'type', 'data'); run = { param($a) Invoke-OpRegistrySet $a } }
-    'registry.remove' = @{ accepted = @('path', 'name'); run = { param($a) Invoke-OpRegistryRemove $a } }
+    'registry.set' = @{ accepted = @('path', 'name', 'type', 'data', 'expect'); run = { param($a) Invoke-OpRegistrySet $a } }
+    'registry.remove' = @{ accepted = @('path', 'name', 'expect'); run = { param($a) Invoke-OpRegistryRemove $a } }
 }
 
 $script:TwoTo64 = [decimal]::Parse('18446744073709551616', [System.Globalization.CultureInfo]::InvariantCulture)
@@ -178,6 +178,37 @@ function Test-RegValueEqual {
     return ([string]$a -ceq [string]$Json)
 }
 
+function Get-RegExpect {
+    # The value a write expects to find (read earlier by the same run): $null when not given,
+    # @{ exists = $false } or @{ exists = $true; type; json }.
+    param($OpArgs)
+    $expect = Get-MapArg $OpArgs 'expect'
+    if ($null -eq $expect) { return $null }
+    $help = "argument 'expect' must be {exists: false} or {type: T, data: D} (the value as read before)"
+    $keys = @($expect.PSBase.Keys)
+    if ($expect.ContainsKey('exists')) {
+        if ($keys.Count -ne 1 -or -not ($expect['exists'] -is [bool]) -or $expect['exists']) { Stop-Op 'bad_args' $help }
+        return @{ exists = $false }
+    }
+    if ($keys.Count -ne 2 -or -not $expect.ContainsKey('type') -or -not $expect.ContainsKey('data')) { Stop-Op 'bad_args' $help }
+    $etype = $expect['type']
+    if (-not ($etype -is [string]) -or ($script:RegTypes -cnotcontains $etype -and $etype -cne 'REG_NONE')) { Stop-Op 'bad_args' $help }
+    $json = $expect['data']
+    if ($script:RegTypes -ccontains $etype) { $json = (ConvertTo-RegData $etype $expect['data']).json }
+    return @{ exists = $true; type = $etype; json = $json }
+}
+
+function Assert-RegExpect {
+    # A write refused because the value changed since the run read it ('conflict'); the value
+    # itself is not shown (it may be a secret, such as a GOPROXY password).
+    param($Expect, $Before, [string]$What)
+    if ($null -eq $Expect) { return }
+    $ok = $false
+    if (-not $Expect.exists) { $ok = ($null -eq $Before) }
+    elseif ($null -ne $Before) { $ok = (Test-RegValueEqual $Before $Expect.type $Expect.json) }
+    if (-not $ok) { Stop-Op 'conflict' ($What + ' changed since it was read (another run or program wrote it); read it again') }
+}
+
 function Invoke-OpRegistryGet {
     param($OpArgs)
     $path = ConvertTo-RegPath (Get-StringArg $OpArgs 'path' -Required) 'path'
@@ -207,15 +238,25 @@ function Invoke-OpRegistrySet {
         Stop-Op 'bad_args' "argument 'data' is required (a string, an integer, a list of strings or a hex string, by type)"
     }
     $want = ConvertTo-RegData $type $OpArgs['data']
+    $expect = Get-RegExpect $OpArgs
     $base = Open-BaseKey $path.hive
     try {
+        $what = 'registry.set: ' + $path.name + '\' + $path.sub + ' value ' + "'" + $name + "'"
         $key = $base
-        if ($path.sub.Length -gt 0) { $key = $base.CreateSubKey($path.sub) }
+        if ($path.sub.Length -gt 0) {
+            # A key that is not there yet is created only once the expectation (if any) holds.
+            $key = $base.OpenSubKey($path.sub, $true)
+            if ($null -eq $key) {
+                Assert-RegExpect $expect $null $what
+                $key = $base.CreateSubKey($path.sub)
+            }
+        }
         try {
             $before = $null
             if (@($key.GetValueNames()) -contains $name) {
                 $before = Read-RegistryValue $key $name
             }
+            Assert-RegExpect $expect $before $what
             if (Test-RegValueEqual $before $type $want.json) {
                 return [ordered]@{ changed = $false; before = $before }
             }
@@ -229,14 +270,23 @@ function Invoke-OpRegistryRemove {
     param($OpArgs)
     $path = ConvertTo-RegPath (Get-StringArg $OpArgs 'path' -Required) 'path'
     $name = Get-StringArg $OpArgs 'name' -AllowEmpty
+    $expect = Get-RegExpect $OpArgs
+    if ($null -ne $expect -and $null -eq $name) {
+        Stop-Op 'bad_args' "argument 'expect' applies to a value: give 'name' too (a key is removed with what it holds)"
+    }
+    $what = 'registry.remove: ' + $path.name + '\' + $path.sub + ' value ' + "'" + $name + "'"
     $base = Open-BaseKey $path.hive
     try {
         if ($null -ne $name) {
             $key = $base
             if ($path.sub.Length -gt 0) { $key = $base.OpenSubKey($path.sub, $true) }
-            if ($null -eq $key) { return [ordered]@{ changed = $false } }
+            if ($null -eq $key) { Assert-RegExpect $expect $null $what; return [ordered]@{ changed = $false } }
             try {
-                if (@($key.GetValueNames()) -notcontains $name) { return [ordered]@{ changed = $false } }
+                $present = @($key.GetValueNames()) -contains $name
+                $before = $null
+                if ($present) { $before = Read-RegistryValue $key $name }
+                Assert-RegExpect $expect $before $what
+                if (-not $present) { return [ordered]@{ changed = $false } }
                 $key.DeleteValue($name, $false)
                 return [ordered]@{ changed = $true }
             } finally { if ($key -ne $base) { $key.Close() } }

@@ -34,6 +34,7 @@ from ansible_collections.gowin.server.plugins.plugin_utils._winsim.host import (
     stand_in_pe,
 )
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.junction import JunctionOps
+from ansible_collections.gowin.server.plugins.plugin_utils._winsim.lock import LockOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.registry import RegistryOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.tree import TreeOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.write import WriteOps
@@ -47,5 +48,5 @@ __all__ = [
 ]
 
 
-class WinSimHost(RegistryOps, EnvOps, FsOps, TreeOps, WriteOps, JunctionOps, DownloadOps, ZipOps, AclOps, GoOps, HostBase):
+class WinSimHost(RegistryOps, EnvOps, FsOps, TreeOps, WriteOps, JunctionOps, DownloadOps, ZipOps, AclOps, GoOps, LockOps, HostBase):
     """One simulated host. Every public method is one locked transaction on the state directory."""

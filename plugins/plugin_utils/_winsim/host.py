@@ -56,7 +56,7 @@ WRITE_DATA_APPEND_DATA = 6
 ERROR_KINDS = (
     "bad_args", "not_found", "exists", "access_denied", "in_use", "path_too_long", "disk_full",
     "checksum_mismatch", "verify_failed", "corrupt_archive", "download_failed", "identity_not_found",
-    "exec_failed", "unsupported", "internal",
+    "exec_failed", "unsupported", "busy", "conflict", "internal",
 )
 REG_TYPES = ("REG_SZ", "REG_EXPAND_SZ", "REG_DWORD", "REG_QWORD", "REG_MULTI_SZ", "REG_BINARY")
 SECRET_ARGS = frozenset({"password"})
