@@ -284,7 +284,13 @@ def main(argv: list[str] | None = None) -> int:
             print("inventory: %s\n" % os.path.relpath(inventory, REPO), flush=True)
 
             env = ansible_env()
-            proc = run([playbook_bin, args.playbook, "-i", inventory], env)
+            proc = run([playbook_bin, args.playbook, "-i", inventory], env, capture=True)
+            sys.stdout.write(proc.stdout)
+            sys.stderr.write(proc.stderr)
+            warnings = [line for line in (proc.stdout + proc.stderr).splitlines() if "[WARNING]" in line]
+            if warnings:
+                print("\nThe playbook printed %d warning(s); the demo must run clean." % len(warnings), file=sys.stderr)
+                return 3
             if proc.returncode != 0:
                 print("\nThe playbook failed (rc=%d); the simulated hosts are left in %s for inspection."
                       % (proc.returncode, os.path.relpath(state_dir, REPO)), file=sys.stderr)

@@ -87,6 +87,11 @@ class PlayRun:
         return [r for r in self.results
                 if r.host == host and (task is None or r.task == task or r.task.endswith(" : " + task))]
 
+    @property
+    def warnings(self) -> list[str]:
+        """The [WARNING] lines Ansible printed (stdout and stderr)."""
+        return [line for line in (self.stdout + "\n" + self.stderr).splitlines() if "[WARNING]" in line]
+
     def one(self, host: str, task: str | None = None) -> TaskResult:
         found = [r for r in self.of(host, task) if not r.task.startswith("Validating arguments")]
         assert len(found) == 1, "expected one result for %s/%s, got %s\n%s" % (host, task, found, self.stdout[-3000:])
@@ -123,7 +128,9 @@ class Fleet:
 
     def play(self, tasks: list[dict] | None = None, *, roles: list | None = None, check: bool = False,
              diff: bool = False, extra_vars: dict | None = None, playbook: str | None = None,
-             verbosity: int = 0, env: dict | None = None) -> PlayRun:
+             verbosity: int = 0, env: dict | None = None, allow_warnings: bool = False) -> PlayRun:
+        """Run a play; its output must hold no [WARNING] unless allow_warnings (a test that expects one
+        says so and checks it)."""
         self._n += 1
         record = self.root / ("record-%d.jsonl" % self._n)
         if playbook is None:
@@ -154,12 +161,16 @@ class Fleet:
             for line in record.read_text().splitlines():
                 d = json.loads(line)
                 results.append(TaskResult(d["host"], d["task"], d["status"], d["result"]))
-        return PlayRun(proc.returncode, proc.stdout, proc.stderr, results)
+        run = PlayRun(proc.returncode, proc.stdout, proc.stderr, results)
+        if not allow_warnings:
+            assert not run.warnings, "unexpected warnings in the ansible output:\n" + "\n".join(run.warnings)
+        return run
 
-    def install(self, check: bool = False, diff: bool = False, **args) -> PlayRun:
+    def install(self, check: bool = False, diff: bool = False, allow_warnings: bool = False, **args) -> PlayRun:
         task_args = dict(self.mirror.module_args())
         task_args.update(args)
-        return self.play([{"name": "install", "gowin.server.go_install": task_args}], check=check, diff=diff)
+        return self.play([{"name": "install", "gowin.server.go_install": task_args}], check=check, diff=diff,
+                         allow_warnings=allow_warnings)
 
 
 def ansible_env(record: Path | None = None) -> dict:

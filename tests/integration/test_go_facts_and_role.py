@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from conftest import reg
+from conftest import ansible_env, reg
 
 import ast
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -128,3 +130,33 @@ def test_module_examples_run(host1, mirror):
     run = host1.play(playbook=str(path))
     assert run.rc == 0, run.stdout[-4000:]
     assert not any(r.failed for r in run.results)
+
+
+def test_role_passes_go_env_options_one_by_one_without_warnings(host1, mirror):
+    # Fleet.play fails on any [WARNING]: a task whose arguments were one templated dict made Ansible
+    # warn on every run ("Using a template for task args is unsafe").
+    run = host1.play(roles=[{"role": "gowin.server.go_toolchain"}],
+                     extra_vars=dict(role_vars(mirror), go_toolchain_verify=False,
+                                     go_toolchain_env={"goproxy": "https://proxy.example.com,direct", "path": ["C:\\tools"]}))
+    assert run.rc == 0, run.stdout[-4000:]
+    env_key = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Environment"
+    assert reg(host1.host("win1"), env_key, "GOPROXY") == "https://proxy.example.com,direct"
+    assert "C:\\tools" in reg(host1.host("win1"), env_key, "Path").split(";")
+
+
+def test_role_refuses_an_unknown_go_env_option_before_touching_hosts(host1, mirror):
+    before = host1.host("win1").snapshot()
+    run = host1.play(roles=[{"role": "gowin.server.go_toolchain"}],
+                     extra_vars=dict(role_vars(mirror), go_toolchain_env={"gopathh": "C:\\gp", "goproxy": "off"}))
+    assert run.rc != 0
+    assert "gopathh" in run.stdout and "accepted: goroot, gopath" in run.stdout
+    assert host1.host("win1").snapshot() == before
+
+
+def test_demo_runs_clean(tmp_path):
+    """`make demo`: the site playbook on three simulated hosts, with no [WARNING] in its output."""
+    proc = subprocess.run([sys.executable, str(REPO / "tools" / "demo.py"), "--workdir", str(tmp_path / "demo")],
+                          cwd=str(REPO), env=ansible_env(), capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "[WARNING]" not in proc.stdout + proc.stderr
+    assert "failed=0" in proc.stdout
