@@ -46,7 +46,7 @@ def build_facts(obs: ip.Observed, root: str) -> dict:
         "install_drive_free_bytes": f.get("free_bytes"),
         "toolchains": ip.toolchains_from(obs),
         "active": obs.active,
-        "active_goroot": wp.join(root, "current", "go") if active_ok else None,
+        "active_goroot": wp.join(root, "current") if active_ok else None,
     }
 
 

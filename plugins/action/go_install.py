@@ -210,9 +210,9 @@ class ActionModule(GowinAction):
             "changed": plan.changed,
             "version": version,
             "arch": arch,
-            "goroot": wp.join(root, version, "go"),
+            "goroot": wp.join(root, version),
             "active": plan.after_active,
-            "active_goroot": wp.join(root, "current", "go") if plan.after_active else None,
+            "active_goroot": wp.join(root, "current") if plan.after_active else None,
             "installed_versions": plan.after_installed,
             "changes": plan.changes,
         }

@@ -72,7 +72,7 @@ class ActionModule(GowinAction):
         obs = ep.observe(tags, channel.run_checked(ops))
         env = ge.effective_windows_env(obs.machine, obs.user)
         lower = {k.upper(): v for k, v in env.items()}
-        goroot = lower.get("GOROOT") or (ep.default_goroot(p, obs) or wp.join(p["install_root"], "current", "go"))
+        goroot = lower.get("GOROOT") or (ep.default_goroot(p, obs) or wp.join(p["install_root"], "current"))
         exe = p.get("go_exe") or wp.join(goroot, "bin", "go.exe")
 
         # go.run starts go.exe with the environment a new process gets from the registry now (the

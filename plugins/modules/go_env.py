@@ -48,7 +48,7 @@ options:
   install_root:
     description:
       - The O(gowin.server.go_install#module:install_root) of M(gowin.server.go_install). When O(goroot) is not given
-        and a version is active there, C(GOROOT) is set to C(<install_root>\current\go).
+        and a version is active there, C(GOROOT) is set to C(<install_root>\current).
     type: str
     default: C:\opt\go
   goroot:

@@ -134,7 +134,7 @@ ansible_facts:
           sample:
             - version: 1.22.5
               path: C:\opt\go\1.22.5
-              goroot: C:\opt\go\1.22.5\go
+              goroot: C:\opt\go\1.22.5
               sha256: 2a1b...
               source_url: https://go.dev/dl/go1.22.5.windows-amd64.zip
               arch: amd64

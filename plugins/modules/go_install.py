@@ -15,7 +15,7 @@ description:
   - Installs Go on Windows Server 2016, 2019, 2022 and 2025 (Server Core included) from the official zip
     distribution (never the MSI), verified by SHA-256, into C(<install_root>\<version>), side by side with
     other versions.
-  - One version is active; C(<install_root>\current) is a junction to it, so C(<install_root>\current\go) is a stable
+  - One version is active; C(<install_root>\current) is a junction to it, so C(<install_root>\current) is a stable
     C(GOROOT).
   - Installs are atomic. The zip is downloaded to a staging folder, verified by SHA-256, and extracted. The module
     then checks that C(go\VERSION) names the requested version and that C(bin\go.exe) is a PE image for the target
@@ -215,7 +215,7 @@ goroot:
   description: The GOROOT of that version.
   returned: always
   type: str
-  sample: C:\opt\go\1.22.5\go
+  sample: C:\opt\go\1.22.5
 active:
   description: The active version after the task, or null when none is.
   returned: always
@@ -225,7 +225,7 @@ active_goroot:
   description: The stable GOROOT through the C(current) junction, when a version is active.
   returned: always
   type: str
-  sample: C:\opt\go\current\go
+  sample: C:\opt\go\current
 installed_versions:
   description: Every version recorded as installed after the task, newest first.
   returned: always

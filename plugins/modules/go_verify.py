@@ -36,7 +36,7 @@ options:
   go_exe:
     description:
       - The C(go.exe) to check. The default is C(GOROOT\bin\go.exe) for the C(GOROOT) a new process sees, or
-        C(<install_root>\current\go\bin\go.exe).
+        C(<install_root>\current\bin\go.exe).
     type: str
   version:
     description: The expected Go version, exact (V(1.22.5)) or a minor series (V(1.22)).

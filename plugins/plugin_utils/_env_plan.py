@@ -87,7 +87,7 @@ def named_variables(params: dict) -> list[str]:
 
 def check_path_entry(entry: t.Any) -> str:
     if not isinstance(entry, str) or not entry.strip():
-        raise ge.GoEnvError("path entries must be absolute folders such as C:\\opt\\go\\current\\go\\bin, got %r" % (entry,))
+        raise ge.GoEnvError("path entries must be absolute folders such as C:\\opt\\go\\current\\bin, got %r" % (entry,))
     text = entry.strip()
     if ";" in text or '"' in text or any(ord(c) < 32 for c in text):
         raise ge.GoEnvError("path entries must not contain ';', '\"' or control characters, got %r" % entry)
@@ -154,7 +154,7 @@ def probe_ops(params: dict, read_go_env: bool = True) -> tuple[list[dict], list[
         {"op": "registry.get", "args": {"path": ip.TOOLCHAINS_KEY, "depth": 1}},
         {"op": "file.stat", "args": {"path": wp.join(params["install_root"], "current"), "read": False}},
     ]
-    goroot = params.get("goroot") or wp.join(params["install_root"], "current", "go")
+    goroot = params.get("goroot") or wp.join(params["install_root"], "current")
     ops.append({"op": "file.stat", "args": {"path": wp.join(goroot, "go.env"), "read": read_go_env}})
     tags = []
     for option in ("gomodcache", "gocache"):
@@ -214,7 +214,7 @@ def lookup(values: dict[str, dict], name: str) -> tuple[str | None, dict | None]
 
 def default_goroot(params: dict, obs: EnvObserved) -> str | None:
     if obs.active and obs.current_exists:
-        return wp.join(params["install_root"], "current", "go")
+        return wp.join(params["install_root"], "current")
     return None
 
 

@@ -51,7 +51,7 @@ def probe_ops(root: str, version: str | None, harden_acl: bool, read_groups: lis
         {"op": "file.stat", "args": {"path": wp.join(root, "current")}},
     ]
     if version:
-        home = wp.join(root, version, "go")
+        home = wp.join(root, version)
         ops.append({"op": "file.stat", "args": {"path": wp.join(home, "VERSION"), "read": True}})
         ops.append({"op": "file.stat", "args": {"path": wp.join(home, "bin", "go.exe"), "pe": True}})
     if harden_acl:
@@ -195,7 +195,7 @@ def installed_ok(obs: Observed, version: str, arch: str, want_sha: str | None = 
         return False, "its folder is missing"
     first = gv.parse_version_file((obs.version_file or {}).get("content") or "")
     if first != "go" + version:
-        return False, "go\\VERSION says %r, not go%s" % (first, version)
+        return False, "VERSION says %r, not go%s" % (first, version)
     if (obs.go_exe or {}).get("pe_machine") != arch:
         return False, "bin\\go.exe is for %s, not %s" % ((obs.go_exe or {}).get("pe_machine"), arch)
     return True, ""
@@ -272,7 +272,7 @@ def install_ops(params: dict, plan: Plan, version: str, arch: str, source: dict,
         raise ValueError("install_ops needs a plan that installs")
     final = wp.join(root, version)
     tree = wp.join(plan.staging, "tree")
-    exe = wp.join(final, "go", "bin", "go.exe")
+    exe = wp.join(final, "bin", "go.exe")
     zip_path = wp.join(plan.staging, source["filename"])
     plan.zip_path = zip_path
     ops: list[dict] = []
@@ -287,14 +287,15 @@ def install_ops(params: dict, plan: Plan, version: str, arch: str, source: dict,
         ops.append({"op": "file.stat", "args": {"path": zip_path, "checksum": True,
                                                 "expect": {"exists": True, "sha256": source["sha256"]}}})
     record = {
-        "Path": final, "GoRoot": wp.join(final, "go"), "Sha256": source["sha256"], "SourceUrl": source["url"],
+        "Path": final, "GoRoot": final, "Sha256": source["sha256"], "SourceUrl": source["url"],
         "Arch": arch, "InstalledAt": installed_at, "InstallRoot": root,
     }
     ops += [
-        {"op": "zip.extract", "args": {"src": zip_path, "dest": tree}},
-        {"op": "file.stat", "args": {"path": wp.join(tree, "go", "VERSION"), "read": True,
+        # The zip's one top folder go\ is left out: the version folder itself is GOROOT.
+        {"op": "zip.extract", "args": {"src": zip_path, "dest": tree, "strip": "go"}},
+        {"op": "file.stat", "args": {"path": wp.join(tree, "VERSION"), "read": True,
                                      "expect": {"exists": True, "first_line": "go" + version}}},
-        {"op": "file.stat", "args": {"path": wp.join(tree, "go", "bin", "go.exe"), "pe": True,
+        {"op": "file.stat", "args": {"path": wp.join(tree, "bin", "go.exe"), "pe": True,
                                      "expect": {"exists": True, "pe_machine": arch}}},
         {"op": "registry.set", "args": {"path": record_key(version), "name": "Status", "type": "REG_SZ", "data": "pending"}},
         {"op": "path.move", "args": {"src": tree, "dest": final}},

@@ -150,6 +150,8 @@ def fixture_bytes(pe_image: t.Callable[[str], bytes], zip_bytes: t.Callable[[dic
             "go/bin/go.exe": pe_image("amd64"),
             "go/bin/gofmt.exe": pe_image("amd64"),
         }),
+        "zip:gotree-extra": zip_bytes({"go/VERSION": b"go1.22.5\n", "go/bin/go.exe": pe_image("amd64"), "README.txt": b"not go\n"}),
+        "zip:gotree-dirs": zip_bytes({"go/": None, "Go/bin/": None, "go/bin/go.exe": pe_image("amd64")}),
         "zip:bad": b"this is not a zip archive\n",
         "zip:truncated": small[: len(small) // 2],
         "zip:slip": zip_bytes({"ok.txt": b"ok\n", "../evil.txt": b"evil\n"}),

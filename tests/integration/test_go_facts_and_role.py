@@ -38,7 +38,7 @@ def test_go_facts_in_one_round_trip(fleet, mirror):
         assert f["powershell_language_mode"] == "FullLanguage"
         assert f["long_paths_enabled"] is False
         assert f["install_drive"] == "C:" and f["install_drive_free_bytes"] > 0
-        assert f["active"] == "1.22.5" and f["active_goroot"] == "C:\\opt\\go\\current\\go"
+        assert f["active"] == "1.22.5" and f["active_goroot"] == "C:\\opt\\go\\current"
         assert [t["version"] for t in f["toolchains"]] == ["1.22.5"]
         assert f["toolchains"][0]["sha256"] == mirror.sha("1.22.5") and f["toolchains"][0]["active"] is True
         assert fleet.host(name).counters()["round_trips"] == 1
@@ -83,7 +83,7 @@ def test_site_playbook_converges_then_changes_nothing(fleet, mirror):
         assert fleet.host(name).counters()["round_trips"] == 5
         assert second.one(name, "Verify Go the way a person would after installing it").result["passed"] is True
         assert reg(fleet.host(name), "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Environment",
-                   "GOROOT") == "C:\\opt\\go\\current\\go"
+                   "GOROOT") == "C:\\opt\\go\\current"
 
 
 def test_role_rejects_bad_variables_before_touching_hosts(host1, mirror):

@@ -25,8 +25,8 @@ def test_first_install_then_no_change_in_one_round_trip(fleet, mirror):
         assert r["changed"] is True
         assert r["version"] == "1.22.8"  # the newest stable 1.22 patch in the index
         assert r["active"] == "1.22.8"
-        assert r["goroot"] == ROOT + "\\1.22.8\\go"
-        assert r["active_goroot"] == ROOT + "\\current\\go"
+        assert r["goroot"] == ROOT + "\\1.22.8"
+        assert r["active_goroot"] == ROOT + "\\current"
         assert r["installed_versions"] == ["1.22.8"]
         assert r["sha256"] == mirror.sha("1.22.8")
         assert r["source_url"] == mirror.file_url("1.22.8")
@@ -36,8 +36,10 @@ def test_first_install_then_no_change_in_one_round_trip(fleet, mirror):
         assert reg(host, TOOLCHAINS, "Active") == "1.22.8"
         assert reg(host, TOOLCHAINS + "\\1.22.8", "Sha256") == mirror.sha("1.22.8")
         assert reg(host, TOOLCHAINS + "\\1.22.8", "Status") == "installed"
-        assert host.read_file(ROOT + "\\current\\go\\VERSION").startswith(b"go1.22.8\n")
-        assert host.read_file(ROOT + "\\1.22.8\\go\\bin\\go.exe")[:2] == b"MZ"
+        assert host.read_file(ROOT + "\\current\\VERSION").startswith(b"go1.22.8\n")
+        assert host.read_file(ROOT + "\\1.22.8\\bin\\go.exe")[:2] == b"MZ"
+        # the version folder is GOROOT: no go\ folder inside it
+        assert host.read_file(ROOT + "\\1.22.8\\go\\bin\\go.exe") is None
         # an install is exactly two round trips: probe, apply
         assert host.counters()["round_trips"] == 2
     again = fleet.install(version="1.22")
@@ -57,7 +59,7 @@ def test_staging_is_gone_and_acl_is_hardened(host1, mirror):
     explicit = {(a["sid"], a["mask"], a["type"]) for a in acl["aces"] if not a["inherited"]}
     assert explicit == {("S-1-5-32-544", 2032127, "allow"), ("S-1-5-18", 2032127, "allow"), ("S-1-5-32-545", 1179817, "allow")}
     # the version folders inherit it: Users can read and execute, not write
-    child = host1.host("win1").execute([{"op": "acl.get", "args": {"path": ROOT + "\\1.22.5\\go\\bin"}}])[0]["data"]
+    child = host1.host("win1").execute([{"op": "acl.get", "args": {"path": ROOT + "\\1.22.5\\bin"}}])[0]["data"]
     users = [a for a in child["aces"] if a["sid"] == "S-1-5-32-545"]
     assert users and all(a["mask"] == 1179817 and a["inherited"] for a in users)
 
@@ -68,13 +70,13 @@ def test_upgrade_switch_and_keep_versions(host1, mirror):
     up = host1.install(version="1.22.5")
     r = assert_ok(up, "win1")
     assert r["changed"] and r["active"] == "1.22.5" and r["installed_versions"] == ["1.22.5", "1.21.13"]
-    assert h.read_file(ROOT + "\\current\\go\\VERSION").startswith(b"go1.22.5")
+    assert h.read_file(ROOT + "\\current\\VERSION").startswith(b"go1.22.5")
     # switching back to an installed version downloads nothing: only the junction and the record change
     back = host1.install(version="1.21.13")
     r = assert_ok(back, "win1")
     assert r["changed"] and r["active"] == "1.21.13"
     assert [c for c in r["changes"] if c.startswith("install")] == []
-    assert h.read_file(ROOT + "\\current\\go\\VERSION").startswith(b"go1.21.13")
+    assert h.read_file(ROOT + "\\current\\VERSION").startswith(b"go1.21.13")
     assert host1.install(version="latest").rc == 0
     assert host1.install(version="1.23.1").rc == 0
     # keep_versions: the 2 newest (1.23.2, 1.23.1) plus the active one (1.23.1 now)
@@ -85,8 +87,8 @@ def test_upgrade_switch_and_keep_versions(host1, mirror):
     assert r["changed"]
     assert r["installed_versions"] == ["1.23.2", "1.23.1"]
     assert reg(h, TOOLCHAINS + "\\1.21.13", "Status") is None
-    assert h.read_file(ROOT + "\\1.22.5\\go\\VERSION") is None
-    assert h.read_file(ROOT + "\\1.23.2\\go\\VERSION") is not None
+    assert h.read_file(ROOT + "\\1.22.5\\VERSION") is None
+    assert h.read_file(ROOT + "\\1.23.2\\VERSION") is not None
     listing = h.execute([{"op": "dir.list", "args": {"path": ROOT + "\\1.19.13"}}])[0]["data"]
     assert listing["exists"] and [e["name"] for e in listing["entries"]] == ["go"]
 
@@ -98,7 +100,7 @@ def test_absent(host1, mirror):
     gone = host1.install(version="1.21.13", state="absent")
     r = assert_ok(gone, "win1")
     assert r["changed"] and r["installed_versions"] == ["1.22.5"] and r["active"] == "1.22.5"
-    assert h.read_file(ROOT + "\\1.21.13\\go\\VERSION") is None
+    assert h.read_file(ROOT + "\\1.21.13\\VERSION") is None
     again = host1.install(version="1.21.13", state="absent")
     assert assert_ok(again, "win1")["changed"] is False
     assert h.counters()["round_trips"] == 1
@@ -111,7 +113,7 @@ def test_absent(host1, mirror):
     r = assert_ok(forced, "win1")
     assert r["active"] is None and r["installed_versions"] == []
     assert reg(h, TOOLCHAINS, "Active") is None
-    assert h.read_file(ROOT + "\\current\\go\\VERSION") is None
+    assert h.read_file(ROOT + "\\current\\VERSION") is None
 
 
 def test_check_mode_changes_nothing(host1, mirror):

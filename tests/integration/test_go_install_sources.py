@@ -31,7 +31,7 @@ def test_download_on_controller_downloads_once_and_pushes(fleet, mirror, tmp_pat
     for name in fleet.hosts:
         r = ok(run, name)
         assert r["changed"] and r["sha256"] == mirror.sha("1.22.5")
-        assert fleet.host(name).read_file(ROOT + "\\1.22.5\\go\\VERSION").startswith(b"go1.22.5")
+        assert fleet.host(name).read_file(ROOT + "\\1.22.5\\VERSION").startswith(b"go1.22.5")
         assert fleet.host(name).counters()["puts"] == 1
         assert fleet.host(name).counters()["ops"].get("file.download", 0) == 0
     zips = [r for r in mirror.server.requests[before:] if r["path"].endswith("go1.22.5.windows-amd64.zip")]

@@ -67,7 +67,7 @@ def test_probe_is_one_batch_of_reads():
     ops = ip.probe_ops(ROOT, "1.22.5", True, ["CORP\\GoDevs"])
     assert [o["op"] for o in ops] == ["host.facts", "registry.get", "dir.list", "file.stat", "file.stat", "file.stat",
                                       "acl.get", "identity.resolve"]
-    assert ops[4]["args"] == {"path": ROOT + "\\1.22.5\\go\\VERSION", "read": True}
+    assert ops[4]["args"] == {"path": ROOT + "\\1.22.5\\VERSION", "read": True}
 
 
 def test_fresh_install_plans_everything():
@@ -91,6 +91,12 @@ def test_fresh_install_plans_everything():
     assert ops[0]["args"]["sha256"] == "cd" * 32
     assert "password" not in ops[0]["args"]
     assert ops[names.index("go.run")]["args"]["expect_stdout_prefix"] == "go version go1.22.5 "
+    # GOROOT is the version folder itself: the zip's top go\ folder is left out
+    tree = plan.staging + "\\tree"
+    assert ops[names.index("zip.extract")]["args"] == {"src": plan.staging + "\\go.zip", "dest": tree, "strip": "go"}
+    stats = [o["args"]["path"] for o in ops if o["op"] == "file.stat"]
+    assert stats == [tree + "\\VERSION", tree + "\\bin\\go.exe"]
+    assert ops[names.index("go.run")]["args"]["exe"] == ROOT + "\\1.22.5\\bin\\go.exe"
 
 
 def test_acl_with_read_groups():
@@ -115,7 +121,7 @@ def test_installed_and_active_is_a_no_op():
 
 
 @pytest.mark.parametrize("kw,reason", [
-    (dict(version_file="go1.22.4\n"), "go\\VERSION says 'go1.22.4'"),
+    (dict(version_file="go1.22.4\n"), "VERSION says 'go1.22.4'"),
     (dict(pe="arm64"), "bin\\go.exe is for arm64"),
     (dict(entries=[]), "its folder is missing"),
 ])

@@ -5,7 +5,7 @@
 
 # The family's ops: name -> accepted arguments and the one fixed function that runs it.
 Register-AgentOps @{
-    'zip.extract' = @{ accepted = @('src', 'dest'); run = { param($a) Invoke-OpZipExtract $a } }
+    'zip.extract' = @{ accepted = @('src', 'dest', 'strip'); run = { param($a) Invoke-OpZipExtract $a } }
 }
 
 # ---- zip.extract ----------------------------------------------------------------------------
@@ -19,7 +19,8 @@ function Open-ZipArchive {
 
 function Get-ZipPlan {
     # Every entry checked before anything is written: @{ parts; target; entry (null for a folder) }.
-    param($Archive, [string]$Dest)
+    # With $Strip, every entry must be below that one top folder, which is left out.
+    param($Archive, [string]$Dest, $Strip)
     $destFull = [System.IO.Path]::GetFullPath($Dest).TrimEnd('\') + '\'
     $storedCase = New-Object 'System.Collections.Generic.Dictionary[string,string]' ([System.StringComparer]::OrdinalIgnoreCase)
     $seen = New-Object 'System.Collections.Generic.HashSet[string]' ([System.StringComparer]::OrdinalIgnoreCase)
@@ -41,6 +42,14 @@ function Get-ZipPlan {
             $parts.Add($storedCase[$key])
         }
         if ($parts.Count -eq 0) { continue }
+        if ($null -ne $Strip) {
+            if (-not [string]::Equals($parts[0], $Strip, [System.StringComparison]::OrdinalIgnoreCase) -or ($parts.Count -eq 1 -and -not $isDir)) {
+                Stop-Op 'corrupt_archive' ('zip.extract: ' + $what + " is not inside the archive's top folder '" + $Strip +
+                    "' (strip); nothing was extracted")
+            }
+            $parts.RemoveAt(0)
+            if ($parts.Count -eq 0) { continue }
+        }
         $rel = $parts -join '\'
         if (-not $seen.Add($rel) -and -not $isDir) {
             Stop-Op 'corrupt_archive' ('zip.extract: ' + $what + ' appears twice')
@@ -72,6 +81,13 @@ function Invoke-OpZipExtract {
     param($OpArgs)
     $src = Get-PathArg $OpArgs 'src' -Required -AllowUnc
     $dest = Get-PathArg $OpArgs 'dest' -Required -AllowUnc
+    $strip = Get-StringArg $OpArgs 'strip'
+    if ($null -ne $strip) {
+        if ($strip.IndexOfAny([char[]]@([char]92, [char]47)) -ge 0 -or $strip -eq '.' -or $strip -eq '..') {
+            Stop-Op 'bad_args' "argument 'strip' must be the name of one folder (such as go), not a path"
+        }
+        $null = Test-PathComponent $strip "argument 'strip'"
+    }
     if (-not [System.IO.File]::Exists($src)) { Stop-Op 'not_found' ('zip.extract: src ' + $src + ' does not exist or is not a file') }
     if ([System.IO.File]::Exists($dest)) { Stop-Op 'exists' ('zip.extract: dest ' + $dest + ' is a file') }
     $destExisted = [System.IO.Directory]::Exists($dest)
@@ -94,7 +110,7 @@ function Invoke-OpZipExtract {
     $files = 0
     $total = [long]0
     try {
-        $plan = Get-ZipPlan $archive $dest
+        $plan = Get-ZipPlan $archive $dest $strip
         if (-not $destExisted) {
             foreach ($f in (New-ParentFolders ($dest.TrimEnd('\') + '\x'))) { $created.Add($f) }
         }

@@ -30,9 +30,14 @@ from ansible_collections.gowin.server.plugins.plugin_utils._winsim.host import (
 class ZipOps:
     """The zip ops of WinSimHost (a mixin over host.HostBase)."""
 
-    @_op("zip.extract", "src", "dest")
+    @_op("zip.extract", "src", "dest", "strip")
     def _zip_extract(self, a: Args) -> JsonDict:
         src_path, dest_path = a.path("src"), a.path("dest")
+        strip = a.text("strip")
+        if strip is not None:
+            if "\\" in strip or "/" in strip or strip in (".", ".."):
+                a.fail("strip", "must be the name of one folder (such as go), not a path")
+            check_name(strip, "argument 'strip'")
         src = self.resolve(src_path)
         if src.kind != "file":
             raise OpFailure("not_found", "zip.extract: src %s does not exist or is not a file" % src_path)
@@ -45,7 +50,7 @@ class ZipOps:
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
             raise OpFailure("corrupt_archive", "zip.extract: %s is not a valid zip archive (%s)" % (src_path, exc)) from None
         with archive:
-            plan = self._zip_plan(archive, dest.path, a)
+            plan = self._zip_plan(archive, dest.path, a, strip)
             created = [] if dest.exists else self._mkdirs(dest_real)
             written: list[Node] = []
             total = 0
@@ -72,8 +77,10 @@ class ZipOps:
                 raise
         return {"files": len(written), "bytes": total}
 
-    def _zip_plan(self, archive: zipfile.ZipFile, dest: WinPath, a: Args) -> list[tuple[tuple[str, ...], zipfile.ZipInfo | None]]:
-        """Entries as (path parts below dest, info or None for a folder); all checked before anything is written."""
+    def _zip_plan(self, archive: zipfile.ZipFile, dest: WinPath, a: Args,
+                  strip: str | None = None) -> list[tuple[tuple[str, ...], zipfile.ZipInfo | None]]:
+        """Entries as (path parts below dest, info or None for a folder); all checked before anything is
+        written. With `strip`, every entry must be below that one top folder, which is left out."""
         stored_case: dict[str, str] = {}
         plan: list[tuple[tuple[str, ...], zipfile.ZipInfo | None]] = []
         seen: set[str] = set()
@@ -89,6 +96,13 @@ class ZipOps:
                 parts.append(stored_case.setdefault("/".join(parts + [name]).lower(), name))
             if not parts:
                 continue
+            if strip is not None:
+                if parts[0].lower() != strip.lower() or (len(parts) == 1 and not info.is_dir()):
+                    raise OpFailure("corrupt_archive", "zip.extract: %s is not inside the archive's top folder '%s' (strip); "
+                                    "nothing was extracted" % (what, strip))
+                parts = parts[1:]
+                if not parts:
+                    continue
             key = "/".join(parts).lower()
             if key in seen and not info.is_dir():
                 raise OpFailure("corrupt_archive", "zip.extract: %s appears twice" % what)
