@@ -10,6 +10,8 @@ import re
 import secrets
 from datetime import datetime, timezone
 
+from ansible.errors import AnsibleConnectionFailure, AnsibleError
+
 from ansible_collections.gowin.server.plugins.plugin_utils import _goversion as gv
 from ansible_collections.gowin.server.plugins.plugin_utils import _install_plan as ip
 from ansible_collections.gowin.server.plugins.plugin_utils import _sources as src
@@ -19,6 +21,10 @@ from ansible_collections.gowin.server.plugins.plugin_utils._channel import Chann
 
 # Characters Windows refuses in account names, plus the backtick.
 _ACCOUNT_INVALID = set('"/[]:;|=,+*?<>`')
+
+
+class _Conflict(Exception):
+    """The host changed between this run's probe and its changes (another run installed meanwhile)."""
 
 
 class ActionModule(GowinAction):
@@ -85,6 +91,17 @@ class ActionModule(GowinAction):
             except gv.VersionError as err:
                 raise ModuleFailure("version: %s" % err) from None
 
+        # Another run that installed this version between our probe and our changes makes the first
+        # change fail 'conflict' (nothing else ran): read the host again and plan again, once.
+        for attempt in (1, 2):
+            try:
+                return self._converge(p, version, index, channel)
+            except _Conflict:
+                if attempt == 2:
+                    raise ModuleFailure("another run kept changing Go %s on this host at the same time; run again" % version) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _converge(self, p: dict, version: str, index: list | None, channel: Channel) -> dict:
         root = p["install_root"]
         probe = ip.probe_ops(root, version, p["harden_acl"] and p["state"] == "present", p["read_groups"])
         obs = ip.observe(probe, channel.run_checked(probe))
@@ -182,17 +199,22 @@ class ActionModule(GowinAction):
         done: list = []
         for n, ops in enumerate(batches):
             if n == 1:
-                self._connection.put_file(source["local"], plan.zip_path)
+                try:
+                    self._connection.put_file(source["local"], plan.zip_path)
+                except AnsibleConnectionFailure:
+                    raise
+                except AnsibleError as err:
+                    note = self._roll_back(p, plan, version, channel, [op for op, _data in done])
+                    raise ModuleFailure("src: copying the zip to the host failed: %s.%s" % (err, note)) from None
             try:
-                done += list(zip(ops, channel.run_checked(ops)))
+                # under the host lock, which the last batch gives back in the same round trip
+                done += list(zip(ops, self.run_locked(channel, ops, release=n == len(batches) - 1)))
             except OpError as err:
-                ran = [op for op, _data in done] + ops[: err.index + 1]
-                undo = ip.rollback_ops(plan, ran, version, p["install_root"])
-                note = ""
-                if undo:
-                    undone = channel.run(undo)
-                    note = " The staged files were removed; the host is as it was." if all(r.get("ok") for r in undone) else (
-                        " Cleaning up failed too; the next run will finish it.")
+                # only what succeeded: the refused op did nothing (an op that fails undoes its own part)
+                ran = [op for op, _data in done] + ops[: err.index]
+                note = self._roll_back(p, plan, version, channel, ran)
+                if err.kind == "conflict" and err.op["op"] == "registry.set":
+                    raise _Conflict() from None
                 # a failed download is about the option that named the place
                 option = {"file.download": {"url": "url", "index": "base_url"}.get(p["source"], "src")}.get(err.op["op"])
                 raise ModuleFailure(
@@ -200,6 +222,16 @@ class ActionModule(GowinAction):
                     error_kind=err.kind, changes=plan.changes,
                 ) from None
         return done
+
+    def _roll_back(self, p: dict, plan: ip.Plan, version: str, channel: Channel, ran: list[dict]) -> str:
+        """Undo what this run did; the sentence saying how that went."""
+        undo = ip.rollback_ops(plan, ran, version, p["install_root"])
+        if not undo:
+            return ""
+        undone = channel.run(undo)
+        if len(undone) == len(undo) and all(r.get("ok") for r in undone):
+            return " The staged files were removed; the host is as it was."
+        return " Cleaning up failed too; the next run will finish it."
 
     def _result(self, p: dict, obs: ip.Observed, plan: ip.Plan, version: str, arch: str, source: dict | None,
                 hardened_before: bool | None) -> dict:

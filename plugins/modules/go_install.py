@@ -21,6 +21,11 @@ description:
     then checks that C(go\VERSION) names the requested version and that C(bin\go.exe) is a PE image for the target
     architecture. Only then is the folder renamed into place, C(go version) and C(go env GOROOT) run, and the version
     recorded. A failure leaves the active version as it was. A run that was interrupted is completed by the next run.
+  - A re-install of a version that is there (damaged, another architecture, another file) moves the old folder aside
+    only once the new tree is verified, and puts it back if anything fails after that.
+  - Runs at the same time against one host serialize on the host lock (C(HKLM\SOFTWARE\GoWin\Lock)); a run that
+    finds the version installed by another run meanwhile reads the host again. A task waits up to 10 minutes for
+    another run's lock; a lock left by a run that died is taken over once its 15-minute lease has run out.
   - Each installed version is recorded under C(HKLM\SOFTWARE\GoWin\Toolchains\<version>) (path, SHA-256, source URL,
     install time); the active version is the C(Active) value of C(HKLM\SOFTWARE\GoWin\Toolchains).
   - All deciding happens on the controller. A run that changes nothing costs one round trip to the host; an install

@@ -118,10 +118,13 @@ class GowinAction(ActionBase):
         batch = [self._lock_op("acquire")] + list(ops) + ([self._lock_op("release")] if release else [])
         deadline = time.monotonic() + self.LOCK_WAIT
         while True:
+            held_before = self._lock_held
+            self._lock_held = True  # from here on it may be ours: a lost connection must still give it back
             try:
                 data = channel.run_checked(batch)
             except OpError as err:
                 if err.index == 0 and err.kind == "busy":
+                    self._lock_held = held_before
                     if time.monotonic() >= deadline:
                         raise ModuleFailure(
                             "The host is busy: %s. This task waited %d seconds for it; run it again later." % (err, self.LOCK_WAIT),

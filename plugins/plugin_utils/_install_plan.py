@@ -173,6 +173,14 @@ class Plan:
     after_active: str | None = None
     after_installed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    # A re-install over a version folder that is there (damaged, other arch, other file): the folder is
+    # moved aside only after the new tree is verified, and put back if anything fails after that.
+    replaces: str | None = None  # the version folder's name as stored
+    old_record: dict | None = None  # the version's registry record before the re-install
+
+    @property
+    def aside(self) -> str | None:
+        return wp.join(self.staging, "old") if self.staging and self.replaces else None
 
     @property
     def changed(self) -> bool:
@@ -228,8 +236,10 @@ def plan_present(params: dict, obs: Observed, version: str, arch: str, token: st
         plan.needs_install = True
         plan.staging = wp.join(root, STAGING_PREFIX + version + "-" + token)
         plan.changes.append("install Go %s (%s)" % (version, arch) + ("" if rec is None else ": " + reason))
+        # the record as the probe read it: the first change is conditional on it, a rollback restores it
+        plan.old_record = None if rec is None else {k: (v.get("data") if isinstance(v, dict) else v) for k, v in rec.values.items()}
         if version.lower() in obs.entries:
-            plan.pre_ops.append({"op": "path.remove", "args": {"path": wp.join(root, version), "recurse": True}})
+            plan.replaces = obs.entries[version.lower()]
         if version not in installed:
             installed = gv.sort_names(installed + [version])
     active = obs.active
@@ -275,7 +285,13 @@ def install_ops(params: dict, plan: Plan, version: str, arch: str, source: dict,
     exe = wp.join(final, "bin", "go.exe")
     zip_path = wp.join(plan.staging, source["filename"])
     plan.zip_path = zip_path
-    ops: list[dict] = []
+    # First, the record says an install is under way, on condition that its Status is still what the
+    # probe read: if another run installed this version meanwhile, this fails 'conflict' before
+    # anything is downloaded, and the plugin reads the host again.
+    old_status = (plan.old_record or {}).get("Status")
+    expect = {"type": "REG_SZ", "data": old_status} if isinstance(old_status, str) else {"exists": False}
+    pending = {"path": record_key(version), "name": "Status", "type": "REG_SZ", "data": "pending", "expect": expect}
+    ops: list[dict] = [{"op": "registry.set", "args": pending}]
     if source["mode"] == "host":
         dl = {"url": source["url"], "dest": zip_path, "sha256": source["sha256"],
               "validate_certs": params["validate_certs"], "timeout": params["timeout"]}
@@ -297,7 +313,11 @@ def install_ops(params: dict, plan: Plan, version: str, arch: str, source: dict,
                                      "expect": {"exists": True, "first_line": "go" + version}}},
         {"op": "file.stat", "args": {"path": wp.join(tree, "bin", "go.exe"), "pe": True,
                                      "expect": {"exists": True, "pe_machine": arch}}},
-        {"op": "registry.set", "args": {"path": record_key(version), "name": "Status", "type": "REG_SZ", "data": "pending"}},
+    ]
+    if plan.replaces:
+        # Only now, with the new tree verified, is the folder that was there moved aside (not deleted).
+        ops.append({"op": "path.move", "args": {"src": wp.join(root, plan.replaces), "dest": plan.aside}})
+    ops += [
         {"op": "path.move", "args": {"src": tree, "dest": final}},
         {"op": "go.run", "args": {"exe": exe, "args": ["version"], "env": VERIFY_ENV, "expect_rc": 0,
                                   "expect_stdout_prefix": "go version go%s " % version}},
@@ -311,16 +331,26 @@ def install_ops(params: dict, plan: Plan, version: str, arch: str, source: dict,
 
 
 def rollback_ops(plan: Plan, ran: list[dict], version: str, root: str) -> list[dict]:
-    """After a failed apply: drop staging, and undo a move whose verification failed."""
+    """After a failed apply, undo what THIS run did (`ran`: only the ops that succeeded): put a version
+    folder it moved aside back, remove a tree it moved into place, restore or remove the record it
+    wrote, and drop its staging folder. Nothing another run made is touched."""
     ops: list[dict] = []
+    final = wp.join(root, version)
+    tree = wp.join(plan.staging, "tree") if plan.staging else None
+    moved_new = any(o["op"] == "path.move" and o["args"]["src"] == tree for o in ran)
+    moved_aside = plan.aside is not None and any(o["op"] == "path.move" and o["args"]["dest"] == plan.aside for o in ran)
+    recorded = any(o["op"] == "registry.set" and o["args"]["name"] == "Status" and o["args"]["data"] == "installed" for o in ran)
+    if moved_new and not recorded:
+        ops.append({"op": "path.remove", "args": {"path": final, "recurse": True}})
+    if moved_aside and not recorded:
+        ops.append({"op": "path.move", "args": {"src": plan.aside, "dest": wp.join(root, plan.replaces or version)}})
     if plan.staging:
         ops.append({"op": "path.remove", "args": {"path": plan.staging, "recurse": True}})
-    moved = any(o["op"] == "path.move" for o in ran)
-    recorded = any(o["op"] == "registry.set" and o["args"]["name"] == "Status" and o["args"]["data"] == "installed" for o in ran)
-    if moved and not recorded:
-        ops.append({"op": "path.remove", "args": {"path": wp.join(root, version), "recurse": True}})
     if any(o["op"] == "registry.set" and o["args"]["path"] == record_key(version) for o in ran) and not recorded:
         ops.append({"op": "registry.remove", "args": {"path": record_key(version)}})
+        for name, value in (plan.old_record or {}).items():
+            if isinstance(value, str):
+                ops.append({"op": "registry.set", "args": {"path": record_key(version), "name": name, "type": "REG_SZ", "data": value}})
     return ops
 
 

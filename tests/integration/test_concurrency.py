@@ -81,3 +81,27 @@ def test_a_stale_lock_is_taken_over_and_a_held_one_waited_for(host1: Fleet) -> N
     assert run.rc == 0, run.stdout[-3000:]
     assert time.monotonic() - started >= 4
     assert reg(host1.host("win1"), MACHINE_ENV, "GOPATH") == "C:\\gopath2"
+
+
+def test_two_installs_of_one_version_at_once_leave_it_installed_and_working(host1: Fleet) -> None:
+    # Both runs probe an empty host and plan the install; the second one's first change finds the
+    # record written by the first (conflict), reads the host again and has nothing left to do. It
+    # used to count its own failed rename as done and delete the winner's folder and record.
+    task = dict(host1.mirror.module_args(), version="1.22.5")
+    started = [
+        _start(host1, "install-one", [{"name": "install", "gowin.server.go_install": task}]),
+        _start(host1, "install-two", [{"name": "install", "gowin.server.go_install": task}]),
+    ]
+    one, two = _finish(started)
+    results = [one[0]["result"], two[0]["result"]]
+    assert all(r.get("active") == "1.22.5" and not r.get("failed") for r in results), results
+    host = host1.host("win1")
+    assert host.read_file("C:\\opt\\go\\1.22.5\\bin\\go.exe")[:2] == b"MZ"
+    assert reg(host, "HKLM\\SOFTWARE\\GoWin\\Toolchains\\1.22.5", "Status") == "installed"
+    assert reg(host, "HKLM\\SOFTWARE\\GoWin\\Toolchains", "Active") == "1.22.5"
+    listing = host.execute([{"op": "dir.list", "args": {"path": "C:\\opt\\go"}}])[0]["data"]["entries"]
+    assert sorted(e["name"] for e in listing) == ["1.22.5", "current"]  # no staging left behind
+    assert host.registry_value("HKLM\\SOFTWARE\\GoWin\\Lock", "Owner") is None
+    verify = host1.play([{"name": "env", "gowin.server.go_env": {}},
+                         {"name": "verify", "gowin.server.go_verify": {"version": "1.22.5"}}])
+    assert verify.one("win1", "verify").result.get("passed") is True

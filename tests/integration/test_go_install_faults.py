@@ -116,11 +116,11 @@ def test_go_fails_to_run_after_the_rename(seeded, mirror):
     assert_recovers(seeded, before)
 
 
-# Cut points in the apply batch of an install on a host that already has Go 1.21.13 (19 ops):
-# 1 after the download, 5 after the pending record, 6 after the rename, 8 after go ran,
-# 16 after the record says installed, 17 after staging is removed, 18 after the junction moved
-# but before Active is written.
-@pytest.mark.parametrize("after_ops", [1, 5, 6, 8, 16, 17, 18])
+# Cut points in the apply batch of an install on a host that already has Go 1.21.13 (21 ops: the
+# host lock's acquire first and release last): 2 after the pending record, 3 after the download,
+# 6 after the staged tree is verified, 7 after the rename, 9 after go ran, 17 after the record says
+# installed, 18 after staging is removed, 19 after the junction moved but before Active is written.
+@pytest.mark.parametrize("after_ops", [2, 3, 6, 7, 9, 17, 18, 19])
 def test_connection_lost_between_apply_ops(seeded, mirror, after_ops):
     h = seeded.host("win1")
     before = view(h)
@@ -132,13 +132,65 @@ def test_connection_lost_between_apply_ops(seeded, mirror, after_ops):
     # what the cut left: exactly the first after_ops ops of the apply batch ran
     staged = [e for e in mid["entries"] if e.startswith(".staging-")]
     status = mid["records"].get("1.22.5", {}).get("Status")
-    assert bool(staged) == (after_ops < 17)
-    assert status == {1: None, 5: "pending", 6: "pending", 8: "pending", 16: "installed", 17: "installed",
-                      18: "installed"}[after_ops]
-    assert ("1.22.5" in mid["entries"]) == (after_ops >= 6)
+    assert bool(staged) == (3 <= after_ops < 18)
+    assert status == {2: "pending", 3: "pending", 6: "pending", 7: "pending", 9: "pending", 17: "installed",
+                      18: "installed", 19: "installed"}[after_ops]
+    assert ("1.22.5" in mid["entries"]) == (after_ops >= 7)
     # the version that was active stays whole and (until the very last ops) active
     assert mid["records"]["1.21.13"] == before["records"]["1.21.13"]
     assert "1.21.13" in mid["entries"]
     assert mid["active"] == "1.21.13"
-    assert (mid["current"] == before["current"]) == (after_ops < 18)
+    assert (mid["current"] == before["current"]) == (after_ops < 19)
+    # the run gave the host lock back on its way out (the connection came back for that)
+    assert h.registry_value("HKLM\\SOFTWARE\\GoWin\\Lock", "Owner") is None
     assert_recovers(seeded, before)
+
+
+def _still_works(fleet, version: str) -> None:
+    """The toolchain that was there still runs: go_verify passes and go_facts says it is active."""
+    run = fleet.play([
+        {"name": "env", "gowin.server.go_env": {}},
+        {"name": "verify", "gowin.server.go_verify": {"version": version}},
+        {"name": "facts", "gowin.server.go_facts": {}},
+    ])
+    assert run.one("win1", "verify").result.get("passed") is True, run.stdout[-3000:]
+    assert run.one("win1", "facts").result["ansible_facts"]["gowin"]["active"] == version
+
+
+def test_a_failed_reinstall_with_a_checksum_typo_keeps_the_working_toolchain(seeded, mirror):
+    # The record says 1.21.13 came from another file, so this is a re-install; its download fails the
+    # checksum. The installed folder must still be there (it used to be deleted before the download).
+    h = seeded.host("win1")
+    before = view(h)
+    res = seeded.install(version="1.21.13", source="url", url=mirror.file_url("1.21.13"),
+                         checksum="sha256:" + mirror.sha("1.22.5")).one("win1", "install")
+    assert res.failed and res.result["error_kind"] == "checksum_mismatch"
+    assert "the host is as it was" in res.result["msg"]
+    assert view(h) == before
+    assert h.read_file(ROOT + "\\1.21.13\\bin\\go.exe")[:2] == b"MZ"
+    _still_works(seeded, "1.21.13")
+
+
+def test_a_failed_reinstall_for_another_arch_puts_the_old_folder_back(seeded, mirror):
+    # arm64 over the amd64 install on an amd64 host: the new tree verifies, the old folder is moved
+    # aside, the new go.exe cannot run, and the rollback puts the old folder and record back.
+    h = seeded.host("win1")
+    before = view(h)
+    res = seeded.install(version="1.21.13", arch="arm64").one("win1", "install")
+    assert res.failed and res.result["error_kind"] == "exec_failed", res.result.get("msg")
+    assert "the host is as it was" in res.result["msg"]
+    assert view(h) == before
+    assert h.execute([{"op": "file.stat", "args": {"path": ROOT + "\\1.21.13\\bin\\go.exe", "pe": True}}])[0]["data"]["pe_machine"] == "amd64"
+    _still_works(seeded, "1.21.13")
+
+
+def test_a_reinstall_that_succeeds_replaces_the_folder_and_leaves_nothing_aside(seeded, mirror):
+    h = seeded.host("win1")
+    # damage the install: go\VERSION names another version, so the next run re-installs it
+    h.execute([{"op": "file.write", "args": {"path": ROOT + "\\1.21.13\\VERSION", "content": "go1.20.1\n"}}])
+    run = seeded.install(version="1.21.13")
+    res = run.one("win1", "install")
+    assert not res.failed and res.result["changed"], res.result.get("msg")
+    assert h.read_file(ROOT + "\\1.21.13\\VERSION").startswith(b"go1.21.13")
+    assert not [e for e in view(h)["entries"] if e.startswith(".staging")]
+    _still_works(seeded, "1.21.13")

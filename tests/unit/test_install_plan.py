@@ -88,8 +88,12 @@ def test_fresh_install_plans_everything():
     pending = next(i for i, o in enumerate(ops) if o["op"] == "registry.set" and o["args"]["data"] == "pending")
     done = next(i for i, o in enumerate(ops) if o["op"] == "registry.set" and o["args"]["data"] == "installed")
     assert pending < names.index("path.move") < done
-    assert ops[0]["args"]["sha256"] == "cd" * 32
-    assert "password" not in ops[0]["args"]
+    dl = ops[names.index("file.download")]["args"]
+    assert dl["sha256"] == "cd" * 32
+    assert "password" not in dl
+    # the first change says an install is under way, on condition that nobody recorded this version meanwhile
+    pending = {"path": ip.record_key("1.22.5"), "name": "Status", "type": "REG_SZ", "data": "pending", "expect": {"exists": False}}
+    assert ops[0] == {"op": "registry.set", "args": pending}
     assert ops[names.index("go.run")]["args"]["expect_stdout_prefix"] == "go version go1.22.5 "
     # GOROOT is the version folder itself: the zip's top go\ folder is left out
     tree = plan.staging + "\\tree"
@@ -145,7 +149,9 @@ def test_pending_record_from_an_interrupted_run_is_redone():
     plan = ip.plan_present(params(), obs, "1.22.5", "amd64", "x")
     assert plan.needs_install
     removed = [o["args"]["path"] for o in plan.pre_ops if o["op"] == "path.remove"]
-    assert ROOT + "\\.staging-1.22.5-dead" in removed and ROOT + "\\1.22.5" in removed
+    assert removed == [ROOT + "\\.staging-1.22.5-dead"]
+    # the half-installed folder is replaced once the new tree is verified (moved aside, not deleted first)
+    assert plan.replaces == "1.22.5"
 
 
 def test_a_folder_we_did_not_install_is_never_touched():
@@ -205,12 +211,40 @@ def test_absent_of_something_not_installed_is_a_no_op():
 
 def test_rollback_after_failed_verification_removes_moved_tree_and_record():
     plan = ip.Plan(staging=ROOT + "\\.staging-1.22.5-x")
+    tree = plan.staging + "\\tree"
     ran = [{"op": "registry.set", "args": {"path": ip.record_key("1.22.5"), "name": "Status", "data": "pending"}},
-           {"op": "path.move", "args": {}}, {"op": "go.run", "args": {}}]
+           {"op": "path.move", "args": {"src": tree, "dest": ROOT + "\\1.22.5"}}, {"op": "go.run", "args": {}}]
     undo = ip.rollback_ops(plan, ran, "1.22.5", ROOT)
-    assert [o["op"] for o in undo] == ["path.remove", "path.remove", "registry.remove"]
+    assert [(o["op"], o["args"].get("path")) for o in undo] == [
+        ("path.remove", ROOT + "\\1.22.5"), ("path.remove", plan.staging), ("registry.remove", ip.record_key("1.22.5"))]
     # a failure before anything was moved only drops the staging folder
     assert [o["op"] for o in ip.rollback_ops(plan, [{"op": "zip.extract", "args": {}}], "1.22.5", ROOT)] == ["path.remove"]
+
+
+def test_a_reinstall_moves_the_old_folder_aside_only_after_verifying_and_puts_it_back_on_failure():
+    # installed for another arch: reinstall
+    obs = observed(installed=["1.22.5"], active="1.22.5", entries=["1.22.5"], version_file="go1.22.5\n", pe="arm64")
+    plan = ip.plan_present(params(), obs, "1.22.5", "amd64", "t0k3n")
+    assert plan.needs_install and plan.replaces == "1.22.5"
+    assert not any(o["op"] == "path.remove" for o in plan.pre_ops)  # nothing is deleted up front
+    ops = ip.install_ops(params(), plan, "1.22.5", "amd64",
+                         {"mode": "host", "url": "https://m/go.zip", "sha256": "cd" * 32, "filename": "go.zip"}, "t")
+    names = [o["op"] for o in ops]
+    aside = names.index("path.move")
+    assert ops[aside]["args"] == {"src": ROOT + "\\1.22.5", "dest": plan.staging + "\\old"}
+    assert max(i for i, n in enumerate(names) if n == "file.stat") < aside < names.index("go.run")
+    # the new tree failed go version: the new one goes, the old one comes back, the old record is restored
+    ran = ops[:names.index("go.run")]
+    undo = ip.rollback_ops(plan, ran, "1.22.5", ROOT)
+    assert [(o["op"], o["args"].get("path") or o["args"].get("src")) for o in undo][:3] == [
+        ("path.remove", ROOT + "\\1.22.5"), ("path.move", plan.staging + "\\old"), ("path.remove", plan.staging)]
+    assert undo[1]["args"]["dest"] == ROOT + "\\1.22.5"
+    restored = {o["args"]["name"]: o["args"]["data"] for o in undo if o["op"] == "registry.set"}
+    assert restored.get("Status") == "installed" and undo[3]["op"] == "registry.remove"
+    # a failure while moving the old folder aside (in use): it never left, only staging is dropped
+    ran = ops[:aside]
+    undo = ip.rollback_ops(plan, ran, "1.22.5", ROOT)
+    assert ("path.move" not in [o["op"] for o in undo]) and undo[0] == {"op": "path.remove", "args": {"path": plan.staging, "recurse": True}}
 
 
 def test_toolchains_view():
