@@ -9,7 +9,8 @@ wording where it has one), the go env file format, the view ``go env -json`` rep
 environment a new Windows process gets from the registry, and warnings about settings that fight
 each other. URL credentials never leave this module unredacted in a message or a warning.
 
-Ported from the Go sources (Go 1.21-1.23); each function names the package it follows.
+Ported from the Go sources (Go 1.21 to 1.25, current rules where they changed); each function names the Go
+file or package it follows.
 """
 
 from __future__ import annotations
