@@ -80,15 +80,25 @@ options:
   gosumdb:
     description:
       - C(GOSUMDB), either V(off), a known database name (C(sum.golang.org)), or a verifier key C(name+hash+key),
-        optionally followed by the database URL.
+        optionally followed by a space and the database URL.
+      - The URL is C(https://) or C(http://), or C(file://) for a copy of the database on disk or a share, written
+        as the go command reads it on Windows, for example C(file:///C:/mirror/sumdb/sum.golang.org) or
+        C(file://fileserver/share/sumdb). C(file://C:/path) (too few slashes) and paths without a drive letter
+        are rejected.
     type: str
   goprivate:
     description:
-      - C(GOPRIVATE), comma-separated C(path.Match) glob patterns of module paths (a string or a list). Malformed
-        patterns are rejected, although the go command would silently ignore them.
+      - C(GOPRIVATE), comma-separated C(path.Match) glob patterns of module path prefixes (a string or a list).
+      - Empty patterns are skipped, as the go command skips them. A value of only commas (V(,)) is kept as V(,). It
+        matches nothing. In O(gonoproxy) or O(gonosumdb) it still overrides O(goprivate), so that every module
+        uses the proxy or the checksum database.
+      - Deliberately stricter than the go command, because each of these settings would silently do nothing.
+        Malformed patterns (such as C(example.com/[)) are rejected, where the go command ignores them. Patterns
+        with whitespace inside are rejected, because module paths never contain whitespace. Blanks around a
+        pattern are removed, where the go command would keep them and the pattern would never match.
     type: raw
   gonoproxy:
-    description: C(GONOPROXY), patterns as for O(goprivate).
+    description: C(GONOPROXY), patterns as for O(goprivate). When set, it replaces O(goprivate) for the proxy decision.
     type: raw
   gonosumdb:
     description: C(GONOSUMDB), patterns as for O(goprivate).
@@ -98,14 +108,38 @@ options:
     type: raw
   goflags:
     description:
-      - C(GOFLAGS), a string or a list, each entry C(-flag) or C(-flag=value) (values cannot contain spaces).
+      - C(GOFLAGS), a string or a list of flags, each C(-flag) or C(-flag=value).
+      - A string is split the way the go command splits C(GOFLAGS). Fields are separated by blanks, and a field
+        in single or double quotes is one flag, for example C("-ldflags=-s -w"). Each list element is one
+        flag and is quoted when it contains blanks. Go releases that split C(GOFLAGS) at every blank fail on
+        quoted flags, so the module warns when it writes one.
+      - A flag that no go command defines (a typo such as C(-typoflag)) is rejected, because every go command
+        would fail with C(unknown flag). Set O(allow_unknown_goflags) to keep a flag of a newer Go release.
+      - A flag that only some go commands define (C(-f) and C(-e) of C(go list), C(-count) of C(go test), the
+        analyzer flags of C(go vet) such as C(-printf)) is accepted with a warning naming those commands, since
+        the other go commands ignore it. A value that those commands would refuse, such as C(-f) without a value or
+        C(-json=Dir) (a bool for C(go build)), is rejected, and the message names the commands that refuse it.
     type: raw
+  allow_unknown_goflags:
+    description:
+      - Keep O(goflags) entries that no go command known to this collection defines, with a warning, instead of
+        failing. Use it for flags added by Go releases newer than this collection.
+      - Every go command that does not know such a flag fails, so set this only when all go commands on the host know
+        the flag.
+    type: bool
+    default: false
   cgo_enabled:
     description: C(CGO_ENABLED) (true sets C(1), false sets C(0)).
     type: bool
   gotoolchain:
     description:
-      - C(GOTOOLCHAIN), one of V(local), V(auto), V(path), C(goX.Y[.Z]), C(<name>+auto) or C(<name>+path).
+      - C(GOTOOLCHAIN), one of V(local), V(auto), V(path), a toolchain name, or V(local), V(auto) or a toolchain
+        name followed by C(+auto) or C(+path).
+      - A toolchain name is C(go) followed by a Go release, such as C(go1.22.5), C(go1.23rc1) or C(go1.20). It may
+        have a custom suffix after C(-), such as C(go1.22.5-corp), which the go command looks up in C(PATH).
+      - From Go 1.21 on, a version without a patch number is a language version, not a toolchain. C(go1.22) and
+        C(go1.22+auto) are rejected (write C(go1.22.0)), as are names that do not start with C(go1), names with a
+        path separator or a blank, and the C(<prefix>-goVERSION) form, which only Go 1.21 read.
     type: str
   gotelemetry:
     description:

@@ -63,7 +63,7 @@ def desired_values(params: dict) -> tuple[dict[str, str], list[str]]:
         if get(option) is not None:
             values[OPTION_VARS[option]] = ge.validate_patterns(option, get(option))
     if get("goflags") is not None:
-        values["GOFLAGS"], more = ge.validate_goflags("goflags", get("goflags"))
+        values["GOFLAGS"], more = ge.validate_goflags("goflags", get("goflags"), bool(get("allow_unknown_goflags")))
         warnings += more
     if get("cgo_enabled") is not None:
         values["CGO_ENABLED"] = "1" if get("cgo_enabled") else "0"

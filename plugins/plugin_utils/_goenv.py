@@ -9,7 +9,8 @@ wording where it has one), the go env file format, the view ``go env -json`` rep
 environment a new Windows process gets from the registry, and warnings about settings that fight
 each other. URL credentials never leave this module unredacted in a message or a warning.
 
-Ported from the Go sources (Go 1.21-1.23); each function names the package it follows.
+Ported from the Go sources (Go 1.21 to 1.25, current rules where they changed); each function names the Go
+file or package it follows.
 """
 
 from __future__ import annotations
@@ -33,20 +34,92 @@ DEFAULT_GOPROXY = "https://proxy.golang.org,direct"
 DEFAULT_GOSUMDB = "sum.golang.org"
 DEFAULT_GOTOOLCHAIN = "auto"
 
-# Flags of the go command that GOFLAGS may carry (cmd/go/internal/work/build.go AddBuildFlags,
-# cmd/go/internal/test/testflag.go). name -> kind: bool, buildvcs (bool or auto), int, mod, string.
-GOFLAGS_KNOWN: dict[str, str] = {
-    "a": "bool", "n": "bool", "p": "int", "race": "bool", "msan": "bool", "asan": "bool",
-    "cover": "bool", "covermode": "string", "coverpkg": "string", "v": "bool", "work": "bool", "x": "bool",
-    "asmflags": "string", "buildmode": "string", "buildvcs": "buildvcs", "compiler": "string",
-    "gccgoflags": "string", "gcflags": "string", "installsuffix": "string", "ldflags": "string",
-    "linkshared": "bool", "mod": "mod", "modcacherw": "bool", "modfile": "string", "overlay": "string",
-    "pgo": "string", "pkgdir": "string", "tags": "string", "trimpath": "bool", "toolexec": "string",
-    # go test
-    "count": "int", "timeout": "string", "failfast": "bool", "short": "bool", "json": "bool",
-    "vet": "string", "run": "string", "bench": "string", "benchtime": "string", "benchmem": "bool",
-    "cpu": "string", "parallel": "int",
+# The flags each go command defines, for GOFLAGS (cmd/go/internal/base/goflags.go InitGOFLAGS refuses
+# a flag that no command defines: hasFlag(Go, name); SetFromGOFLAGS then applies a flag only to the
+# commands that define it and checks its value there). Union of Go 1.21 to 1.25.
+# kind: bool, int, duration, string, mod (-mod), buildvcs (bool or auto), testv (bool or test2json),
+# listjson (bool or a field list), getu (bool or patch).
+_BUILD_FLAGS = {
+    # cmd/go/internal/work/build.go AddBuildFlags
+    "a": "bool", "n": "bool", "p": "int", "race": "bool", "msan": "bool", "asan": "bool", "v": "bool",
+    "work": "bool", "x": "bool", "asmflags": "string", "buildmode": "string", "buildvcs": "buildvcs",
+    "compiler": "string", "gccgoflags": "string", "gcflags": "string", "installsuffix": "string",
+    "ldflags": "string", "linkshared": "bool", "mod": "mod", "modcacherw": "bool", "modfile": "string",
+    "overlay": "string", "pgo": "string", "pkgdir": "string", "tags": "string", "trimpath": "bool",
+    "toolexec": "string",
 }
+_COVER_FLAGS = {"cover": "bool", "covermode": "string", "coverpkg": "string"}  # work/build.go AddCoverFlags
+_MOD_COMMON = {"modcacherw": "bool", "modfile": "string"}  # cmd/go/internal/base/flag.go AddModCommonFlags
+# cmd/go/internal/test/testflag.go init: flags of the test binary, also accepted as -test.NAME
+_TEST_BINARY_FLAGS = {
+    "bench": "string", "benchmem": "bool", "benchtime": "string", "blockprofile": "string",
+    "blockprofilerate": "int", "count": "int", "coverprofile": "string", "cpu": "string", "cpuprofile": "string",
+    "failfast": "bool", "fullpath": "bool", "fuzz": "string", "fuzzminimizetime": "string", "fuzztime": "string",
+    "list": "string", "memprofile": "string", "memprofilerate": "int", "mutexprofile": "string",
+    "mutexprofilefraction": "int", "outputdir": "string", "parallel": "int", "run": "string", "short": "bool",
+    "shuffle": "string", "skip": "string", "timeout": "duration", "trace": "string", "v": "testv",
+    "artifacts": "bool",
+}
+# cmd/vet (go tool vet -flags): its analyzers and core flags, which go vet accepts (vet/vetflag.go vetFlags)
+_VET_TOOL_FLAGS = dict(
+    {name: "bool" for name in (
+        "appends", "asmdecl", "assign", "atomic", "bools", "buildtag", "cgocall", "composites", "copylocks",
+        "defers", "directive", "errorsas", "framepointer", "hostport", "httpresponse", "ifaceassert",
+        "loopclosure", "lostcancel", "nilfunc", "printf", "shift", "sigchanyzer", "slog", "stdmethods",
+        "stdversion", "stringintconv", "structtag", "testinggoroutine", "tests", "timeformat", "unmarshal",
+        "unreachable", "unsafeptr", "unusedresult", "waitgroup", "json", "V", "flags",
+    )},
+    **{"c": "int", "printf.funcs": "string", "unusedresult.funcs": "string", "unusedresult.stringmethods": "string"},
+)
+GOFLAGS_COMMANDS: dict[str, dict[str, str]] = {
+    "go build": dict(_BUILD_FLAGS, **_COVER_FLAGS, o="string", json="bool"),
+    "go install": dict(_BUILD_FLAGS, **_COVER_FLAGS, json="bool"),
+    "go run": dict(_BUILD_FLAGS, **_COVER_FLAGS, exec="string"),
+    # cmd/go/internal/test/testflag.go
+    "go test": dict(_BUILD_FLAGS, **_COVER_FLAGS, **_TEST_BINARY_FLAGS,
+                    **{"test." + k: v for k, v in _TEST_BINARY_FLAGS.items()},
+                    c="bool", o="string", exec="string", json="bool", vet="string"),
+    # cmd/go/internal/vet/vetflag.go: build flags without -json, -vettool, then the vet tool's flags
+    "go vet": dict(_BUILD_FLAGS, vettool="string", **{k: v for k, v in _VET_TOOL_FLAGS.items() if k not in _BUILD_FLAGS}),
+    # cmd/go/internal/list/list.go
+    "go list": dict(_BUILD_FLAGS, f="string", json="listjson", e="bool", m="bool", u="bool", versions="bool",
+                    retracted="bool", reuse="string", compiled="bool", deps="bool", export="bool", find="bool",
+                    test="bool"),
+    "go clean": dict(_BUILD_FLAGS, i="bool", r="bool", cache="bool", testcache="bool", modcache="bool",
+                     fuzzcache="bool"),  # cmd/go/internal/clean/clean.go
+    "go get": dict(_BUILD_FLAGS, d="bool", t="bool", u="getu", tool="bool"),  # modget/get.go
+    "go generate": dict(_BUILD_FLAGS, run="string", skip="string"),  # generate/generate.go
+    "go fix": dict(_BUILD_FLAGS, fix="string"),  # fix/fix.go
+    "go fmt": {"n": "bool", "x": "bool", "mod": "mod", "modfile": "string"},  # fmtcmd/fmt.go
+    "go env": {"json": "bool", "u": "bool", "w": "bool", "changed": "bool"},  # envcmd/env.go
+    "go version": {"m": "bool", "v": "bool", "json": "bool"},  # version/version.go
+    "go tool": {"n": "bool", "modfile": "string"},  # tool/tool.go
+    # cmd/go/internal/modcmd
+    "go mod download": dict(_MOD_COMMON, x="bool", json="bool", reuse="string"),
+    "go mod edit": dict(_MOD_COMMON, **{name: "string" for name in (
+        "module", "go", "toolchain", "require", "droprequire", "exclude", "dropexclude", "replace", "dropreplace",
+        "retract", "dropretract", "godebug", "dropgodebug", "tool", "droptool", "ignore", "dropignore")},
+        fmt="bool", print="bool", json="bool"),
+    "go mod graph": dict(_MOD_COMMON, go="string", x="bool"),
+    "go mod init": dict(_MOD_COMMON),
+    "go mod tidy": dict(_MOD_COMMON, e="bool", v="bool", x="bool", diff="bool", go="string", compat="string"),
+    "go mod vendor": dict(_MOD_COMMON, e="bool", v="bool", o="string"),
+    "go mod verify": dict(_MOD_COMMON),
+    "go mod why": dict(_MOD_COMMON, m="bool", vendor="bool"),
+    # cmd/go/internal/workcmd
+    "go work edit": {name: "string" for name in (
+        "go", "toolchain", "use", "dropuse", "replace", "dropreplace", "godebug", "dropgodebug")}
+    | {"fmt": "bool", "print": "bool", "json": "bool"},
+    "go work use": {"r": "bool"},
+    "go work vendor": {"e": "bool", "v": "bool", "o": "string"},
+}
+# name -> {command: kind}
+GOFLAGS_KNOWN: dict[str, dict[str, str]] = {}
+for _command, _flags in GOFLAGS_COMMANDS.items():
+    for _name, _kind in _flags.items():
+        GOFLAGS_KNOWN.setdefault(_name, {})[_command] = _kind
+# The commands that share the build flags; a flag all of them know gets no "only these commands" warning.
+_BUILD_COMMANDS = ("go build", "go install", "go run", "go test", "go vet", "go list")
 # strconv.ParseBool
 _GO_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
              "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
@@ -393,12 +466,41 @@ def validate_gosumdb(option: str, value: t.Any) -> str:
             raise GoEnvError(
                 "%s: invalid GOSUMDB URL: parse %s: %s%s" % (option, _goquote(redact_url(fields[1])), err, GO_SAYS)
             ) from None
-        if url.scheme not in ("http", "https") or not url.host:
+        if url.scheme == "file":
+            # sumdb.go dbDial takes any URL url.Parse accepts; the database is then read through
+            # cmd/go/internal/web, which reads a file:// URL from disk (web/url.go urlToFilePath).
+            problem = _file_url_problem(url)
+            if problem:
+                raise GoEnvError(
+                    "%s: the checksum database URL %s: %s (as the go command would say when it reads it); a local folder "
+                    "is file:///C:/path/to/sumdb and a share file://server/share/sumdb" % (option, redact_url(fields[1]), problem)
+                )
+        elif url.scheme not in ("http", "https") or not url.host:
+            # Stricter than dbDial, which parses any URL: cmd/go/internal/web only fetches these schemes.
             raise GoEnvError(
-                "%s: the checksum database URL must be an http:// or https:// URL with a host, got %s"
+                "%s: the checksum database URL must be an https://, http:// or file:// URL with a host or path, got %s"
                 % (option, redact_url(fields[1]))
             )
     return " ".join(fields)
+
+
+def _file_url_problem(url: _URL) -> str:
+    """cmd/go/internal/web url.go urlToFilePath with url_windows.go convertFileURLPath: why the go command
+    on Windows cannot read this file:// URL, or "" if it can (file:///C:/x, file://localhost/C:/x, file://host/share)."""
+    if url.path == "":
+        if url.host or not url.opaque:
+            return "file URL missing path"
+        return "" if _windows_is_abs(url.opaque.replace("/", "\\")) else "path is not absolute"
+    if not url.path.startswith("/"):
+        return "path is not absolute"
+    if url.host not in ("", "localhost"):
+        if re.match(r"^[A-Za-z]:$", url.host):
+            return "file URL encodes volume in host field: too few slashes?"
+        unc = "\\\\" + url.host + url.path.replace("/", "\\")  # \\host\share\path
+        return "" if _windows_is_abs(unc) else "path is not absolute"
+    if not re.match(r"^/[A-Za-z]:([\\/]|$)", url.path):
+        return "file URL missing drive letter"
+    return "" if _windows_is_abs(url.path[1:]) else "path is not absolute"
 
 
 # ---------------------------------------------------------------- GOPRIVATE and friends: path.Match
@@ -556,18 +658,30 @@ def match_prefix_patterns(globs: str, target: str) -> bool:
 
 def validate_patterns(option: str, value: str | list[str]) -> str:
     """GOPRIVATE, GONOPROXY, GONOSUMDB, GOINSECURE: comma-separated path.Match globs of module path
-    prefixes (golang.org/x/mod/module MatchPrefixPatterns). Returns them joined with `,`."""
+    prefixes (golang.org/x/mod/module MatchPrefixPatterns). Returns them joined with `,`.
+
+    As in MatchPrefixPatterns, empty globs are skipped, so `,` alone is a valid value that matches
+    nothing: it is kept as `,` (an empty value would be unset). That matters for GONOPROXY and
+    GONOSUMDB, which default to GOPRIVATE only when empty (cmd/go/internal/cfg: envOr): `,` makes
+    every module use the proxy or the checksum database even if GOPRIVATE names it.
+
+    Stricter than Go, on purpose: blanks around a glob are removed (Go would keep them, and the glob
+    would never match), a glob with whitespace inside is refused, and so is a malformed glob (Go
+    ignores it silently: path.Match returns ErrBadPattern, which MatchPrefixPatterns treats as no
+    match). Each of these is a setting that silently does nothing.
+    """
     variable = option.upper()
     text = _text(option, variable, value, ",")
     globs = []
     for glob in text.split(","):
         glob = glob.strip()
         if glob == "":
-            continue
+            continue  # MatchPrefixPatterns: `if glob == "" { continue }`
         if any(c.isspace() for c in glob):
             raise GoEnvError(
-                "%s: pattern %s contains whitespace; module paths never do, so it would never match"
-                % (option, _goquote(glob))
+                "%s: pattern %s contains whitespace; module paths never do, so it would never match (the go command "
+                "would silently ignore it). Patterns are comma-separated globs of module path prefixes such as "
+                "*.corp.example.com,rsc.io/private" % (option, _goquote(glob))
             )
         try:
             check_pattern(glob[:-1] if glob.endswith("/") else glob)
@@ -579,124 +693,288 @@ def validate_patterns(option: str, value: str | list[str]) -> str:
             ) from None
         globs.append(glob)
     if not globs:
-        raise GoEnvError("%s: %s holds no patterns; omit the option to leave %s unmanaged" % (option, _goquote(text), variable))
+        # only commas (and blanks): Go accepts it and it matches nothing; keep it non-empty
+        return ","
     return ",".join(globs)
 
 
 # ---------------------------------------------------------------- GOFLAGS
 
 
-def validate_goflags(option: str, value: str | list[str]) -> tuple[str, list[str]]:
+def split_goflags(text: str) -> list[str]:
+    """cmd/internal/quoted Split, as InitGOFLAGS splits GOFLAGS: fields separated by space, tab, CR or LF;
+    a field that starts with ' or " runs to the next same quote, which is removed (no escapes; a quote
+    further inside a field is an ordinary character). Raises ValueError with Split's wording."""
+    fields = []
+    i, n = 0, len(text)
+    while i < n:
+        while i < n and text[i] in " \t\n\r":
+            i += 1
+        if i >= n:
+            break
+        if text[i] in "\"'":
+            quote = text[i]
+            end = text.find(quote, i + 1)
+            if end < 0:
+                raise ValueError("unterminated %s string" % quote)
+            fields.append(text[i + 1:end])
+            i = end + 1
+            continue
+        start = i
+        while i < n and text[i] not in " \t\n\r":
+            i += 1
+        fields.append(text[start:i])
+    return fields
+
+
+def join_goflags(option: str, fields: list[str]) -> str:
+    """The fields as one GOFLAGS value that split_goflags reads back: a field with whitespace or a quote is
+    quoted ("..." unless it holds a double quote, then '...'), like cmd/internal/quoted Join."""
+    out = []
+    for field in fields:
+        if not any(c in field for c in " \t\n\r\"'"):
+            out.append(field)
+        elif '"' not in field:
+            out.append('"%s"' % field)
+        elif "'" not in field:
+            out.append("'%s'" % field)
+        else:
+            raise GoEnvError(
+                "%s: %s contains both single and double quotes and cannot be quoted (as cmd/internal/quoted Join says); "
+                "GOFLAGS can hold a flag with spaces only inside one kind of quotes" % (option, _goquote(field))
+            )
+    return " ".join(out)
+
+
+def _go_int(text: str) -> bool:
+    """strconv.ParseInt(text, 0, 64), as flag.IntVar parses: 10, -3, 0x1f, 0o17, 017, 0b101, 1_000."""
+    m = re.fullmatch(r"[+-]?(0[xX](_?[0-9a-fA-F])+|0[bB](_?[01])+|0[oO](_?[0-7])+|0(_?[0-7])*|[1-9](_?[0-9])*)", text)
+    if not m:
+        return False
+    digits = re.sub(r"^[+-]?(0[xXbBoO])?", "", text).replace("_", "") or "0"
+    base = {"x": 16, "b": 2, "o": 8}.get(text.lstrip("+-")[1:2].lower(), 8 if text.lstrip("+-").startswith("0") else 10)
+    return -(2 ** 63) <= int(digits, base) < 2 ** 63
+
+
+# time.ParseDuration: a signed sequence of decimal numbers with units (300ms, 1.5h, 2h45m), or 0
+_DURATION = re.compile(r"[-+]?(0|((\d+(\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h))+)")
+
+
+def _flag_value_error(name: str, kind: str, has_value: bool, value: str) -> str | None:
+    """What SetFromGOFLAGS says for this flag and value in a command where the flag has this kind; None if accepted.
+    name is the flag as written, with its dash (cmd/go/internal/base/goflags.go SetFromGOFLAGS; on Windows
+    the go command names the source %GOFLAGS%)."""
+    where = "(from %GOFLAGS%)"
+    booly = value in _GO_BOOLS
+    if kind in ("bool", "buildvcs", "testv", "listjson", "getu"):
+        if not has_value:
+            return None
+        extra = {"buildvcs": ("", "auto"), "testv": ("test2json",), "getu": ("patch",)}.get(kind, ())
+        if booly or value in extra or kind == "listjson":
+            return None
+        return "go: invalid boolean value %s for flag %s %s" % (_goquote(value), name, where)
+    if not has_value:
+        return "go: flag needs an argument: %s %s" % (name, where)
+    if kind == "int" and not _go_int(value):
+        return "go: invalid value %s for flag %s %s: parse error" % (_goquote(value), name, where)
+    if kind == "duration" and not _DURATION.fullmatch(value):
+        return "go: invalid value %s for flag %s %s: parse error" % (_goquote(value), name, where)
+    if kind == "mod" and value not in ("", "mod", "readonly", "vendor"):
+        # cmd/go/internal/modload/init.go setDefaultBuildMod
+        return "go: -mod=%s not supported (can be '', 'mod', 'readonly', or 'vendor')" % value
+    return None
+
+
+def _commands_text(commands: list[str]) -> str:
+    return commands[0] if len(commands) == 1 else ", ".join(commands[:-1]) + " and " + commands[-1]
+
+
+def validate_goflags(option: str, value: str | list[str], allow_unknown: bool = False) -> tuple[str, list[str]]:
     """GOFLAGS, as cmd/go/internal/base/goflags.go InitGOFLAGS and SetFromGOFLAGS check it.
-    Returns (flags joined with single spaces, warnings)."""
+
+    A string is split as the go command splits it (cmd/internal/quoted Split: "-tags=magic wizardry" in
+    quotes is one flag); each list element is one flag. A flag no go command defines makes every go
+    command fail (InitGOFLAGS), so it is refused unless allow_unknown (for flags of newer Go releases
+    than this table). A flag only some commands define is applied by those and ignored by the others
+    (SetFromGOFLAGS); a value those commands refuse is refused here, naming them.
+    Returns (the flags joined as GOFLAGS, quoted where needed; warnings).
+    """
     if isinstance(value, (list, tuple)):
-        for item in value:
-            if isinstance(item, str) and any(c.isspace() for c in item):
-                raise GoEnvError(
-                    "%s: %s contains whitespace, but GOFLAGS is split on whitespace and cannot quote: "
-                    "give each flag as -flag or -flag=value with no spaces (-ldflags=-s -w cannot be set in GOFLAGS)"
-                    % (option, _goquote(item))
-                )
-    text = _text(option, "GOFLAGS", value, " ")
-    fields = text.split()
+        if not all(isinstance(v, str) for v in value):
+            raise GoEnvError("%s: list elements must be strings, got %r" % (option, redact_url(repr(value))))
+        fields = [v.strip() for v in value if v.strip()]
+        text = _text(option, "GOFLAGS", " ".join(value) if fields else "", None)
+    else:
+        text = _text(option, "GOFLAGS", value)
+        try:
+            fields = split_goflags(text)
+        except ValueError as err:
+            raise GoEnvError("%s: go: parsing $GOFLAGS: %s%s; close the quote" % (option, err, GO_SAYS)) from None
     if not fields:
         raise _empty(option, "GOFLAGS")
     warnings = []
-    for field in fields:
+    for index, field in enumerate(fields):
+        # InitGOFLAGS: every field looks like -x, --x, -x=value or --x=value
         if (not field.startswith("-") or field in ("-", "--") or field.startswith(("---", "-=", "--="))):
             raise GoEnvError(
-                "%s: go: parsing $GOFLAGS: non-flag %s%s; each word must be -flag or -flag=value"
-                % (option, _goquote(field), GO_SAYS)
+                "%s: go: parsing $GOFLAGS: non-flag %s%s; each flag must be -flag or -flag=value (a value with spaces "
+                "goes inside quotes around the whole flag: \"-ldflags=-s -w\")" % (option, _goquote(field), GO_SAYS)
             )
         name = field[2:] if field.startswith("--") else field[1:]
         name, has_value, flag_value = name.partition("=")
         if name == "C":
+            # cmd/go/internal/base/flag.go AddChdirFlag: -C is only read as the first command-line argument
             raise GoEnvError(
-                "%s: go: invalid value %s for flag -C (from $GOFLAGS): -C flag must be first flag on command line%s; "
+                "%s: go: invalid value %s for flag -C (from %%GOFLAGS%%): -C flag must be first flag on command line%s; "
                 "-C cannot be set in GOFLAGS" % (option, _goquote(flag_value), GO_SAYS)
             )
-        kind = GOFLAGS_KNOWN.get(name)
-        if kind is None:
-            warnings.append(
-                "%s: go: parsing $GOFLAGS: unknown flag -%s (as the go command says if it does not know it either; "
-                "then every go command fails)" % (option, name)
-            )
-            continue
-        if kind in ("bool", "buildvcs"):
-            if has_value and flag_value not in _GO_BOOLS and not (kind == "buildvcs" and flag_value in ("", "auto")):
+        commands = GOFLAGS_KNOWN.get(name)
+        if commands is None:
+            # InitGOFLAGS: !hasFlag(Go, name)
+            message = "%s: go: parsing $GOFLAGS: unknown flag -%s" % (option, name)
+            if not allow_unknown:
                 raise GoEnvError(
-                    "%s: go: invalid boolean value %s for flag -%s (from $GOFLAGS)%s; use -%s or -%s=true|false%s"
-                    % (option, _goquote(flag_value), name, GO_SAYS, name, name, "|auto" if kind == "buildvcs" else "")
+                    "%s%s: no go command defines it, so every go command would fail; set allow_unknown_goflags: true "
+                    "to keep a flag of a newer Go release than this collection knows" % (message, GO_SAYS)
                 )
+            warnings.append(
+                "%s (as go commands that do not know it say; kept because allow_unknown_goflags is true)" % message
+            )
             continue
-        if not has_value:
-            raise GoEnvError(
-                "%s: go: flag needs an argument: -%s (from $GOFLAGS)%s; write -%s=value"
-                % (option, name, GO_SAYS, name)
+        shown = "-" + name  # SetFromGOFLAGS names the flag with one dash
+        refusals: dict[str, list[str]] = {}
+        for command, kind in commands.items():
+            error = _flag_value_error(shown, kind, bool(has_value), flag_value)
+            if error is not None:
+                refusals.setdefault(error, []).append(command)
+        if refusals:
+            raise GoEnvError("%s: %s" % (option, "; ".join(
+                "%s (as %s would say)" % (error, _commands_text(cmds)) for error, cmds in refusals.items())))
+        if not all(command in commands for command in _BUILD_COMMANDS):
+            hint = ""
+            if index and "=" in fields[index - 1] and isinstance(value, str):
+                hint = " (if it was meant as part of the previous flag's value, quote both: %s)" % join_goflags(
+                    option, [fields[index - 1] + " " + field])
+            warnings.append(
+                "%s: %s is a flag of %s only; the other go commands ignore it%s"
+                % (option, shown, _commands_text(list(commands)), hint)
             )
-        if kind == "int":
-            try:
-                int(flag_value, 0)
-            except ValueError:
-                raise GoEnvError(
-                    "%s: go: invalid value %s for flag -%s (from $GOFLAGS): parse error%s"
-                    % (option, _goquote(flag_value), name, GO_SAYS)
-                ) from None
-        if kind == "mod" and flag_value not in ("", "mod", "readonly", "vendor"):
-            raise GoEnvError(
-                "%s: go: -mod=%s not supported (can be '', 'mod', 'readonly', or 'vendor')%s"
-                % (option, flag_value, GO_SAYS)
-            )
-    return " ".join(fields), warnings
+    normalized = join_goflags(option, fields)
+    if any(any(c in f for c in " \t\n\r\"'") for f in fields):
+        warnings.append(
+            "%s: GOFLAGS=%s has a quoted flag: the go command splits GOFLAGS with its quoting rules (cmd/internal/quoted), "
+            "but older go commands split it at every space and fail on the quoted flag (non-flag)" % (option, normalized)
+        )
+    return normalized, warnings
 
 
 # ---------------------------------------------------------------- GOTOOLCHAIN, GOAMD64, GOTELEMETRY
 
 
 def _cut_int(text: str) -> tuple[str, str] | None:
-    """internal/gover cutInt: digits with no leading zero."""
+    """internal/gover cutInt: decimal digits with no unnecessary leading zero -> (number, rest)."""
     m = re.match(r"[0-9]+", text)
     if not m or (m.group(0).startswith("0") and len(m.group(0)) > 1):
         return None
     return m.group(0), text[m.end():]
 
 
-def gover_is_valid(version: str) -> bool:
-    """internal/gover IsValid: 1, 1.21, 1.21.3, 1.21rc1 (no prerelease of a patch release)."""
+@dataclass(frozen=True)
+class _Gover:
+    """internal/gover Version: the original decimal strings; the zero value means malformed."""
+
+    major: str = ""
+    minor: str = ""
+    patch: str = ""
+    kind: str = ""
+    pre: str = ""
+
+
+def _parse_pre_release(text: str) -> tuple[str, str] | None:
+    """internal/gover parsePreRelease: lower-case letters, then an optional number (rc, rc1, beta2, x, testmod)."""
+    m = re.match(r"[a-z]+", text)
+    if not m:
+        return None
+    kind, rest = m.group(0), text[m.end():]
+    if rest == "":
+        return kind, ""
+    cut = _cut_int(rest)
+    if cut is None or cut[1] != "":
+        return None
+    return kind, cut[0]
+
+
+def gover_parse(version: str) -> _Gover:
+    """internal/gover Parse: major[.minor[.patch]][kind[pre]]; the zero _Gover if malformed.
+
+    "1" is 1.0.0; a missing patch is "0" before 1.21 (1.20 is the release 1.20.0) and stays
+    missing from 1.21 on (1.21 is the language version, not a release).
+    """
     cut = _cut_int(version)
     if cut is None:
-        return False
-    rest = cut[1]
+        return _Gover()
+    major, rest = cut
     if rest == "":
-        return True
+        return _Gover(major, "0", "0")
     if not rest.startswith("."):
-        return False
+        return _Gover()
     cut = _cut_int(rest[1:])
     if cut is None:
-        return False
-    rest = cut[1]
+        return _Gover()
+    minor, rest = cut
     if rest == "":
-        return True
+        return _Gover(major, minor, "0" if _cmp_int(minor, "21") < 0 else "")
     if rest.startswith("."):
         cut = _cut_int(rest[1:])
-        return cut is not None and cut[1] == ""
-    m = re.match(r"[a-z]+", rest)
-    if not m:
-        return False
-    cut = _cut_int(rest[m.end():])
-    return cut is not None and cut[1] == ""
+        if cut is None:
+            return _Gover()
+        patch, rest = cut
+        if rest == "":
+            return _Gover(major, minor, patch)
+        pre = _parse_pre_release(rest)  # a pre-release of a patch release: 1.21.3rc1
+        return _Gover() if pre is None else _Gover(major, minor, patch, pre[0], pre[1])
+    pre = _parse_pre_release(rest)
+    return _Gover() if pre is None else _Gover(major, minor, "", pre[0], pre[1])
+
+
+def _cmp_int(x: str, y: str) -> int:
+    """internal/gover CmpInt: compare decimal strings."""
+    if x == y:
+        return 0
+    if len(x) != len(y):
+        return -1 if len(x) < len(y) else 1
+    return -1 if x < y else 1
+
+
+def gover_is_valid(version: str) -> bool:
+    """internal/gover IsValid: 1, 1.21, 1.21.3, 1.21rc1, 1.21rc, 1.9999x, 1.21.3rc1."""
+    return gover_parse(version) != _Gover()
+
+
+def gover_is_lang(version: str) -> bool:
+    """internal/gover IsLang: a language version (1.21, 1.600), not a release (1.21.0, 1.21rc1, 1.20)."""
+    v = gover_parse(version)
+    return v != _Gover() and v.patch == "" and v.kind == "" and v.pre == ""
+
+
+def gover_compare_minor(version: str, major: str, minor: str) -> int:
+    """internal/gover Compare against major.minor, by major then minor (all this module needs)."""
+    v = gover_parse(version)
+    return _cmp_int(v.major, major) or _cmp_int(v.minor, minor)
 
 
 def gover_from_toolchain(name: str) -> str:
-    """internal/gover FromToolchain: go1.21.3 -> 1.21.3; custom-go1.21 -> 1.21; "" if not a toolchain name."""
+    """cmd/go/internal/gover/toolchain.go FromToolchain: go1.21.3 -> 1.21.3, go1.21.0-bigcorp -> 1.21.0.
+
+    "" if not a toolchain name: a path separator, no "go" prefix (gccgo-go1.23rc4: Go 1.21 read
+    <prefix>-goVERSION too, newer releases do not), or a version gover.IsValid refuses. The version
+    ends at the first '-', space or tab.
+    """
     if "\\" in name or "/" in name:
         return ""
-    if name.startswith("go"):
-        version = name[2:]
-    elif "-go" in name:
-        version = name[name.index("-go") + 3:]
-    else:
+    if not name.startswith("go"):
         return ""
+    version = name[2:]
     cut = re.search(r"[ \t-]", version)
     if cut:
         version = version[:cut.start()]
@@ -704,11 +982,15 @@ def gover_from_toolchain(name: str) -> str:
 
 
 def validate_gotoolchain(option: str, value: t.Any) -> str:
-    """GOTOOLCHAIN, as cmd/go/internal/toolchain/select.go Select checks it."""
+    """GOTOOLCHAIN, as cmd/go/internal/toolchain/select.go Select and Exec check it."""
     text = _text(option, "GOTOOLCHAIN", value)
-    accepted = "GOTOOLCHAIN is auto, path, local, a toolchain such as go1.22.5 or go1.23rc1, or one of these followed by +auto or +path"
+    accepted = (
+        "GOTOOLCHAIN is auto, path, local, a toolchain such as go1.22.5, go1.23rc1 or go1.20 (from Go 1.21 on a release "
+        "has a patch number: go1.22 is a language version), or one of these followed by +auto or +path"
+    )
     if text in ("auto", "path", "local"):
         return text
+    # select.go Select: strings.Cut(gotoolchain, "+"), then gover.FromToolchain(min)
     minimum, plus, suffix = text.partition("+")
     if minimum != "local" and gover_from_toolchain(minimum) == "":
         if plus:
@@ -720,6 +1002,34 @@ def validate_gotoolchain(option: str, value: t.Any) -> str:
     if plus and suffix not in ("auto", "path"):
         raise GoEnvError(
             "%s: invalid GOTOOLCHAIN %s: only version suffixes are +auto and +path%s" % (option, _goquote(text), GO_SAYS)
+        )
+    if minimum == "local":
+        return text
+    # select.go Select, "minimal sanity check ... before search": names start go1 or contain -go1
+    # (go222 and go2.0 are valid gover versions, but not Go 1 toolchains).
+    if not minimum.startswith("go1") and "-go1" not in minimum:
+        raise GoEnvError("%s: invalid GOTOOLCHAIN %s%s; %s" % (option, _goquote(minimum), GO_SAYS, accepted))
+    version = gover_from_toolchain(minimum)
+    # select.go Exec: a language version (1.21 and later, no patch) names no downloadable toolchain.
+    if gover_is_lang(version) and gover_compare_minor(version, "1", "21") >= 0:
+        if suffix == "path":
+            # with +path the go command only looks in PATH: `cannot find "go1.21" in PATH`
+            raise GoEnvError(
+                "%s: invalid GOTOOLCHAIN %s: %s is a language version, not a toolchain (go1.21 and later releases are "
+                "named %s.0, %s.1, ...); with +path the go command looks for a program named %s in PATH and finds none"
+                % (option, _goquote(text), minimum, minimum, minimum, minimum)
+            )
+        raise GoEnvError(
+            "%s: invalid toolchain: %s is a language version but not a toolchain version (%s.x)%s; name a release "
+            "such as %s.0" % (option, minimum, minimum, GO_SAYS, minimum)
+        )
+    # Not from Go: the go command would pass a name with a space or tab to exec.LookPath and then try
+    # to download golang.org/toolchain@v0.0.1-<name>.windows-<arch>, which no such name has.
+    if re.search(r"[ \t]", minimum):
+        raise GoEnvError(
+            "%s: GOTOOLCHAIN %s contains a space or tab: the go command would look for a program of exactly that name "
+            "in PATH and then fail to download it; a custom toolchain is named goVERSION-suffix, such as go1.22.5-corp"
+            % (option, _goquote(text))
         )
     return text
 
@@ -1072,7 +1382,10 @@ def conflict_warnings(machine: dict[str, str], user: dict[str, str], effective_g
                     "GOPRIVATE=%s but %s=%s is set: the go command uses %s instead of GOPRIVATE to decide what skips the %s, "
                     "so %s would still use it" % (private, var, other, var, purpose, ", ".join(missing))
                 )
-    flags = go.get("GOFLAGS", "").split()
+    try:
+        flags = split_goflags(go.get("GOFLAGS", ""))
+    except ValueError:
+        flags = []
     if "-mod=vendor" in flags or "--mod=vendor" in flags:
         warnings.append(
             "GOFLAGS has -mod=vendor for every go command: modules without a vendor folder fail to build"

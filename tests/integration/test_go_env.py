@@ -204,6 +204,11 @@ BAD = [
     ("extra-not-dict", {"extra": ["GOWORK"]}, "extra"),
     ("path-not-list", {"path": {"a": 1}}, "path"),
     ("gotoolchain-meta", {"gotoolchain": "go1.22.5;calc"}, "gotoolchain"),
+    ("gotoolchain-language-version", {"gotoolchain": "go1.22"},
+     "gotoolchain: invalid toolchain: go1.22 is a language version but not a toolchain version (go1.22.x)"),
+    ("goflags-unknown", {"goflags": "-trimpath -typoflag"}, "goflags: go: parsing $GOFLAGS: unknown flag -typoflag"),
+    ("goflags-unterminated", {"goflags": '"-tags=a b'}, 'goflags: go: parsing $GOFLAGS: unterminated " string'),
+    ("allow-unknown-goflags-not-bool", {"goflags": "-x", "allow_unknown_goflags": "perhaps"}, "allow_unknown_goflags"),
 ]
 
 
@@ -218,6 +223,18 @@ def test_bad_input_changes_nothing(installed):
         assert res.failed, "%s did not fail: %s" % (case, res.result)
         assert fragment in res.result["msg"], "%s: %r lacks %r" % (case, res.result["msg"], fragment)
     assert h.snapshot() == before
+
+
+def test_goflags_quoting_and_allow_unknown_goflags(installed):
+    h = installed.host("win1")
+    r = ok(env(installed, path=[], goflags=["-ldflags=-s -w", "-newflag=1"], allow_unknown_goflags=True,
+               gonoproxy=","))
+    assert reg(h, MACHINE, "GOFLAGS") == '"-ldflags=-s -w" -newflag=1'
+    assert reg(h, MACHINE, "GONOPROXY") == ","
+    assert any("unknown flag -newflag" in w and "allow_unknown_goflags is true" in w for w in r["warnings"])
+    assert any("has a quoted flag" in w for w in r["warnings"])
+    again = ok(env(installed, path=[], goflags='"-ldflags=-s -w" -newflag=1', allow_unknown_goflags=True, gonoproxy=","))
+    assert again["changed"] is False
 
 
 # ---------------------------------------------------------------- go_verify

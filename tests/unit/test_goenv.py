@@ -126,6 +126,12 @@ GOSUMDB_VALID = [
     (OWN_KEY, OWN_KEY),
     (OWN_KEY + " http://sumdb.corp.example.com", OWN_KEY + " http://sumdb.corp.example.com"),
     (make_key("sum.example.com/db", b"\x01" + bytes(32)), make_key("sum.example.com/db", b"\x01" + bytes(32))),
+    # sumdb.go dbDial parses any URL; cmd/go/internal/web reads file:// URLs from disk
+    ("sum.golang.org file:///C:/sumdb", "sum.golang.org file:///C:/sumdb"),
+    ("sum.golang.org file:///c:/mirror/sumdb/sum.golang.org", "sum.golang.org file:///c:/mirror/sumdb/sum.golang.org"),
+    ("sum.golang.org file://localhost/D:/sumdb", "sum.golang.org file://localhost/D:/sumdb"),
+    ("sum.golang.org file://fileserver/share/sumdb", "sum.golang.org file://fileserver/share/sumdb"),
+    (OWN_KEY + " file:///C:/sumdb", OWN_KEY + " file:///C:/sumdb"),
 ]
 
 
@@ -152,7 +158,13 @@ GOSUMDB_INVALID = [
     (make_key("sum.example.com?x", b"\x01" + bytes(32)), "invalid sumdb name (must be host[/path])"),
     (make_key("me@sum.example.com", b"\x01" + bytes(32)), "invalid sumdb name (must be host[/path])"),
     ("sum example.com+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8", "gosumdb: invalid GOSUMDB: malformed verifier id"),
-    ("sum.golang.org ftp://mirror.example.com", "gosumdb: the checksum database URL must be an http:// or https:// URL"),
+    ("sum.golang.org ftp://mirror.example.com", "gosumdb: the checksum database URL must be an https://, http:// or file:// URL"),
+    # cmd/go/internal/web url.go urlToFilePath, url_windows.go convertFileURLPath
+    ("sum.golang.org file://C:/sumdb", "gosumdb: the checksum database URL file://C:/sumdb: file URL encodes volume in host field: too few slashes?"),
+    ("sum.golang.org file:///sumdb", "gosumdb: the checksum database URL file:///sumdb: file URL missing drive letter"),
+    ("sum.golang.org file:///C:", "file:///C:: path is not absolute"),
+    ("sum.golang.org file://server/", "file://server/: path is not absolute"),
+    ("sum.golang.org file:sumdb", "file:sumdb: path is not absolute"),
     ("sum.golang.org https://exa%zzmple", 'gosumdb: invalid GOSUMDB URL: parse "https://exa%zzmple": invalid URL escape "%zz"'),
     ("sum.golang.google.cn https://x.example.com", "invalid GOSUMDB: malformed verifier id"),
     (["sum.golang.org"], "gosumdb must be a string"),
@@ -183,6 +195,14 @@ PATTERNS_VALID = [
     ("a.example.com,,b.example.com,", "a.example.com,b.example.com"),
     ("corp.example.com/", "corp.example.com/"),
     ("*", "*"),
+    # MatchPrefixPatterns skips empty globs, so commas alone are a valid value that matches nothing
+    # (for GONOPROXY/GONOSUMDB it still overrides GOPRIVATE); kept non-empty as ","
+    (",", ","),
+    (",,", ","),
+    (" , ", ","),
+    ([",", ""], ","),
+    ("a.example.com,", "a.example.com"),
+    ("/", "/"),
 ]
 
 
@@ -202,8 +222,10 @@ PATTERNS_INVALID = [
     ("x.example.com,ok.example.com/[a", "malformed pattern \"ok.example.com/[a\""),
     ("[a-z.example.com", "syntax error in pattern"),
     ("a b.example.com", "contains whitespace"),
+    ("a\tb.example.com", "contains whitespace"),
+    ("a.example.com, b c.example.com", 'pattern "b c.example.com" contains whitespace'),
     ("", "an empty value is the same as unset"),
-    (",,", "holds no patterns; omit the option to leave"),
+    ([], "an empty value is the same as unset"),
 ]
 
 
@@ -213,6 +235,17 @@ def test_patterns_invalid(option, value, fragment):
     message = error_of(ge.validate_patterns, option, value)
     assert message.startswith(option + ":") or message.startswith(option + " ")
     assert fragment in message
+
+
+def test_comma_alone_in_gonoproxy_overrides_goprivate_in_go_env_view():
+    """cfg: GONOPROXY defaults to GOPRIVATE only when empty; "," is not empty and matches nothing."""
+    value = ge.validate_patterns("gonoproxy", ",")
+    view = ge.go_env_view({"GOPRIVATE": "corp.example.com", "GONOPROXY": value}, None, None, goroot="C:\\go",
+                          version="go1.22.5", goarch="amd64", user_profile="", appdata="", local_appdata="")
+    assert view["GONOPROXY"] == ","
+    assert ge.match_prefix_patterns(view["GONOPROXY"], "corp.example.com/x") is False
+    warnings = ge.conflict_warnings({}, {}, view)
+    assert any("GONOPROXY=, is set" in w and "corp.example.com would still use it" in w for w in warnings)
 
 
 def test_malformed_pattern_says_go_would_ignore_it():
@@ -277,28 +310,68 @@ def test_match_prefix_patterns(globs, target, matched):
 
 # ---------------------------------------------------------------- GOFLAGS
 
+# Flags every build command defines: accepted without a warning.
 GOFLAGS_VALID = [
     ("-mod=mod", "-mod=mod"),
     ("-mod=readonly -trimpath", "-mod=readonly -trimpath"),
     ("  -mod=vendor\t-v ", "-mod=vendor -v"),
     ("--mod=vendor", "--mod=vendor"),
     ("-mod=", "-mod="),
-    (["-race", "-count=1"], "-race -count=1"),
+    (["-race", "-trimpath"], "-race -trimpath"),
     ("-buildvcs=false", "-buildvcs=false"),
     ("-buildvcs=auto", "-buildvcs=auto"),
     ("-buildvcs", "-buildvcs"),
     ("-race=true -trimpath=1 -v=F", "-race=true -trimpath=1 -v=F"),
     ("-ldflags=-s", "-ldflags=-s"),
     ("-tags=integration,windows", "-tags=integration,windows"),
-    ("-p=4 -parallel=0x10", "-p=4 -parallel=0x10"),
-    ("-timeout=30m -run=TestX", "-timeout=30m -run=TestX"),
+    ("-p=4", "-p=4"),
+    ("-p=0x10 -p=017 -p=0b11 -p=1_000 -p=-1", "-p=0x10 -p=017 -p=0b11 -p=1_000 -p=-1"),  # strconv.ParseInt base 0
     ("-modcacherw", "-modcacherw"),
+    ("'-mod=readonly'", "-mod=readonly"),  # quoted.Split removes quotes around a field
+    ('"-trimpath" -mod=mod', "-trimpath -mod=mod"),
 ]
 
 
 @pytest.mark.parametrize("value,expected", GOFLAGS_VALID)
 def test_goflags_valid(value, expected):
     assert ge.validate_goflags("goflags", value) == (expected, [])
+
+
+# cmd/internal/quoted Split: a field that starts with a quote runs to the same quote, no escapes,
+# quotes inside a field are ordinary characters.
+@pytest.mark.parametrize("text,fields", [
+    ("-a -b", ["-a", "-b"]),
+    (" \t-a\r\n-b ", ["-a", "-b"]),
+    ('"-tags=magic wizardry"', ["-tags=magic wizardry"]),
+    ("'-ldflags=-s -w' -trimpath", ["-ldflags=-s -w", "-trimpath"]),
+    ('-tags="a b"', ['-tags="a', 'b"']),  # a quote inside a field does not quote
+    ("\"it's\"", ["it's"]),
+    ('\'say "x"\'', ['say "x"']),
+    ('"a"b', ["a", "b"]),  # the quoted field ends at its closing quote
+    ('""', [""]),
+    ("", []),
+])
+def test_split_goflags_as_quoted_split(text, fields):
+    assert ge.split_goflags(text) == fields
+
+
+@pytest.mark.parametrize("text,quote", [('"-tags=a b', '"'), ("-x '-tags", "'")])
+def test_split_goflags_unterminated(text, quote):
+    with pytest.raises(ValueError, match="unterminated %s string" % quote):
+        ge.split_goflags(text)
+
+
+@pytest.mark.parametrize("value,expected", [
+    ('"-tags=magic wizardry"', '"-tags=magic wizardry"'),
+    ("'-ldflags=-s -w' -trimpath", '"-ldflags=-s -w" -trimpath'),
+    (["-ldflags=-s -w", "-trimpath"], '"-ldflags=-s -w" -trimpath'),
+    (['-ldflags=-X "main.v=1 2"'], "'-ldflags=-X \"main.v=1 2\"'"),
+])
+def test_goflags_quoted_flag_is_one_flag(value, expected):
+    normalized, warnings = ge.validate_goflags("goflags", value)
+    assert normalized == expected
+    assert ge.split_goflags(normalized)[0] == (value[0] if isinstance(value, list) else ge.split_goflags(value)[0])
+    assert len(warnings) == 1 and "older go commands split it at every space" in warnings[0]
 
 
 GOFLAGS_INVALID = [
@@ -308,16 +381,42 @@ GOFLAGS_INVALID = [
     ("---mod=mod", 'non-flag "---mod=mod"'),
     ("-=x", 'non-flag "-=x"'),
     ("--=x", 'non-flag "--=x"'),
-    (["-ldflags=-s -w"], "GOFLAGS is split on whitespace and cannot quote"),
-    ("-C=C:\\src", "goflags: go: invalid value \"C:\\\\src\" for flag -C (from $GOFLAGS): -C flag must be first flag on command line"),
+    ('-tags="a b"', 'goflags: go: parsing $GOFLAGS: non-flag "b\\""'),
+    ('""', 'non-flag ""'),
+    ('"-tags=a b', 'goflags: go: parsing $GOFLAGS: unterminated " string (as the go command says)'),
+    ("-x '-y", "goflags: go: parsing $GOFLAGS: unterminated ' string"),
+    (["-ldflags=-X 'a' \"b\" c"], "contains both single and double quotes and cannot be quoted"),
+    ("-C=C:\\src", "goflags: go: invalid value \"C:\\\\src\" for flag -C (from %GOFLAGS%): -C flag must be first flag on command line"),
     ("-C", "-C flag must be first flag on command line"),
-    ("-race=maybe", 'goflags: go: invalid boolean value "maybe" for flag -race (from $GOFLAGS)'),
+    ("-race=maybe", 'goflags: go: invalid boolean value "maybe" for flag -race (from %GOFLAGS%) (as go build, go install, go run, go test'),
     ("-buildvcs=sometimes", 'invalid boolean value "sometimes" for flag -buildvcs'),
-    ("-ldflags", "goflags: go: flag needs an argument: -ldflags (from $GOFLAGS)"),
-    ("-p=four", 'goflags: go: invalid value "four" for flag -p (from $GOFLAGS): parse error'),
+    ("-ldflags", "goflags: go: flag needs an argument: -ldflags (from %GOFLAGS%) (as go build"),
+    ("-p=four", 'goflags: go: invalid value "four" for flag -p (from %GOFLAGS%): parse error (as go build'),
+    ("-p=08", 'invalid value "08" for flag -p'),  # base 0: a leading 0 is octal
+    ("-p=99999999999999999999", 'invalid value "99999999999999999999" for flag -p'),
     ("-mod=Vendor", "goflags: go: -mod=Vendor not supported (can be '', 'mod', 'readonly', or 'vendor')"),
     ("", "goflags: an empty value is the same as unset"),
     ("   ", "omit the option to leave GOFLAGS unmanaged"),
+    ([], "omit the option to leave GOFLAGS unmanaged"),
+    (["-x", 3], "goflags: list elements must be strings"),
+    (3, "goflags must be a string"),
+    ("-x\n-v", "goflags: GOFLAGS must not contain NUL or line breaks"),
+    # InitGOFLAGS: a flag no go command defines makes every go command fail (goflags.txt: -typoflag)
+    ("-typoflag", "goflags: go: parsing $GOFLAGS: unknown flag -typoflag (as the go command says)"),
+    ("--foo=bar -trimpath", "unknown flag -foo"),
+    ("-trimpath -Mod=mod", "unknown flag -Mod"),  # flag names are case-sensitive
+    ("-test.typo=1", "unknown flag -test.typo"),
+    # flags only some commands define: SetFromGOFLAGS checks the value in those commands (goflags.txt)
+    ("-f", "goflags: go: flag needs an argument: -f (from %GOFLAGS%) (as go list would say)"),
+    ("-e=asdf", 'goflags: go: invalid boolean value "asdf" for flag -e (from %GOFLAGS%) (as go list, go mod tidy, go mod vendor and go work vendor would say)'),
+    ("-count=x", 'invalid value "x" for flag -count (from %GOFLAGS%): parse error (as go test would say)'),
+    ("-timeout=30x", 'invalid value "30x" for flag -timeout (from %GOFLAGS%): parse error (as go test would say)'),
+    ("-printf=maybe", 'invalid boolean value "maybe" for flag -printf (from %GOFLAGS%) (as go vet would say)'),
+    # one flag, several kinds: the commands that refuse the value are named, the others accept it
+    ("-json=Dir,ImportPath", 'invalid boolean value "Dir,ImportPath" for flag -json (from %GOFLAGS%) (as go build, go install, go test, go vet'),
+    ("-v=test2json", 'invalid boolean value "test2json" for flag -v (from %GOFLAGS%) (as go build, go install, go run, go vet'),
+    ("-u=patch", 'invalid boolean value "patch" for flag -u (from %GOFLAGS%) (as go list and go env would say)'),
+    ("-c=3", 'invalid boolean value "3" for flag -c (from %GOFLAGS%) (as go test would say)'),
 ]
 
 
@@ -326,24 +425,114 @@ def test_goflags_invalid(value, fragment):
     assert fragment in error_of(ge.validate_goflags, "goflags", value)
 
 
+def test_goflags_unknown_flag_names_the_opt_out():
+    message = error_of(ge.validate_goflags, "goflags", "-typoflag")
+    assert "every go command would fail" in message and "allow_unknown_goflags: true" in message
+
+
 @pytest.mark.parametrize("value,unknown", [
-    ("-foo", ["-foo"]),
-    ("--foo=bar -trimpath", ["-foo"]),
-    ("-ldflags=-s -w", ["-w"]),  # the go command splits on whitespace: -w becomes its own flag
+    ("-newflag", ["-newflag"]),
+    ("--newflag=bar -trimpath", ["-newflag"]),
+    ("-a2 -b2", ["-a2", "-b2"]),
 ])
-def test_goflags_unknown_flag_is_a_warning(value, unknown):
-    normalized, warnings = ge.validate_goflags("goflags", value)
+def test_goflags_unknown_flag_kept_with_allow_unknown(value, unknown):
+    normalized, warnings = ge.validate_goflags("goflags", value, True)
     assert normalized == " ".join(value.split())
     assert len(warnings) == len(unknown)
     for warning, flag in zip(warnings, unknown):
         assert warning.startswith("goflags: go: parsing $GOFLAGS: unknown flag %s " % flag)
+        assert "allow_unknown_goflags is true" in warning
+
+
+def test_goflags_allow_unknown_does_not_excuse_bad_values():
+    assert "non-flag" in error_of(ge.validate_goflags, "goflags", "-newflag x", True)
+    assert "flag needs an argument: -ldflags" in error_of(ge.validate_goflags, "goflags", "-ldflags", True)
+
+
+# Flags only some go commands define are not unknown (goflags.txt: GOFLAGS='-e -f={{.Dir}} --test.benchtime=1s
+# -count=10' works for go list): they are kept, with a warning naming the commands that use them.
+@pytest.mark.parametrize("value,flag,commands", [
+    ("-f={{.Dir}}", "-f", "go list only"),
+    ("-e", "-e", "go list, go mod tidy, go mod vendor and go work vendor only"),
+    ("-count=1", "-count", "go test only"),
+    ("--test.benchtime=1s", "-test.benchtime", "go test only"),
+    ("-timeout=1h30m", "-timeout", "go test only"),
+    ("-printf=false", "-printf", "go vet only"),
+    ("-unusedresult.funcs=fmt.Sprint", "-unusedresult.funcs", "go vet only"),
+    ("-vettool=C:\\tools\\vet.exe", "-vettool", "go vet only"),
+    ("-json=Dir", None, None),  # refused above: not every command reads a field list
+    ("-o=C:\\out", "-o", "go build, go test, go mod vendor and go work vendor only"),
+    ("-json", "-json", None),  # not every build command (go run, go list as a bool...) defines it
+])
+def test_goflags_partly_known_flag_is_kept_with_a_warning(value, flag, commands):
+    if flag is None:
+        assert "invalid boolean value" in error_of(ge.validate_goflags, "goflags", value)
+        return
+    normalized, warnings = ge.validate_goflags("goflags", value)
+    assert normalized == value
+    assert len(warnings) == 1
+    assert warnings[0].startswith("goflags: %s is a flag of " % flag)
+    assert warnings[0].endswith("the other go commands ignore it")
+    if commands:
+        assert "is a flag of %s;" % commands in warnings[0]
+
+
+def test_goflags_space_split_value_hints_at_quoting():
+    normalized, warnings = ge.validate_goflags("goflags", "-ldflags=-s -w")
+    assert normalized == "-ldflags=-s -w"  # Go reads two flags: -ldflags=-s and go env's -w
+    assert warnings == ['goflags: -w is a flag of go env only; the other go commands ignore it (if it was meant as '
+                        'part of the previous flag\'s value, quote both: "-ldflags=-s -w")']
+
+
+def test_goflags_table_has_go_list_and_test_flags_from_goflags_txt():
+    assert GOFLAGS_KNOWN_KIND("f", "go list") == "string"
+    assert GOFLAGS_KNOWN_KIND("e", "go list") == "bool"
+    assert GOFLAGS_KNOWN_KIND("test.benchtime", "go test") == "string"
+    assert "go build" not in ge.GOFLAGS_KNOWN["f"]
+
+
+def GOFLAGS_KNOWN_KIND(name: str, command: str) -> str:
+    return ge.GOFLAGS_KNOWN[name][command]
 
 
 # ---------------------------------------------------------------- GOTOOLCHAIN
 
+# internal/gover Parse and IsValid (src/internal/gover/gover_test.go cases among them)
+@pytest.mark.parametrize("version,valid", [
+    ("1", True), ("1.21", True), ("1.21.0", True), ("1.21rc1", True), ("1.21rc", True), ("1.9999x", True),
+    ("1.999testmod", True), ("1.21.3rc1", True), ("1.20", True), ("222", True), ("2.0", True),
+    ("01.21", False), ("1.021", False), ("1.21.01", False), ("1.21rc01", False), ("1.", False), ("1.21.", False),
+    ("1.21-rc1", False), ("1.21RC1", False), ("1.21rc1x", False), ("v1.21", False), ("", False), ("1.2.3.4", False),
+])
+def test_gover_is_valid(version, valid):
+    assert ge.gover_is_valid(version) is valid
+
+
+@pytest.mark.parametrize("version,lang", [
+    ("1.21", True), ("1.22", True), ("1.600", True), ("2.21", True),
+    ("1.20", False), ("1.2", False), ("1", False),  # before 1.21 a missing patch is .0: a release
+    ("1.21.0", False), ("1.21rc1", False), ("1.21rc", False), ("1.9999x", False), ("bad", False),
+])
+def test_gover_is_lang(version, lang):
+    assert ge.gover_is_lang(version) is lang
+
+
+# cmd/go/internal/gover/toolchain_test.go fromToolchainTests, and neighbours
+@pytest.mark.parametrize("name,version", [
+    ("go1.2.3", "1.2.3"), ("1.2.3", ""), ("go1.2.3+bigcorp", ""), ("go1.2.3-bigcorp", "1.2.3"),
+    ("go1.2.3-bigcorp more text", "1.2.3"), ("gccgo-go1.23rc4", ""), ("gccgo-go1.23rc4-bigdwarf", ""),
+    ("go1.21\tx", "1.21"), ("go1.9999x", "1.9999x"), ("bin/go1.22.0", ""), ("bin\\go1.22.0", ""), ("go", ""),
+])
+def test_gover_from_toolchain(name, version):
+    assert ge.gover_from_toolchain(name) == version
+
+
 GOTOOLCHAIN_VALID = [
-    "auto", "path", "local", "go1.21.0", "go1.22.5", "go1.21rc1", "go1.21", "go1", "go1.20", "go1.21.0+auto",
-    "go1.21.0+path", "local+auto", "local+path", "go1.21.0-custom", "mycorp-go1.22.0", "go1.22beta1+auto",
+    "auto", "path", "local", "go1.21.0", "go1.22.5", "go1.21rc1", "go1", "go1.20", "go1.2", "go1.21.0+auto",
+    "go1.21.0+path", "local+auto", "local+path", "go1.21.0-custom", "go1.22beta1+auto",
+    # Go accepts these (gover.IsValid: a pre-release kind is any lower-case word, its number optional)
+    "go1.9999x", "go1.999testmod", "go1.21rc", "go1.2x+path", "go1.21.3rc1", "go1.21rc+auto",
+    "go1.22.0-bigcorp+auto",
 ]
 
 
@@ -352,24 +541,41 @@ def test_gotoolchain_valid(value):
     assert ge.validate_gotoolchain("gotoolchain", value) == value
 
 
+LANGUAGE_VERSION = "is a language version but not a toolchain version"
 GOTOOLCHAIN_INVALID = [
     ("", "gotoolchain: an empty value is the same as unset"),
     ("1.22.5", 'gotoolchain: invalid GOTOOLCHAIN "1.22.5" (as the go command says)'),
-    ("go1.21.3rc1", 'invalid GOTOOLCHAIN "go1.21.3rc1"'),
     ("go1.021", 'invalid GOTOOLCHAIN "go1.021"'),
     ("go1.21.", 'invalid GOTOOLCHAIN "go1.21."'),
-    ("go1.21rc", 'invalid GOTOOLCHAIN "go1.21rc"'),
+    ("go1.21RC1", 'invalid GOTOOLCHAIN "go1.21RC1"'),
     ("default", 'invalid GOTOOLCHAIN "default"'),
-    ("Go1.22", 'invalid GOTOOLCHAIN "Go1.22"'),
+    ("Go1.22.0", 'invalid GOTOOLCHAIN "Go1.22.0"'),
     (" auto", 'invalid GOTOOLCHAIN " auto"'),
-    ("./go1.22", 'invalid GOTOOLCHAIN "./go1.22"'),
-    ("bin/corp-go1.22.0", 'invalid GOTOOLCHAIN "bin/corp-go1.22.0"'),  # a path separator: not looked up in PATH
-    ("bin\\corp-go1.22.0+auto", 'invalid minimum toolchain "bin\\\\corp-go1.22.0"'),
+    ("./go1.22.0", 'invalid GOTOOLCHAIN "./go1.22.0"'),
+    ("bin/go1.22.0", 'invalid GOTOOLCHAIN "bin/go1.22.0"'),  # a path separator: not looked up in PATH
+    ("bin\\go1.22.0+auto", 'invalid minimum toolchain "bin\\\\go1.22.0"'),
+    # Go 1.21 read <prefix>-goVERSION; gover.FromToolchain now requires the go prefix
+    ("gccgo-go1.23rc4", 'gotoolchain: invalid GOTOOLCHAIN "gccgo-go1.23rc4" (as the go command says)'),
+    ("mycorp-go1.22.0+auto", 'invalid minimum toolchain "mycorp-go1.22.0"'),
+    # valid gover versions, but select.go Select's sanity check wants go1...
+    ("go222", 'gotoolchain: invalid GOTOOLCHAIN "go222" (as the go command says)'),
+    ("go2.0", 'invalid GOTOOLCHAIN "go2.0"'),
+    ("go2.0.1+auto", 'invalid GOTOOLCHAIN "go2.0.1" (as the go command says)'),
+    # select.go Exec: from 1.21 on, goX.Y is a language version
+    ("go1.21", "gotoolchain: invalid toolchain: go1.21 %s (go1.21.x) (as the go command says)" % LANGUAGE_VERSION),
+    ("go1.22", "invalid toolchain: go1.22 %s (go1.22.x)" % LANGUAGE_VERSION),
+    ("go1.21+auto", "invalid toolchain: go1.21 %s (go1.21.x)" % LANGUAGE_VERSION),
+    ("go1.600", "invalid toolchain: go1.600 %s (go1.600.x)" % LANGUAGE_VERSION),
+    ("go1.22-bigcorp", "invalid toolchain: go1.22-bigcorp %s" % LANGUAGE_VERSION),
+    ("go1.21+path", 'gotoolchain: invalid GOTOOLCHAIN "go1.21+path": go1.21 is a language version, not a toolchain'),
+    # a space or tab: FromToolchain accepts it, but no toolchain of that name can be found or downloaded
+    ("go1.2.3-bigcorp more text", 'gotoolchain: GOTOOLCHAIN "go1.2.3-bigcorp more text" contains a space or tab'),
+    ("go1.22.0\tx+auto", "contains a space or tab"),
     ("go1.22+local", 'gotoolchain: invalid GOTOOLCHAIN "go1.22+local": only version suffixes are +auto and +path'),
-    ("go1.22+", 'invalid GOTOOLCHAIN "go1.22+": only version suffixes are +auto and +path'),
+    ("go1.22.0+", 'invalid GOTOOLCHAIN "go1.22.0+": only version suffixes are +auto and +path'),
     ("auto+auto", 'gotoolchain: invalid GOTOOLCHAIN "auto+auto": invalid minimum toolchain "auto"'),
     ("path+auto", 'invalid GOTOOLCHAIN "path+auto": invalid minimum toolchain "path"'),
-    ("go1.2x+path", 'invalid GOTOOLCHAIN "go1.2x+path": invalid minimum toolchain "go1.2x"'),
+    ("go1.x+path", 'invalid GOTOOLCHAIN "go1.x+path": invalid minimum toolchain "go1.x"'),
     (1.22, "gotoolchain must be a string"),
 ]
 
@@ -377,6 +583,11 @@ GOTOOLCHAIN_INVALID = [
 @pytest.mark.parametrize("value,fragment", GOTOOLCHAIN_INVALID)
 def test_gotoolchain_invalid(value, fragment):
     assert fragment in error_of(ge.validate_gotoolchain, "gotoolchain", value)
+
+
+def test_gotoolchain_error_says_what_is_accepted():
+    assert "a toolchain such as go1.22.5" in error_of(ge.validate_gotoolchain, "gotoolchain", "go222")
+    assert "name a release such as go1.22.0" in error_of(ge.validate_gotoolchain, "gotoolchain", "go1.22")
 
 
 # ---------------------------------------------------------------- GOAMD64, GOTELEMETRY
