@@ -142,15 +142,25 @@ def desired_aces(group_sids: dict[str, str | None]) -> list[dict]:
     return aces
 
 
+def _ace_flags(ace: dict) -> tuple[str, ...]:
+    """An ACE's exact inheritance flags (acl.get `flags`; `inherit: true` is short for OI, CI)."""
+    flags = ace.get("flags")
+    if flags is None:
+        flags = ["OI", "CI"] if ace.get("inherit") else []
+    return tuple(f for f in ("OI", "CI", "NP", "IO") if f in flags)
+
+
 def acl_matches(acl: dict | None, aces: list[dict]) -> bool:
-    if not acl or not acl.get("exists"):
+    """Whether an acl.get result is protected, canonical and has exactly `aces` (acl.set ACEs whose
+    identities are SIDs) as its explicit ACEs: same SID, mask, type and flags, as many of each."""
+    if not acl or not acl.get("exists") or acl.get("canonical") is False:
         return False
-    explicit = {
-        (a["sid"].upper(), int(a["mask"]), a["type"], bool(a["inherit"]))
+    explicit = sorted(
+        ((a.get("sid") or "").upper(), int(a["mask"]), a["type"], _ace_flags(a))
         for a in acl.get("aces") or []
         if not a.get("inherited")
-    }
-    wanted = {(a["identity"].upper(), a["mask"], a["type"], a["inherit"]) for a in aces}
+    )
+    wanted = sorted((a["identity"].upper(), a["mask"], a["type"], _ace_flags(a)) for a in aces)
     return bool(acl.get("protected")) and explicit == wanted
 
 

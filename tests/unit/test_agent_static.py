@@ -631,3 +631,58 @@ def test_console_write_check_flags_bad_snippets(snippet, what):
 def test_bootstrap_parses():
     assert syntax_errors(_channel.BOOTSTRAP) == []
     assert ps7_syntax(_channel.BOOTSTRAP) == []
+
+
+# ---- acl family: what only the PowerShell side can get wrong (no Windows here) -------------
+# (issue 6, item 3) The .NET behaviour these guard against is documented in acl.ps1's comments:
+# CommonAcl merges rules that AddAccessRule adds into existing ones, throws InvalidOperationException
+# when a non-canonical DACL is modified (RemoveAccessRule*, SetAccessRuleProtection on the read object),
+# and GetAccessRules shows a callback ACE as a plain allow; NTAccount.Translate throws more than
+# IdentityNotMappedException.
+
+ACL_MERGING_CALLS = re.compile(
+    r"\.(AddAccessRule|SetAccessRule|ResetAccessRule|RemoveAccessRule\w*|PurgeAccessRules|ModifyAccessRule|"
+    r"AccessRuleFactory|GetAccessRules)\s*\(", re.IGNORECASE)
+
+
+def acl_merging_calls(source: str) -> list[str]:
+    code, _strings = split_code(source)
+    return sorted({m.group(1) for m in ACL_MERGING_CALLS.finditer(code)})
+
+
+def _function_body(source: str, name: str) -> str:
+    start = source.index("function " + name + " {")
+    end = source.find("\nfunction ", start + 1)
+    return source[start:] if end < 0 else source[start:end]
+
+
+def test_acl_family_builds_dacls_raw_and_never_merges_rules():
+    source = read("acl.ps1")
+    assert acl_merging_calls(source) == []
+    code, _strings = split_code(source)
+    for needed in ("RawSecurityDescriptor", "GetSecurityDescriptorBinaryForm", "SetSecurityDescriptorBinaryForm",
+                   "CommonAce", "AreAccessRulesCanonical", "InsertAce"):
+        assert needed in code, needed
+
+
+def test_acl_merging_check_flags_bad_snippets():
+    assert acl_merging_calls("$sec.AddAccessRule($rule)") == ["AddAccessRule"]
+    assert acl_merging_calls("[void]$sec.RemoveAccessRuleSpecific($old)") == ["RemoveAccessRuleSpecific"]
+    assert acl_merging_calls("$sec.GetAccessRules($true, $true, $t)") == ["GetAccessRules"]
+    assert acl_merging_calls("# $sec.AddAccessRule($rule)\n$s = '.AddAccessRule('\n") == []
+
+
+def test_acl_family_maps_the_sddl_flag_names_to_aceflags_bits():
+    # System.Security.AccessControl.AceFlags: ObjectInherit 1, ContainerInherit 2, NoPropagateInherit 4, InheritOnly 8
+    body = _function_body(read("acl.ps1"), "Get-AceFlagBit")
+    found = dict(re.findall(r"\$Name -ceq '(\w\w)'\) \{ return (\d+) \}", body))
+    assert found == {"OI": "1", "CI": "2", "NP": "4", "IO": "8"}
+
+
+def test_acl_family_gives_lookup_failures_their_own_kind():
+    body = _function_body(read("acl.ps1"), "Resolve-Sid")
+    not_mapped = body.index("catch [System.Security.Principal.IdentityNotMappedException]")
+    rest = body[not_mapped:]
+    catch_all = re.search(r"\}\s*catch\s*\{", rest)
+    assert catch_all, "a lookup failure other than 'not mapped' (a broken trust) must be caught"
+    assert "Stop-Op 'identity_lookup_failed'" in rest[catch_all.end():]

@@ -253,3 +253,46 @@ def test_toolchains_view():
     assert [t["version"] for t in view] == ["1.22.5", "1.21.13"]
     assert view[0]["active"] and not view[1]["active"]
     assert view[0]["sha256"] == "ab" * 32
+
+
+# ---------------------------------------------------------------- ACLs: flags and SIDs (acl family)
+
+import re  # noqa: E402
+
+SID = re.compile(r"^S-1-\d+(-\d+)+$")
+
+
+def test_acl_matches_compares_the_exact_flags():
+    def hardened(flags_of_users):
+        aces = [dict(a) for a in HARDENED_ACL["aces"]]
+        aces[2]["flags"] = flags_of_users
+        aces[2]["inherit"] = flags_of_users == ["OI", "CI"]
+        return dict(HARDENED_ACL, canonical=True, aces=aces)
+
+    assert ip.acl_matches(hardened(["OI", "CI"]), ip.desired_aces({}))
+    for flags in (["OI", "CI", "IO"], ["OI", "CI", "NP"], ["OI"], ["CI"], []):
+        assert not ip.acl_matches(hardened(flags), ip.desired_aces({})), flags
+
+
+def test_acl_matches_wants_a_canonical_dacl_and_each_ace_once():
+    assert not ip.acl_matches(dict(HARDENED_ACL, canonical=False), ip.desired_aces({}))
+    doubled = dict(HARDENED_ACL, aces=HARDENED_ACL["aces"] + [HARDENED_ACL["aces"][2]])
+    assert not ip.acl_matches(doubled, ip.desired_aces({}))
+    other = dict(HARDENED_ACL, aces=HARDENED_ACL["aces"] + [
+        {"sid": None, "mask": 0, "type": "other", "inherit": False, "flags": [], "inherited": False}])
+    assert not ip.acl_matches(other, ip.desired_aces({}))
+
+
+def test_the_controller_builds_acls_from_sids_and_resolves_only_read_groups():
+    # English names of well-known groups do not resolve on localized Windows (Administratoren, ...)
+    ops = ip.probe_ops(ROOT, "1.22.5", True, ["CORP\\GoDevs"])
+    assert [o["args"]["names"] for o in ops if o["op"] == "identity.resolve"] == [["CORP\\GoDevs"]]
+    assert [o for o in ip.probe_ops(ROOT, "1.22.5", True, []) if o["op"] == "identity.resolve"] == []
+    obs = observed(acl=DEFAULT_ACL)
+    obs.group_sids = {"CORP\\GoDevs": "S-1-5-21-1-2-3-1111"}
+    plan = ip.plan_present(params(), obs, "1.22.5", "amd64", "x")
+    sets = [o for o in plan.ops() if o["op"] == "acl.set"]
+    assert sets, "a default ACL is hardened"
+    identities = [a["identity"] for o in sets for a in o["args"]["aces"]]
+    assert identities == ["S-1-5-32-544", "S-1-5-18", "S-1-5-32-545", "S-1-5-21-1-2-3-1111"]
+    assert all(SID.match(i) for i in identities)

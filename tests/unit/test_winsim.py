@@ -607,3 +607,83 @@ def test_file_write_of_a_lone_surrogate_fails_bad_args(tmp_path):
     res = host.execute([{"op": "file.write", "args": {"path": "C:\\x.txt", "content": "a\ud800b"}}])
     assert res[0]["ok"] is False and res[0]["error"]["kind"] == "bad_args" and "'content'" in res[0]["error"]["message"]
     assert host.snapshot() == before
+
+
+# --- acl family: ACE flags, non-canonical DACLs, name lookups ----------------------------------
+# (issue 6, item 3: winsim must model what Windows stores, so that the vectors can show it)
+
+from ansible_collections.gowin.server.plugins.plugin_utils._winsim import host as _host  # noqa: E402
+
+ADMINS, USERS, SYSTEM = "S-1-5-32-544", "S-1-5-32-545", "S-1-5-18"
+
+
+def test_a_non_canonical_dacl_reads_as_stored_and_acl_set_replaces_it(host: WinSimHost) -> None:
+    ok(host, "dir.ensure", path="C:\\nc")
+    host.set_acl("C:\\nc", [
+        {"sid": USERS, "mask": 1179817, "type": "allow", "flags": ["OI", "CI"]},
+        {"sid": SYSTEM, "mask": 278, "type": "deny", "flags": ["OI", "CI"]},
+    ], protected=True)
+    acl = ok(host, "acl.get", path="C:\\nc")
+    assert acl["canonical"] is False
+    assert [(a["sid"], a["type"]) for a in acl["aces"]] == [(USERS, "allow"), (SYSTEM, "deny")]
+    # the same ACEs, asked for again: not the same ACL, because it is not canonical
+    same = [{"identity": USERS, "mask": 1179817, "type": "allow", "inherit": True}, {"identity": SYSTEM, "mask": 278, "type": "deny", "inherit": True}]
+    assert ok(host, "acl.set", path="C:\\nc", protected=True, aces=same) == {"changed": True}
+    acl = ok(host, "acl.get", path="C:\\nc")
+    assert acl["canonical"] is True
+    assert [(a["sid"], a["type"]) for a in acl["aces"]] == [(SYSTEM, "deny"), (USERS, "allow")]
+    assert ok(host, "acl.set", path="C:\\nc", protected=True, aces=same) == {"changed": False}
+
+
+@pytest.mark.parametrize("stored", [["OI", "CI", "IO"], ["OI", "CI", "NP"], ["OI"], ["CI"], []])
+def test_acl_set_sees_an_ace_that_differs_only_in_flags(host: WinSimHost, stored: list) -> None:
+    ok(host, "dir.ensure", path="C:\\f")
+    host.set_acl("C:\\f", [{"sid": USERS, "mask": 1179817, "type": "allow", "flags": stored}], protected=True)
+    assert ok(host, "acl.get", path="C:\\f")["aces"][0]["flags"] == stored
+    aces = [{"identity": "Users", "mask": 1179817, "type": "allow", "inherit": True}]
+    assert ok(host, "acl.set", path="C:\\f", protected=True, aces=aces) == {"changed": True}
+    assert ok(host, "acl.set", path="C:\\f", protected=True, aces=aces) == {"changed": False}
+
+
+def test_an_explicit_ace_reads_as_dotnet_cleans_it(host: WinSimHost, tmp_path: Path) -> None:
+    # CommonAcl: on a file, inherit-only ACEs go and flags are dropped; on a folder, IO without OI/CI goes
+    put(host, tmp_path, "C:\\c\\f.txt", b"x")
+    host.set_acl("C:\\c\\f.txt", [
+        {"sid": USERS, "mask": 1179817, "type": "allow", "flags": ["OI", "CI"]},
+        {"sid": SYSTEM, "mask": 2032127, "type": "allow", "flags": ["OI", "IO"]},
+    ], protected=True)
+    assert [(a["sid"], a["flags"]) for a in ok(host, "acl.get", path="C:\\c\\f.txt")["aces"]] == [(USERS, [])]
+    host.set_acl("C:\\c", [
+        {"sid": USERS, "mask": 1179817, "type": "allow", "flags": ["IO"]},
+        {"sid": SYSTEM, "mask": 2032127, "type": "allow", "flags": ["NP"]},
+    ], protected=True)
+    assert [(a["sid"], a["flags"]) for a in ok(host, "acl.get", path="C:\\c")["aces"]] == [(SYSTEM, [])]
+
+
+def test_explicit_aces_sort_as_dotnet_framework_sorts_sids() -> None:
+    # SecurityIdentifier.CompareTo in .NET 4.x subtracts sub-authorities as signed 32-bit integers
+    sids = ["S-1-5-32-545", "S-1-5-21-1004336348-1-2-1104", "S-1-5-21-3623811015-1-2-1001", "S-1-5-18", "S-1-1-0", "S-1-5-32-544"]
+    aces = [_host._ace(s, 1) for s in sids] + [_host._ace("S-1-5-32-555", 278, ace_type="deny")]
+    assert [a["sid"] for a in _host._dotnet_order(aces)] == [
+        "S-1-5-32-555", "S-1-1-0", "S-1-5-18", "S-1-5-32-544", "S-1-5-32-545",
+        "S-1-5-21-3623811015-1-2-1001", "S-1-5-21-1004336348-1-2-1104",
+    ]
+
+
+def test_a_trust_failure_stays_until_faults_are_cleared(host: WinSimHost) -> None:
+    assert "identity_lookup_failed" in _winsim.ERROR_KINDS
+    host.add_account("CORP\\GoDevs", "S-1-5-21-1-2-3-1104")
+    host.add_fault({"fault": "trust_failure", "domain": "corp"})
+    # the fault is not used up: a broken trust stays broken
+    failures = [error(host, "identity.resolve", names=["CORP\\GoDevs"]) for _attempt in (1, 2)]
+    assert all(f["kind"] == "identity_lookup_failed" and "trust relationship" in f["message"] for f in failures)
+    # a bare name of a domain account is asked of the domain as well
+    assert error(host, "identity.resolve", names=["GoDevs"])["kind"] == "identity_lookup_failed"
+    assert ok(host, "identity.resolve", names=["OTHER\\x", "Users"])["sids"] == {"OTHER\\x": None, "Users": USERS}
+    host.clear_faults()
+    assert ok(host, "identity.resolve", names=["CORP\\GoDevs"])["sids"] == {"CORP\\GoDevs": "S-1-5-21-1-2-3-1104"}
+
+
+def test_a_trust_failure_fault_needs_its_domain(host: WinSimHost) -> None:
+    with pytest.raises(ValueError, match="missing domain"):
+        host.add_fault({"fault": "trust_failure"})

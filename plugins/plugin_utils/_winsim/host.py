@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -56,7 +57,7 @@ WRITE_DATA_APPEND_DATA = 6
 ERROR_KINDS = (
     "bad_args", "not_found", "exists", "access_denied", "in_use", "path_too_long", "disk_full",
     "checksum_mismatch", "verify_failed", "corrupt_archive", "download_failed", "identity_not_found",
-    "exec_failed", "unsupported", "busy", "conflict", "internal",
+    "identity_lookup_failed", "exec_failed", "unsupported", "busy", "conflict", "internal",
 )
 REG_TYPES = ("REG_SZ", "REG_EXPAND_SZ", "REG_DWORD", "REG_QWORD", "REG_MULTI_SZ", "REG_BINARY")
 SECRET_ARGS = frozenset({"password"})
@@ -501,12 +502,107 @@ SID_CREATOR_OWNER = "S-1-3-0"
 SID_EVERYONE = "S-1-1-0"
 
 
-def _ace(sid: str, mask: int, inherit: bool = True, ace_type: str = "allow") -> JsonDict:
-    return {"sid": sid, "mask": mask, "type": ace_type, "inherit": inherit}
+# An ACE's inheritance and propagation flags, in the order acl.get lists them (SDDL's names):
+# OI object inherit, CI container inherit, NP no propagate, IO inherit only.
+ACE_FLAGS = ("OI", "CI", "NP", "IO")
+OICI = ["OI", "CI"]
 
 
-def _ace_sort_key(ace: JsonDict) -> tuple[str, int, str, bool]:
-    return (ace["sid"], ace["mask"], ace["type"], ace["inherit"])
+def _ace(sid: str, mask: int, inherit: bool = True, ace_type: str = "allow", flags: list[str] | None = None) -> JsonDict:
+    """A stored explicit ACE: {sid, mask, type, flags}; `inherit` is short for flags [OI, CI]."""
+    if flags is None:
+        flags = list(OICI) if inherit else []
+    return {"sid": sid, "mask": mask, "type": ace_type, "flags": [f for f in ACE_FLAGS if f in flags]}
+
+
+def _ace_flags(ace: JsonDict) -> list[str]:
+    if "flags" in ace:
+        return [f for f in ACE_FLAGS if f in ace["flags"]]
+    return list(OICI) if ace.get("inherit") else []  # an entry stored before ACEs had flags
+
+
+def _ace_sort_key(ace: JsonDict) -> tuple[str, int, str, tuple[str, ...]]:
+    return (ace["sid"].upper(), ace["mask"], ace["type"], tuple(_ace_flags(ace)))
+
+
+def _child_flags(flags: list[str], child_is_dir: bool) -> list[str] | None:
+    """The flags of the ACE a child inherits from a folder's ACE with `flags`, or None when it inherits none.
+    Windows' ACE inheritance rules (learn.microsoft.com, "ACE Inheritance Rules"): a file gets an effective
+    ACE from OI; a folder gets CI ACEs as they are (IO dropped), an OI-only ACE as inherit-only (OI, IO) so
+    that it reaches the files below; with NP the child gets an effective ACE without inheritance flags."""
+    has = set(flags)
+    if not child_is_dir:
+        return [] if "OI" in has else None
+    if "NP" in has:
+        return [] if "CI" in has else None
+    if "CI" in has:
+        return [f for f in ("OI", "CI") if f in has]
+    if "OI" in has:
+        return ["OI", "IO"]
+    return None
+
+
+def _clean_ace(ace: JsonDict, is_dir: bool) -> JsonDict | None:
+    """An explicit ACE as .NET reads it (CommonAcl drops meaningless ACEs and flags): mask 0 is gone;
+    on a file inherit-only ACEs are gone and the other flags dropped; on a folder IO without OI/CI
+    is gone and NP without OI/CI dropped."""
+    flags = _ace_flags(ace)
+    inherits = "OI" in flags or "CI" in flags
+    if not ace["mask"] or ("IO" in flags and (not is_dir or not inherits)):
+        return None
+    if not is_dir:
+        flags = []
+    elif not inherits:
+        flags = [f for f in flags if f != "NP"]
+    return {"sid": ace["sid"], "mask": ace["mask"], "type": ace["type"], "flags": flags}
+
+
+def _ace_row(ace: JsonDict, inherited: bool) -> JsonDict:
+    """An ACE as acl.get reports it."""
+    flags = _ace_flags(ace)
+    return {"sid": ace["sid"], "mask": ace["mask"], "type": ace["type"], "inherit": flags == OICI, "flags": flags, "inherited": inherited}
+
+
+def _i32(value: int) -> int:
+    value &= 0xFFFFFFFF
+    return value - 0x100000000 if value & 0x80000000 else value
+
+
+def _sid_compare(left: str, right: str) -> int:
+    """SecurityIdentifier.CompareTo of .NET Framework 4.x: authority, then the number of sub-authorities,
+    then each sub-authority as a difference of signed 32-bit integers (so 3623811015 sorts before 21)."""
+    def parts(sid: str) -> tuple[int, list[int]]:
+        fields = sid.split("-")[2:]
+        authority = int(fields[0], 16) if fields[0].lower().startswith("0x") else int(fields[0])
+        return authority, [int(f) for f in fields[1:]]
+
+    (la, ls), (ra, rs) = parts(left), parts(right)
+    if la != ra:
+        return -1 if la < ra else 1
+    if len(ls) != len(rs):
+        return -1 if len(ls) < len(rs) else 1
+    for x, y in zip(ls, rs):
+        diff = _i32(_i32(x) - _i32(y))
+        if diff:
+            return diff
+    return 0
+
+
+def _dotnet_order(aces: list[JsonDict]) -> list[JsonDict]:
+    """Explicit ACEs in the order .NET's CommonAcl keeps a canonical DACL: deny before allow, each by SID
+    (_sid_compare). .NET's sort is not stable: the order of two ACEs of one SID and type is not defined
+    by the protocol; winsim keeps the order they came in."""
+    def compare(a: JsonDict, b: JsonDict) -> int:
+        rank = (a["type"] != "deny") - (b["type"] != "deny")
+        return rank or _sid_compare(a["sid"], b["sid"])
+
+    return sorted(aces, key=functools.cmp_to_key(compare))
+
+
+def _is_canonical(explicit: list[JsonDict]) -> bool:
+    """Explicit deny ACEs before explicit allow ACEs (inherited ones always follow in winsim)."""
+    types = [a["type"] for a in explicit]
+    return "allow" not in types or "deny" not in types[types.index("allow"):]
 
 
 # --------------------------------------------------------------------------------------------
@@ -663,8 +759,15 @@ FAULT_FORMS: dict[str, dict[str, type]] = {
     "truncate_download": {"bytes": int},
     "drop_connection": {"after_ops": int, "skip_round_trips": int},
     "disk_full": {"free_bytes": int, "drive": str},
+    "trust_failure": {"domain": str, "message": str},
 }
-_FAULT_REQUIRED = {"fail_op": ("op", "kind"), "truncate_download": ("bytes",), "drop_connection": ("after_ops",), "disk_full": ("free_bytes",)}
+_FAULT_REQUIRED = {
+    "fail_op": ("op", "kind"), "truncate_download": ("bytes",), "drop_connection": ("after_ops",), "disk_full": ("free_bytes",),
+    "trust_failure": ("domain",),
+}
+# What NTAccount.Translate throws (a SystemException with the text of Win32 error 1789) when the trust
+# to the domain that holds a name is broken.
+TRUST_FAILURE_MESSAGE = "The trust relationship between the primary domain and the trusted domain failed."
 
 
 def _new_counters() -> JsonDict:
@@ -855,7 +958,7 @@ class HostBase:
         acls: list[tuple[str, str, list[JsonDict]]] = [
             ("C:\\", TRUSTED_INSTALLER_SID, [
                 _ace(SID_ADMINISTRATORS, FULL_CONTROL), _ace(SID_SYSTEM, FULL_CONTROL),
-                _ace(SID_USERS, READ_AND_EXECUTE), _ace(SID_USERS, WRITE_DATA_APPEND_DATA),
+                _ace(SID_USERS, READ_AND_EXECUTE), _ace(SID_USERS, WRITE_DATA_APPEND_DATA, flags=["CI"]),
                 _ace(SID_AUTHENTICATED_USERS, MODIFY),
             ]),
             ("C:\\Windows", TRUSTED_INSTALLER_SID, system_acl),
@@ -863,7 +966,7 @@ class HostBase:
             ("C:\\Program Files (x86)", TRUSTED_INSTALLER_SID, system_acl),
             ("C:\\ProgramData", SID_SYSTEM, [
                 _ace(SID_SYSTEM, FULL_CONTROL), _ace(SID_ADMINISTRATORS, FULL_CONTROL),
-                _ace(SID_CREATOR_OWNER, FULL_CONTROL), _ace(SID_USERS, READ_AND_EXECUTE), _ace(SID_USERS, WRITE),
+                _ace(SID_CREATOR_OWNER, FULL_CONTROL), _ace(SID_USERS, READ_AND_EXECUTE), _ace(SID_USERS, WRITE, flags=["CI"]),
             ]),
             ("C:\\Users", SID_SYSTEM, [
                 _ace(SID_SYSTEM, FULL_CONTROL), _ace(SID_ADMINISTRATORS, FULL_CONTROL),
@@ -1134,26 +1237,42 @@ class HostBase:
     def _acl_entry(self, path: WinPath) -> JsonDict | None:
         return self._state["acls"].get(path.key)
 
-    def _inheritable(self, folder: WinPath) -> list[JsonDict]:
-        """The ACEs a child of `folder` inherits: its inheritable explicit ones, then what it inherited."""
-        entry = self._acl_entry(folder) or {}
-        own = [a for a in entry.get("aces", []) if a["inherit"]]
-        if folder.is_root or entry.get("protected"):
-            return own
-        return own + self._inheritable(folder.parent)
+    def _explicit_aces(self, path: WinPath, is_dir: bool) -> list[JsonDict]:
+        """The explicit ACEs of `path` in the order they are stored, as .NET reads them (_clean_ace)."""
+        entry = self._acl_entry(path) or {}
+        cleaned = (_clean_ace(a, is_dir) for a in entry.get("aces", []))
+        return [a for a in cleaned if a is not None]
+
+    def _inheritable(self, folder: WinPath, child_is_dir: bool) -> list[JsonDict]:
+        """The ACEs a child of `folder` inherits (_child_flags), in the order of the folder's DACL."""
+        return [
+            dict(a, flags=flags) for a in self._stored_dacl(folder, True)
+            for flags in [_child_flags(a["flags"], child_is_dir)] if flags is not None
+        ]
+
+    def _stored_dacl(self, path: WinPath, is_dir: bool) -> list[JsonDict]:
+        """The DACL of `path` as stored: its explicit ACEs, then the ones it inherits (unless protected)."""
+        entry = self._acl_entry(path) or {}
+        inherited = [] if entry.get("protected") or path.is_root else self._inheritable(path.parent, is_dir)
+        return self._explicit_aces(path, is_dir) + inherited
 
     def _acl(self, node: Node) -> JsonDict:
+        """acl.get: as the agent reads a DACL through .NET, a canonical one comes back with its explicit ACEs
+        in .NET's order (_dotnet_order); a non-canonical one as it is stored."""
         entry = self._acl_entry(node.path) or {}
         is_dir = node.kind == "directory"
         protected = bool(entry.get("protected")) or node.path.is_root
-        explicit = sorted(entry.get("aces", []), key=lambda a: a["type"] != "deny")
-        inherited = [] if protected else self._inheritable(node.path.parent)
+        explicit = self._explicit_aces(node.path, is_dir)
+        canonical = _is_canonical(explicit)
+        if canonical:
+            explicit = _dotnet_order(explicit)
+        inherited = [] if protected else self._inheritable(node.path.parent, is_dir)
         return {
             "exists": True,
             "owner": entry.get("owner", SID_ADMINISTRATORS),
             "protected": protected,
-            "aces": [dict(a, inherit=a["inherit"] and is_dir, inherited=False) for a in explicit]
-            + [dict(a, inherit=is_dir, inherited=True) for a in inherited],
+            "canonical": canonical,
+            "aces": [_ace_row(a, False) for a in explicit] + [_ace_row(a, True) for a in inherited],
         }
 
     # ---- identities -------------------------------------------------------------------------
@@ -1167,18 +1286,34 @@ class HostBase:
         return found
 
     def lookup_identity(self, name: str) -> str | None:
-        """A SID for an account name or SID string (case-insensitive; BUILTIN\\ and local prefixes optional)."""
+        """A SID for an account name or SID string (case-insensitive; BUILTIN\\ and local prefixes optional).
+
+        None when no account has that name. A lookup that needs a domain whose trust is broken (a
+        trust_failure fault) raises OpFailure identity_lookup_failed: names of that domain, and bare
+        names that no local or well-known account has (Windows asks the domains for those)."""
         if _SID.match(name):
             return "S" + name[1:]
         domain, _sep, account = name.rpartition("\\")
         domain = domain.lower()
         computer = self.computer_name.lower()
+        local = {"", "builtin", "nt authority", "nt service", computer}
         for known_domain, known_name, sid in self._accounts():
             if known_name.lower() == account.lower() and (
                 domain in ("", known_domain.lower()) or (domain == "." and known_domain.lower() == computer)
             ):
+                if known_domain.lower() not in local:
+                    self._check_trust(name, known_domain)
                 return sid
+        if domain == "":
+            self._check_trust(name, None)
+        elif domain not in local and domain != ".":
+            self._check_trust(name, domain)
         return None
+
+    def _check_trust(self, name: str, domain: str | None) -> None:
+        for fault in self._faults:
+            if fault["fault"] == "trust_failure" and (domain is None or fault["domain"].lower() == domain.lower()):
+                raise OpFailure("identity_lookup_failed", "looking up '%s' failed: %s" % (name, fault.get("message") or TRUST_FAILURE_MESSAGE))
 
     # ---- the ops ----------------------------------------------------------------------------
 
@@ -1286,7 +1421,8 @@ class HostBase:
 
     def add_fault(self, fault: JsonDict) -> None:
         """Queue a fault (see FAULT_FORMS). fail_op, truncate_download and drop_connection act once;
-        disk_full sets the drive's free space at once and stays until clear_faults()."""
+        disk_full sets the drive's free space at once and stays until clear_faults(); so does trust_failure
+        (lookups of names of that domain fail identity_lookup_failed, see lookup_identity)."""
         form = fault.get("fault") if isinstance(fault, dict) else None
         if form not in FAULT_FORMS:
             raise ValueError("fault must be a dict whose 'fault' is one of %s; got %r" % (", ".join(FAULT_FORMS), fault))
@@ -1436,6 +1572,14 @@ class HostBase:
         with self._transaction() as state:
             full = name if "\\" in name else self.computer_name + "\\" + name
             state["accounts"][full] = "S" + sid[1:]
+
+    def set_acl(self, path: str, aces: list[JsonDict], protected: bool = False, owner: str = SID_ADMINISTRATORS) -> None:
+        """Store the explicit ACEs of `path` exactly as given, order kept ({sid, mask, type, flags}), as a tool
+        that writes a raw DACL would (icacls /restore, SetSecurityInfo): e.g. a non-canonical DACL."""
+        with self._transaction() as state:
+            node = self.resolve(parse_path(path, "path"))
+            stored = [_ace(a["sid"], a["mask"], ace_type=a["type"], flags=list(a.get("flags", []))) for a in aces]
+            state["acls"][node.path.key] = {"path": str(node.path), "owner": owner, "protected": protected, "aces": stored}
 
     def request_reboot(self, reason: str) -> None:
         """Flag a pending reboot (host.facts pending_reboot) until reboot()."""
