@@ -631,3 +631,49 @@ def test_console_write_check_flags_bad_snippets(snippet, what):
 def test_bootstrap_parses():
     assert syntax_errors(_channel.BOOTSTRAP) == []
     assert ps7_syntax(_channel.BOOTSTRAP) == []
+
+
+# ---- fixes in the JSON writer, download and go (issue 6 item 3, issue 11) -----------------
+# There is no Windows here: these read the agent text where only the PowerShell side can be wrong.
+# The contract vectors named in each test are what the first real-host run checks.
+
+
+def function_text(source: str, name: str) -> str:
+    """The code of one function (comments and string contents blanked), found by the parser."""
+    data = _dodge_lexer_quirks(source).encode("utf-8")
+    tree = _PARSER.parse(data)
+    for node in _walk(tree.root_node):
+        if node.type == "function_statement":
+            names = [c for c in node.children if c.type == "function_name"]
+            if names and data[names[0].start_byte:names[0].end_byte].decode().lower() == name.lower():
+                return split_code(data[node.start_byte:node.end_byte].decode("utf-8"))[0]
+    raise AssertionError("no function %s" % name)
+
+
+# PowerShell's match operators that fold case: -match, -notmatch, -imatch, -inotmatch (and the same
+# for -like, -replace, -split): -cmatch / -cnotmatch are the case-sensitive ones.
+_CASE_FOLDING_MATCH = re.compile(r"(?i)(?<![\w-])-(i?)(not)?(match|like|replace|split)\b")
+
+
+def case_folding_operators(code: str) -> list[str]:
+    return [m.group(0) for m in _CASE_FOLDING_MATCH.finditer(code)]
+
+
+def test_the_json_writers_fast_path_is_case_sensitive():
+    # With -notmatch, U+0130 and U+212A fold to 'i' and 'k', the fast path writes them raw and the
+    # OEM code page mangles them (vector: registry 'registry.get returns dotted I, the Kelvin sign ...').
+    code = function_text(read(_channel.CORE_FILE), "Add-JsonString")
+    assert case_folding_operators(code) == []
+    assert "-cnotmatch" in code.lower()
+    # and the slow path escapes everything outside printable ASCII, lone surrogates included
+    assert re.search(r"\$code\s+-gt\s+0x7E", code)
+
+
+@pytest.mark.parametrize("snippet, found", [
+    ("if ($t -notmatch '[^a]') {}", ["-notmatch"]),
+    ("if ($t -match 'x') {}", ["-match"]),
+    ("if ($t -inotmatch 'x') {}", ["-inotmatch"]),
+    ("if ($t -cnotmatch 'x' -and $t -cmatch 'y') {}", []),
+])
+def test_case_folding_check_flags_bad_snippets(snippet, found):
+    assert case_folding_operators(split_code(snippet)[0]) == found
