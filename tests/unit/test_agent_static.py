@@ -677,3 +677,51 @@ def test_the_json_writers_fast_path_is_case_sensitive():
 ])
 def test_case_folding_check_flags_bad_snippets(snippet, found):
     assert case_folding_operators(split_code(snippet)[0]) == found
+
+
+def code_lines(source: str) -> list[str]:
+    """The lines of a file that are not whole-line comments (strings kept)."""
+    return [line for line in source.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def test_url_redaction_cuts_at_the_last_at_of_the_authority():
+    # The old regex '^(scheme://)[^/@]*@' stopped at the first '@' and showed 'ss@host' for
+    # 'u:p@ss@host' (vector: download 'file.download hides a password holding ...'). The agent finds
+    # the end of the authority (first '/', '?' or '#') and the LAST '@' before it, in linear time.
+    code = function_text(read("download.ps1"), "Get-RedactedUrl")
+    assert "-replace" not in code.lower()
+    assert re.search(r"\.IndexOfAny\(\s*\[char\[\]\]@\(\[char\]47, \[char\]63, \[char\]35\)", code)  # '/', '?', '#'
+    assert re.search(r"\.LastIndexOf\(\s*\[char\]64\b", code)  # '@'
+
+
+def test_an_http_url_is_checked_before_dest_is_touched():
+    # An unparsable URL failed 'internal' in New-Object System.Uri after dest was deleted (vectors:
+    # download 'file.download of an unparsable http URL ...'). TryCreate never throws; it runs first.
+    source = read("download.ps1")
+    assert "new-object system.uri" not in source.lower()
+    converter = function_text(source, "ConvertTo-HttpUri")
+    assert re.search(r"\[System\.Uri\]::TryCreate\(\(Get-RedactedUrl \$Url\), \[System\.UriKind\]::Absolute, \[ref\]\$uri\)", converter)
+    body = function_text(source, "Invoke-OpFileDownload")
+    checked = body.index("ConvertTo-HttpUri")
+    for later in ("Test-DriveRoot", "Assert-NoFileAbove", "Find-LockedFile", "New-ParentFolders", "Remove-FileQuietly"):
+        assert checked < body.index(later), later
+
+
+def test_credentials_go_only_to_the_original_origin():
+    # Issue 11: AllowAutoRedirect plus a CredentialCache with PreAuthenticate and a hand-made
+    # Authorization header carried the credentials along a redirect to another origin. Redirects are
+    # followed by hand and the header is added only while the origin is the original one (vectors:
+    # download 'file.download sends no credentials to another origin ...', test_contract's
+    # test_a_redirect_to_another_origin_gets_no_credentials on winsim).
+    source = read("download.ps1")
+    lines = code_lines(source)
+    joined = "\n".join(lines)
+    assert re.search(r"\.AllowAutoRedirect = \$false", joined)
+    assert not re.search(r"(?i)AllowAutoRedirect\s*=\s*\$true", joined)
+    for gone in ("PreAuthenticate", "CredentialCache", ".Credentials", "NetworkCredential", "UseDefaultCredentials"):
+        assert gone.lower() not in joined.lower(), gone
+    adds = [line for line in lines if "'Authorization'" in line]
+    assert adds and all(re.search(r"\(Get-UriOrigin \$current\) -ceq \$origin\) \{ \$req\.Headers\.Add\('Authorization'", line) for line in adds)
+    follow = function_text(source, "Get-HttpResponse")
+    assert "$hops -gt 10" in follow
+    assert "$next.Scheme -ceq" in follow and "$Uri.Scheme -ceq" in follow  # https -> http refused unless the original was http
