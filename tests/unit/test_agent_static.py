@@ -725,3 +725,30 @@ def test_credentials_go_only_to_the_original_origin():
     follow = function_text(source, "Get-HttpResponse")
     assert "$hops -gt 10" in follow
     assert "$next.Scheme -ceq" in follow and "$Uri.Scheme -ceq" in follow  # https -> http refused unless the original was http
+
+
+def test_go_run_ends_the_whole_process_tree_on_timeout():
+    # Process.Kill() ended only go.exe and left compile/link running; .NET Framework has no
+    # Kill(entireProcessTree). taskkill.exe /T /F with the integer PID as its only variable part.
+    source = read("go.ps1")
+    run = function_text(source, "Invoke-OpGoRun")
+    timeout_branch = run[run.index("if (-not $proc.WaitForExit("):]
+    timeout_branch = timeout_branch[:timeout_branch.index("Stop-Op")]
+    assert "Stop-ProcessTree $proc" in timeout_branch and ".Kill()" not in timeout_branch
+    lines = code_lines(source)
+    assert "$psi.Arguments = '/T /F /PID ' + ([int]$Proc.Id).ToString([System.Globalization.CultureInfo]::InvariantCulture)" in [
+        line.strip() for line in lines]
+    assert "$taskkill = [System.IO.Path]::Combine([System.Environment]::SystemDirectory, 'taskkill.exe')" in [line.strip() for line in lines]
+    tree = function_text(source, "Stop-ProcessTree")
+    assert "$psi.UseShellExecute = $false" in tree
+    assert "$psi.RedirectStandardOutput = $true" in tree and "$psi.RedirectStandardError = $true" in tree  # never our stdout
+    assert "$OpArgs" not in tree  # nothing of the request reaches the command line
+
+
+def test_go_run_without_cwd_runs_in_system32():
+    # An empty WorkingDirectory inherits the agent's host process's folder (vectors: go 'go.run mod
+    # init without cwd runs in System32', 'go.run build without cwd ...' show winsim's twin of it).
+    run = function_text(read("go.ps1"), "Invoke-OpGoRun")
+    assert "if ($null -eq $cwd) { $cwd = [System.Environment]::SystemDirectory }" in run
+    assert re.search(r"^\s*\$psi\.WorkingDirectory = \$cwd$", run, re.M)
+    assert "cwd = $cwd }" in run  # returned in data
