@@ -25,7 +25,8 @@ Vector format (one list per family file):
 
 Placeholders in any string: {root} (scratch folder), {reg} (scratch registry key), {http}, {https},
 {url:FIXTURE}, {zip:NAME} (= {url:zip:NAME}), {sha256:FIXTURE}, {size:FIXTURE} (an integer),
-{x:N} (N x's), {user_sid}, {user_name}, {computer_name} (from host.facts).
+{x:N} (N x's), {char:HEX} (the UTF-16 code unit U+HEX, e.g. a lone surrogate, which YAML cannot hold),
+{user_sid}, {user_name}, {computer_name} (from host.facts).
 """
 
 from __future__ import annotations
@@ -519,6 +520,8 @@ def _placeholder(name: str, arg: str | None, target: Target, env: Env) -> str:
         return hashlib.sha256(env.fixtures[str(arg)]).hexdigest()
     if name == "x":
         return "x" * int(str(arg))
+    if name == "char":
+        return chr(int(str(arg), 16))
     simple = {
         "root": lambda: target.root,
         "reg": lambda: target.reg,
