@@ -25,7 +25,8 @@ Vector format (one list per family file):
 
 Placeholders in any string: {root} (scratch folder), {reg} (scratch registry key), {http}, {https},
 {url:FIXTURE}, {zip:NAME} (= {url:zip:NAME}), {sha256:FIXTURE}, {size:FIXTURE} (an integer),
-{x:N} (N x's), {user_sid}, {user_name}, {computer_name} (from host.facts).
+{x:N} (N x's), {char:HEX} (the UTF-16 code unit U+HEX, e.g. a lone surrogate, which YAML cannot hold),
+{user_sid}, {user_name}, {computer_name} (from host.facts).
 """
 
 from __future__ import annotations
@@ -231,6 +232,8 @@ class _FixtureHandler(http.server.BaseHTTPRequestHandler):
         elif route == "slow":
             time.sleep(2.5)
             self._send(200, fixtures["text:hello"])
+        elif route in REDIRECT_ROUTES:
+            redirect_route(self, route, rest, name)
         else:
             self._send(404, b"not found\n")
 
@@ -284,6 +287,7 @@ def env(tmp_path_factory: pytest.TempPathFactory, win_files: t.Any) -> t.Iterato
             threading.Thread(target=server.serve_forever, daemon=True).start()
             started.append(server)
             urls[scheme] = "%s://%s:%d" % (scheme, address, server.server_address[1])
+        start_other_origin(address, started, urls)
         yield Env(fixtures, urls)
     for server in started:
         server.shutdown()
@@ -518,6 +522,8 @@ def _placeholder(name: str, arg: str | None, target: Target, env: Env) -> str:
         return hashlib.sha256(env.fixtures[str(arg)]).hexdigest()
     if name == "x":
         return "x" * int(str(arg))
+    if name == "char":
+        return chr(int(str(arg), 16))
     simple = {
         "root": lambda: target.root,
         "reg": lambda: target.reg,
@@ -911,3 +917,116 @@ def test_host_name_and_state_dir_come_from_inventory_vars(tmp_path: Path) -> Non
     connection.set_options(var_options={"inventory_hostname": "web-01.example.com", "ansible_winsim_state_dir": str(tmp_path)})
     assert connection.sim.root == str(tmp_path / "web-01.example.com")
     assert connection.sim.computer_name == "WEB-01"
+
+
+# ---------------------------------------------------------------------------------------------
+# redirects across origins (issue 11): credentials stay with the origin they were given for
+
+
+class _OtherOriginServer(_FixtureServer):
+    """Another origin: the same address, another port. It records the path and Authorization header
+    of every request."""
+
+    requests: list[tuple[str, str | None]]
+
+
+class _OtherOriginHandler(http.server.BaseHTTPRequestHandler):
+    """/f/NAME: 200 with the fixture when the request carries no Authorization header, 403 when it
+    does (credentials reached an origin they were not given for)."""
+
+    server: _OtherOriginServer
+
+    def log_message(self, format: str, *args: t.Any) -> None:  # noqa: A002  (quiet)
+        return
+
+    def do_GET(self) -> None:  # noqa: N802  (http.server's name)
+        self.server.requests.append((self.path, self.headers.get("Authorization")))
+        route, _sep, rest = self.path.lstrip("/").partition("/")
+        name = urllib.parse.unquote(rest)
+        if self.headers.get("Authorization") is not None:
+            body, code = b"credentials were sent to another origin\n", 403
+        elif route == "f" and name in self.server.fixtures:
+            body, code = self.server.fixtures[name], 200
+        else:
+            body, code = b"not found\n", 404
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+# The servers of this run, by base URL (the contract tests below read what they recorded).
+OTHER_ORIGINS: dict[str, _OtherOriginServer] = {}
+
+# Routes of the main fixture servers that redirect (see redirect_route).
+REDIRECT_ROUTES = frozenset({
+    "offsite", "auth-offsite", "auth-redirect", "relative", "to-http", "loop", "userinfo-offsite", "no-location",
+})
+
+
+def start_other_origin(address: str, started: list[_FixtureServer], urls: dict[str, str]) -> None:
+    """Start the other origin and tell the main servers where it (and the plain http server) is."""
+    other = _OtherOriginServer((address, 0), _OtherOriginHandler)
+    other.fixtures = started[0].fixtures
+    other.requests = []
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    urls["other"] = "http://%s:%d" % (address, other.server_address[1])
+    OTHER_ORIGINS[urls["other"]] = other
+    for server in started:
+        server.other_origin = urls["other"]  # type: ignore[attr-defined]
+        server.plain_http = urls["http"]  # type: ignore[attr-defined]
+    started.append(other)
+
+
+def redirect_route(handler: _FixtureHandler, route: str, rest: str, name: str) -> None:
+    """/offsite/NAME: 302 to the other origin's /f/NAME.  /auth-offsite/NAME: 401 without the
+    contract's basic credentials, with them 302 to the other origin.  /auth-redirect/NAME: the same,
+    but 307 to this origin's /auth/NAME (credentials must follow).  /relative/NAME: 301 to
+    ../f/NAME.  /to-http/NAME: 302 to the plain http server's /f/NAME (served over https: a
+    downgrade).  /loop/N: 302 to /loop/N+1, for ever.  /userinfo-offsite/NAME: 302 to the other
+    origin with a user:password@ in the Location.  /no-location: 302 without a Location."""
+    server = handler.server
+    other = getattr(server, "other_origin")
+    expected = "Basic " + base64.b64encode(("%s:%s" % (AUTH_USER, AUTH_PASSWORD)).encode()).decode()
+    if route in ("auth-offsite", "auth-redirect") and handler.headers.get("Authorization") != expected:
+        handler._send(401, b"unauthorized\n", {"WWW-Authenticate": 'Basic realm="gowin"'})
+    elif route in ("offsite", "auth-offsite"):
+        handler._send(302, b"", {"Location": other + "/f/" + rest})
+    elif route == "auth-redirect":
+        handler._send(307, b"", {"Location": "/auth/" + rest})
+    elif route == "relative":
+        handler._send(301, b"", {"Location": "../f/" + rest})
+    elif route == "to-http":
+        handler._send(302, b"", {"Location": getattr(server, "plain_http") + "/f/" + rest})
+    elif route == "loop" and rest.isdigit():
+        handler._send(302, b"", {"Location": "/loop/%d" % (int(rest) + 1)})
+    elif route == "userinfo-offsite":
+        handler._send(302, b"", {"Location": other.replace("://", "://intruder:Sneaky-Secret-4410@") + "/f/" + rest})
+    elif route == "no-location":
+        handler._send(302, b"")
+    else:
+        handler._send(404, b"not found\n")
+
+
+def test_a_redirect_to_another_origin_gets_no_credentials(tmp_path: Path, agent_path: str, env: Env) -> None:
+    # The first hop needs the credentials (401 without them); the other origin must get none.
+    other = OTHER_ORIGINS[env.urls["other"]]
+    seen = len(other.requests)
+    target = WinsimTarget(tmp_path, agent_path, "cross")
+    (result,) = target.run([{"op": "file.download", "args": {
+        "url": env.urls["http"] + "/auth-offsite/text:hello", "dest": target.root + "\\hello.txt",
+        "username": AUTH_USER, "password": AUTH_PASSWORD,
+    }}])
+    assert result["ok"], result
+    assert other.requests[seen:] == [("/f/text:hello", None)]
+
+
+def test_a_location_with_userinfo_sends_no_credentials(tmp_path: Path, agent_path: str, env: Env) -> None:
+    other = OTHER_ORIGINS[env.urls["other"]]
+    seen = len(other.requests)
+    target = WinsimTarget(tmp_path, agent_path, "userinfo")
+    (result,) = target.run([{"op": "file.download", "args": {
+        "url": env.urls["http"] + "/userinfo-offsite/text:hello", "dest": target.root + "\\hello.txt",
+    }}])
+    assert result["ok"], result
+    assert other.requests[seen:] == [("/f/text:hello", None)]

@@ -686,3 +686,124 @@ def test_acl_family_gives_lookup_failures_their_own_kind():
     catch_all = re.search(r"\}\s*catch\s*\{", rest)
     assert catch_all, "a lookup failure other than 'not mapped' (a broken trust) must be caught"
     assert "Stop-Op 'identity_lookup_failed'" in rest[catch_all.end():]
+
+
+# ---- fixes in the JSON writer, download and go (issue 6 item 3, issue 11) -----------------
+# There is no Windows here: these read the agent text where only the PowerShell side can be wrong.
+# The contract vectors named in each test are what the first real-host run checks.
+
+
+def function_text(source: str, name: str) -> str:
+    """The code of one function (comments and string contents blanked), found by the parser."""
+    data = _dodge_lexer_quirks(source).encode("utf-8")
+    tree = _PARSER.parse(data)
+    for node in _walk(tree.root_node):
+        if node.type == "function_statement":
+            names = [c for c in node.children if c.type == "function_name"]
+            if names and data[names[0].start_byte:names[0].end_byte].decode().lower() == name.lower():
+                return split_code(data[node.start_byte:node.end_byte].decode("utf-8"))[0]
+    raise AssertionError("no function %s" % name)
+
+
+# PowerShell's match operators that fold case: -match, -notmatch, -imatch, -inotmatch (and the same
+# for -like, -replace, -split): -cmatch / -cnotmatch are the case-sensitive ones.
+_CASE_FOLDING_MATCH = re.compile(r"(?i)(?<![\w-])-(i?)(not)?(match|like|replace|split)\b")
+
+
+def case_folding_operators(code: str) -> list[str]:
+    return [m.group(0) for m in _CASE_FOLDING_MATCH.finditer(code)]
+
+
+def test_the_json_writers_fast_path_is_case_sensitive():
+    # With -notmatch, U+0130 and U+212A fold to 'i' and 'k', the fast path writes them raw and the
+    # OEM code page mangles them (vector: registry 'registry.get returns dotted I, the Kelvin sign ...').
+    code = function_text(read(_channel.CORE_FILE), "Add-JsonString")
+    assert case_folding_operators(code) == []
+    assert "-cnotmatch" in code.lower()
+    # and the slow path escapes everything outside printable ASCII, lone surrogates included
+    assert re.search(r"\$code\s+-gt\s+0x7E", code)
+
+
+@pytest.mark.parametrize("snippet, found", [
+    ("if ($t -notmatch '[^a]') {}", ["-notmatch"]),
+    ("if ($t -match 'x') {}", ["-match"]),
+    ("if ($t -inotmatch 'x') {}", ["-inotmatch"]),
+    ("if ($t -cnotmatch 'x' -and $t -cmatch 'y') {}", []),
+])
+def test_case_folding_check_flags_bad_snippets(snippet, found):
+    assert case_folding_operators(split_code(snippet)[0]) == found
+
+
+def code_lines(source: str) -> list[str]:
+    """The lines of a file that are not whole-line comments (strings kept)."""
+    return [line for line in source.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def test_url_redaction_cuts_at_the_last_at_of_the_authority():
+    # The old regex '^(scheme://)[^/@]*@' stopped at the first '@' and showed 'ss@host' for
+    # 'u:p@ss@host' (vector: download 'file.download hides a password holding ...'). The agent finds
+    # the end of the authority (first '/', '?' or '#') and the LAST '@' before it, in linear time.
+    code = function_text(read("download.ps1"), "Get-RedactedUrl")
+    assert "-replace" not in code.lower()
+    assert re.search(r"\.IndexOfAny\(\s*\[char\[\]\]@\(\[char\]47, \[char\]63, \[char\]35\)", code)  # '/', '?', '#'
+    assert re.search(r"\.LastIndexOf\(\s*\[char\]64\b", code)  # '@'
+
+
+def test_an_http_url_is_checked_before_dest_is_touched():
+    # An unparsable URL failed 'internal' in New-Object System.Uri after dest was deleted (vectors:
+    # download 'file.download of an unparsable http URL ...'). TryCreate never throws; it runs first.
+    source = read("download.ps1")
+    assert "new-object system.uri" not in source.lower()
+    converter = function_text(source, "ConvertTo-HttpUri")
+    assert re.search(r"\[System\.Uri\]::TryCreate\(\(Get-RedactedUrl \$Url\), \[System\.UriKind\]::Absolute, \[ref\]\$uri\)", converter)
+    body = function_text(source, "Invoke-OpFileDownload")
+    checked = body.index("ConvertTo-HttpUri")
+    for later in ("Test-DriveRoot", "Assert-NoFileAbove", "Find-LockedFile", "New-ParentFolders", "Remove-FileQuietly"):
+        assert checked < body.index(later), later
+
+
+def test_credentials_go_only_to_the_original_origin():
+    # Issue 11: AllowAutoRedirect plus a CredentialCache with PreAuthenticate and a hand-made
+    # Authorization header carried the credentials along a redirect to another origin. Redirects are
+    # followed by hand and the header is added only while the origin is the original one (vectors:
+    # download 'file.download sends no credentials to another origin ...', test_contract's
+    # test_a_redirect_to_another_origin_gets_no_credentials on winsim).
+    source = read("download.ps1")
+    lines = code_lines(source)
+    joined = "\n".join(lines)
+    assert re.search(r"\.AllowAutoRedirect = \$false", joined)
+    assert not re.search(r"(?i)AllowAutoRedirect\s*=\s*\$true", joined)
+    for gone in ("PreAuthenticate", "CredentialCache", ".Credentials", "NetworkCredential", "UseDefaultCredentials"):
+        assert gone.lower() not in joined.lower(), gone
+    adds = [line for line in lines if "'Authorization'" in line]
+    assert adds and all(re.search(r"\(Get-UriOrigin \$current\) -ceq \$origin\) \{ \$req\.Headers\.Add\('Authorization'", line) for line in adds)
+    follow = function_text(source, "Get-HttpResponse")
+    assert "$hops -gt 10" in follow
+    assert "$next.Scheme -ceq" in follow and "$Uri.Scheme -ceq" in follow  # https -> http refused unless the original was http
+
+
+def test_go_run_ends_the_whole_process_tree_on_timeout():
+    # Process.Kill() ended only go.exe and left compile/link running; .NET Framework has no
+    # Kill(entireProcessTree). taskkill.exe /T /F with the integer PID as its only variable part.
+    source = read("go.ps1")
+    run = function_text(source, "Invoke-OpGoRun")
+    timeout_branch = run[run.index("if (-not $proc.WaitForExit("):]
+    timeout_branch = timeout_branch[:timeout_branch.index("Stop-Op")]
+    assert "Stop-ProcessTree $proc" in timeout_branch and ".Kill()" not in timeout_branch
+    lines = code_lines(source)
+    assert "$psi.Arguments = '/T /F /PID ' + ([int]$Proc.Id).ToString([System.Globalization.CultureInfo]::InvariantCulture)" in [
+        line.strip() for line in lines]
+    assert "$taskkill = [System.IO.Path]::Combine([System.Environment]::SystemDirectory, 'taskkill.exe')" in [line.strip() for line in lines]
+    tree = function_text(source, "Stop-ProcessTree")
+    assert "$psi.UseShellExecute = $false" in tree
+    assert "$psi.RedirectStandardOutput = $true" in tree and "$psi.RedirectStandardError = $true" in tree  # never our stdout
+    assert "$OpArgs" not in tree  # nothing of the request reaches the command line
+
+
+def test_go_run_without_cwd_runs_in_system32():
+    # An empty WorkingDirectory inherits the agent's host process's folder (vectors: go 'go.run mod
+    # init without cwd runs in System32', 'go.run build without cwd ...' show winsim's twin of it).
+    run = function_text(read("go.ps1"), "Invoke-OpGoRun")
+    assert "if ($null -eq $cwd) { $cwd = [System.Environment]::SystemDirectory }" in run
+    assert re.search(r"^\s*\$psi\.WorkingDirectory = \$cwd$", run, re.M)
+    assert "cwd = $cwd }" in run  # returned in data

@@ -687,3 +687,57 @@ def test_a_trust_failure_stays_until_faults_are_cleared(host: WinSimHost) -> Non
 def test_a_trust_failure_fault_needs_its_domain(host: WinSimHost) -> None:
     with pytest.raises(ValueError, match="missing domain"):
         host.add_fault({"fault": "trust_failure"})
+
+
+# --- URLs of file.download: redaction and validation (issue 6 item 3, issue 11) --------------
+
+from ansible_collections.gowin.server.plugins.plugin_utils._winsim.download import _http_url  # noqa: E402
+from ansible_collections.gowin.server.plugins.plugin_utils._winsim.host import _redact_url  # noqa: E402
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("http://u:p@ss@host/x", "http://host/x"),
+    ("https://gowin:p@ss:w%40rd@mirror.example:8443/go.zip?a=b@c#f@g", "https://mirror.example:8443/go.zip?a=b@c#f@g"),
+    ("http://u:p@[::1]:8080/x", "http://[::1]:8080/x"),  # the host as written: brackets kept
+    ("http://u:p@Mirror.Example/X", "http://Mirror.Example/X"),  # case kept
+    ("http://u:p@[::1", "http://[::1"),  # unparsable, still redacted
+    ("http://u:p@host?q=@", "http://host?q=@"),
+    ("http://host/a@b", "http://host/a@b"),  # an '@' after the authority is not userinfo
+    ("http://token@host", "http://host"),
+    ("http://", "http://"),
+    ("ftp://u:p@host/f", "ftp://host/f"),
+    (r"\\server\share\a@b.zip", r"\\server\share\a@b.zip"),
+])
+def test_redact_url_cuts_at_the_last_at_of_the_authority(url: str, shown: str) -> None:
+    assert _redact_url(url) == shown
+
+
+def test_redact_url_is_linear() -> None:
+    url = "http://" + "@:" * 200_000 + "@host/" + "@" * 200_000
+    assert _redact_url(url) == "http://host/" + "@" * 200_000
+
+
+@pytest.mark.parametrize("url, requested", [
+    ("http://[::1", None),
+    ("https://exa mple/", None),
+    ("http://host:65536/", None),
+    ("http://host:8x/", None),
+    ("http://:80/", None),
+    ("http://user@/x", None),
+    ("http://a..b/", None),
+    ("https://u:p@ss@Host:8443/a b?q=1 2#frag", "https://Host:8443/a%20b?q=1%202"),
+    ("HTTP://host", "http://host/"),
+    ("http://[::1]:8080/x", "http://[::1]:8080/x"),
+    ("http://a_b.example/x", "http://a_b.example/x"),
+])
+def test_http_url_is_what_the_agent_would_request(url: str, requested: str | None) -> None:
+    assert _http_url(url) == requested
+
+
+def test_an_unparsable_url_touches_nothing(tmp_path: Path, host: WinSimHost) -> None:
+    put(host, tmp_path, "C:\\dl\\go.zip", b"old")
+    before = host.snapshot()
+    for url in ("http://[::1", "https://exa mple/", "http://u:p@ss@[::1/x"):
+        failure = error(host, "file.download", url=url, dest="C:\\dl\\go.zip")
+        assert failure["kind"] == "bad_args" and "'url'" in failure["message"] and "p@ss" not in failure["message"]
+    assert host.snapshot() == before

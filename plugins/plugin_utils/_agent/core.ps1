@@ -75,16 +75,23 @@ function Convert-ExceptionToError {
 function Add-JsonString {
     param([System.Text.StringBuilder]$Sb, [string]$Text)
     [void]$Sb.Append('"')
-    if ($Text -notmatch '[^\x20-\x21\x23-\x5B\x5D-\x7E]') {
+    # -cnotmatch, never -notmatch: a case-insensitive match folds U+0130 (dotted capital I) and U+212A
+    # (Kelvin sign) to 'i' and 'k', finds nothing to escape and lets them out raw, where the OEM code
+    # page of the console mangles them. With the case-sensitive match every character outside printable
+    # ASCII takes the loop below.
+    if ($Text -cnotmatch '[^\x20-\x21\x23-\x5B\x5D-\x7E]') {
         # Nothing to escape (the common case): no per-character loop.
         [void]$Sb.Append($Text).Append('"')
         return
     }
+    # A .NET string is UTF-16 code units: a surrogate pair becomes two \u escapes (as JSON writes it),
+    # and a lone surrogate (a registry string can hold one) its own \udXXX escape, which is valid JSON
+    # text that Python's json.loads reads back as that code unit. Nothing here decodes or re-encodes.
     foreach ($ch in $Text.ToCharArray()) {
         $code = [int]$ch
         if ($code -eq 0x22) { [void]$Sb.Append('\"') }
         elseif ($code -eq 0x5C) { [void]$Sb.Append('\\') }
-        elseif ($code -lt 0x20 -or $code -gt 0x7E) { [void]$Sb.Append('\u').Append($code.ToString('x4')) }
+        elseif ($code -lt 0x20 -or $code -gt 0x7E) { [void]$Sb.Append('\u').Append($code.ToString('x4', [System.Globalization.CultureInfo]::InvariantCulture)) }
         else { [void]$Sb.Append($ch) }
     }
     [void]$Sb.Append('"')

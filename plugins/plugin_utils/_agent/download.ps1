@@ -14,11 +14,42 @@ Register-AgentOps @{
 # ---- file.download --------------------------------------------------------------------------
 
 function Get-RedactedUrl {
-    # The URL without any user:password@ part.
+    # The URL without its userinfo@ part. The authority runs from after 'scheme://' to the first '/',
+    # '?' or '#' (or the end), and its userinfo ends at the LAST '@' in it (as the WHATWG URL standard,
+    # Go's net/url and Python's urlsplit read it), so a password holding '@', ':' or '%40' is hidden
+    # whole. One IndexOfAny and one LastIndexOf: linear in the length of the URL.
     param([string]$Url)
-    return ($Url -replace '^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@', '$1')
+    $m = [regex]::Match($Url, '^[A-Za-z][A-Za-z0-9+.-]*://')
+    if (-not $m.Success) { return $Url }
+    $start = $m.Length
+    $end = $Url.IndexOfAny([char[]]@([char]47, [char]63, [char]35), $start)
+    if ($end -lt 0) { $end = $Url.Length }
+    if ($end -le $start) { return $Url }
+    $at = $Url.LastIndexOf([char]64, $end - 1, $end - $start)
+    if ($at -lt 0) { return $Url }
+    return ($Url.Substring(0, $start) + $Url.Substring($at + 1))
 }
 
+function ConvertTo-HttpUri {
+    # The absolute http(s) URI a download requests, or $null when $Url is not one. Userinfo is cut at
+    # the authority's last '@' first (Get-RedactedUrl) and never sent: System.Uri itself ends userinfo
+    # at the FIRST '@' (its CheckAuthorityHelper, .NET Framework 4.6.2 to 4.8 alike), so it would
+    # read 'u:p@ss@host' as host 'ss' (or reject it) while the message names 'host'. Credentials go in
+    # username/password. TryCreate(UriKind.Absolute) answers false, never throws, for text it cannot
+    # parse ('http://[::1', 'https://exa mple/'); a scheme other than http/https or an empty host is
+    # refused too.
+    param([string]$Url)
+    $uri = $null
+    if (-not [System.Uri]::TryCreate((Get-RedactedUrl $Url), [System.UriKind]::Absolute, [ref]$uri)) { return $null }
+    if (($uri.Scheme -cne 'http' -and $uri.Scheme -cne 'https') -or [string]::IsNullOrEmpty($uri.Host)) { return $null }
+    return $uri
+}
+
+function Get-UriOrigin {
+    # scheme://host:port, the port made explicit (Uri.Port is 80/443 when the URL gives none).
+    param([System.Uri]$Uri)
+    return ($Uri.Scheme + '://' + $Uri.Host.ToLowerInvariant() + ':' + $Uri.Port)
+}
 
 function Enable-ModernTls {
     $proto = [System.Net.ServicePointManager]::SecurityProtocol -bor [System.Net.SecurityProtocolType]::Tls12
@@ -66,41 +97,79 @@ function Get-WebFailureText {
     return ($ex.GetType().Name + ': ' + $ex.Message)
 }
 
-function Save-HttpFile {
-    # Stream the response body of $Url into $Dest; returns @{ size; sha256 }. Failures of the
-    # transfer itself are 'download_failed'; failures of writing dest keep their own kind.
-    param([string]$Url, [string]$Dest, $User, $Password, [bool]$ValidateCerts, [int]$TimeoutSeconds)
-    $shown = Get-RedactedUrl $Url
-    Enable-ModernTls
-    $uri = New-Object System.Uri($Url)
-    $req = [System.Net.HttpWebRequest]([System.Net.WebRequest]::Create($uri))
-    $req.Method = 'GET'
-    $req.UserAgent = 'gowin-agent/1'
-    $req.AllowAutoRedirect = $true
-    $req.Timeout = $TimeoutSeconds * 1000
-    $req.ReadWriteTimeout = $TimeoutSeconds * 1000
-    if (-not $ValidateCerts) {
-        # Only this request skips the check (never ServicePointManager, which is process-wide).
-        $req.ServerCertificateValidationCallback = { $true }
-    }
+function Get-HttpResponse {
+    # GET $Uri and follow redirects by hand (at most 10: 301, 302, 303, 307, 308; a relative Location
+    # is resolved against the URL that answered). AllowAutoRedirect is false: then .NET returns every
+    # 3xx answer to the caller instead of following it (documented for HttpWebRequest.AllowAutoRedirect)
+    # and throws WebException (ProtocolError) for 4xx/5xx as before. Basic credentials go in an
+    # Authorization header only while the URL's origin (scheme, host, port) is the original one: no
+    # CredentialCache, no PreAuthenticate, which .NET would carry along a redirect. A redirect from
+    # https to http is refused unless the original URL was http. Returns the 2xx HttpWebResponse.
+    param([System.Uri]$Uri, $User, $Password, [bool]$ValidateCerts, [int]$TimeoutSeconds, [string]$Shown)
+    $origin = Get-UriOrigin $Uri
+    $auth = $null
     if ($null -ne $User) {
         $pw = ''
         if ($null -ne $Password) { $pw = [string]$Password }
-        $cred = New-Object System.Net.NetworkCredential([string]$User, $pw)
-        # A credential cache scoped to this URL: a redirect to another place never gets it.
-        $cache = New-Object System.Net.CredentialCache
-        $cache.Add($uri, 'Basic', $cred)
-        $req.Credentials = $cache
-        $req.PreAuthenticate = $true
-        $token = [System.Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes([string]$User + ':' + $pw))
-        $req.Headers.Add('Authorization', 'Basic ' + $token)
+        $auth = 'Basic ' + [System.Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes([string]$User + ':' + $pw))
     }
-    $resp = $null
-    try {
-        $resp = $req.GetResponse()
-    } catch {
-        Stop-Op 'download_failed' ('download of ' + $shown + ' failed: ' + (Get-WebFailureText $_.Exception $TimeoutSeconds))
+    $current = $Uri
+    $hops = 0
+    while ($true) {
+        $req = [System.Net.HttpWebRequest]([System.Net.WebRequest]::Create($current))
+        $req.Method = 'GET'
+        $req.UserAgent = 'gowin-agent/1'
+        $req.AllowAutoRedirect = $false
+        $req.Timeout = $TimeoutSeconds * 1000
+        $req.ReadWriteTimeout = $TimeoutSeconds * 1000
+        if (-not $ValidateCerts) {
+            # Only this request skips the check (never ServicePointManager, which is process-wide).
+            $req.ServerCertificateValidationCallback = { $true }
+        }
+        if ($null -ne $auth -and (Get-UriOrigin $current) -ceq $origin) { $req.Headers.Add('Authorization', $auth) }
+        $resp = $null
+        try {
+            $resp = [System.Net.HttpWebResponse]$req.GetResponse()
+        } catch {
+            Stop-Op 'download_failed' ('download of ' + $Shown + ' failed: ' + (Get-WebFailureText $_.Exception $TimeoutSeconds))
+        }
+        $code = [int]$resp.StatusCode
+        if ($code -ge 200 -and $code -le 299) { return $resp }
+        $location = [string]$resp.Headers['Location']
+        $desc = [string]$resp.StatusDescription
+        $resp.Close()
+        if (@(301, 302, 303, 307, 308) -notcontains $code) {
+            Stop-Op 'download_failed' ('download of ' + $Shown + ' failed: HTTP ' + $code + ' ' + $desc)
+        }
+        if ([string]::IsNullOrEmpty($location)) {
+            Stop-Op 'download_failed' ('download of ' + $Shown + ' failed: HTTP ' + $code + ' without a Location')
+        }
+        $hops++
+        if ($hops -gt 10) { Stop-Op 'download_failed' ('download of ' + $Shown + ' failed: more than 10 redirects') }
+        # A scheme-relative Location (//host/path) takes the scheme of the URL that answered; userinfo
+        # in a Location is cut off like in url (never sent, never shown).
+        if ($location.StartsWith('//')) { $location = $current.Scheme + ':' + $location }
+        $location = Get-RedactedUrl $location
+        $next = $null
+        if (-not [System.Uri]::TryCreate([System.Uri]$current, [string]$location, [ref]$next) -or
+            ($next.Scheme -cne 'http' -and $next.Scheme -cne 'https') -or [string]::IsNullOrEmpty($next.Host)) {
+            Stop-Op 'download_failed' ('download of ' + $Shown + ' failed: HTTP ' + $code + ' redirects to ' + (Get-RedactedUrl $location) +
+                ', which is not an http(s) URL')
+        }
+        if ($next.Scheme -ceq 'http' -and $Uri.Scheme -ceq 'https') {
+            Stop-Op 'download_failed' ('download of ' + $Shown + ' failed: HTTP ' + $code + ' redirects from https to ' +
+                $next.AbsoluteUri + '; a redirect to plain http is refused')
+        }
+        $current = $next
     }
+}
+
+function Save-HttpFile {
+    # Stream the response body of $Uri into $Dest; returns @{ size; sha256 }. Failures of the
+    # transfer itself are 'download_failed'; failures of writing dest keep their own kind.
+    param([System.Uri]$Uri, [string]$Shown, [string]$Dest, $User, $Password, [bool]$ValidateCerts, [int]$TimeoutSeconds)
+    Enable-ModernTls
+    $resp = Get-HttpResponse $Uri $User $Password $ValidateCerts $TimeoutSeconds $Shown
     try {
         $length = [long]$resp.ContentLength
         $in = $resp.GetResponseStream()
@@ -155,7 +224,15 @@ function Invoke-OpFileDownload {
     $shown = Get-RedactedUrl $url
     $isWeb = $url -match '^(?i)https?://'
     $source = $null
-    if (-not $isWeb) {
+    $web = $null
+    if ($isWeb) {
+        # Checked before anything at dest is touched: an unparsable URL fails here, not after dest was removed.
+        $web = ConvertTo-HttpUri $url
+        if ($null -eq $web) {
+            Stop-Op 'bad_args' ("argument 'url' is not a valid http(s) URL (it needs a host, and a port of 0 to 65535 if any); got '" +
+                $shown + "'")
+        }
+    } else {
         $norm = $url.Replace('/', '\')
         if (-not ($norm.StartsWith('\\') -or $norm -match '^[A-Za-z]:\\')) {
             Stop-Op 'bad_args' ("argument 'url' must be an https:// or http:// URL, a UNC path (\\server\share\file) or a " +
@@ -178,7 +255,7 @@ function Invoke-OpFileDownload {
     $created = New-ParentFolders $dest
     try {
         if ($isWeb) {
-            $result = Save-HttpFile $url $dest $user $password $validate ([int]$timeout)
+            $result = Save-HttpFile $web $shown $dest $user $password $validate ([int]$timeout)
             $size = $result.size
             $digest = $result.sha256
         } else {

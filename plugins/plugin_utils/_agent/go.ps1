@@ -42,6 +42,49 @@ function ConvertTo-CommandLine {
     return ($parts -join ' ')
 }
 
+function Stop-ProcessTree {
+    # End $Proc and every process it started (go build runs compile.exe, link.exe, asm.exe, cgo and
+    # the compiled program's children): Process.Kill() ends only the one process, and
+    # Kill(entireProcessTree) does not exist in .NET Framework (4.6.2 to 4.8; it came with .NET Core 3.0).
+    # taskkill.exe /T /F /PID ends the process and the tree of processes whose parent process ID leads
+    # to it (documented for taskkill /T). It is started with UseShellExecute false and an argument string
+    # made only of fixed words and the integer PID (no request data), its output redirected so nothing
+    # reaches the agent's own stdout, which carries the answer. Limits: the tree is read from the
+    # parent process IDs of the processes running at that moment: a child whose parent already exited
+    # is not found (Windows does not reparent it; its parent ID names a process that is gone), nor is
+    # one started after the walk, nor one in another session. The PID cannot name another process: the
+    # Process object holds a handle to the child, and Windows does not reuse a process ID while a handle
+    # to the process is open. If taskkill cannot run or does not end the process within 10 seconds,
+    # Process.Kill() ends at least the child itself.
+    param([System.Diagnostics.Process]$Proc)
+    $taskkill = [System.IO.Path]::Combine([System.Environment]::SystemDirectory, 'taskkill.exe')
+    try {
+        $psi = New-Object System.Diagnostics.ProcessStartInfo
+        $psi.FileName = $taskkill
+        $psi.Arguments = '/T /F /PID ' + ([int]$Proc.Id).ToString([System.Globalization.CultureInfo]::InvariantCulture)
+        $psi.UseShellExecute = $false
+        $psi.CreateNoWindow = $true
+        $psi.RedirectStandardInput = $true
+        $psi.RedirectStandardOutput = $true
+        $psi.RedirectStandardError = $true
+        $killer = [System.Diagnostics.Process]::Start($psi)
+        try {
+            $killer.StandardInput.Close()
+            # Read (and drop) what it prints, so a full pipe never blocks it.
+            [void]$killer.StandardOutput.ReadToEndAsync()
+            [void]$killer.StandardError.ReadToEndAsync()
+            [void]$killer.WaitForExit(10000)
+        } finally {
+            $killer.Dispose()
+        }
+    } catch {
+        $null = $_
+    }
+    if (-not $Proc.WaitForExit(1000)) {
+        try { $Proc.Kill() } catch { $null = $_ }
+    }
+}
+
 function Invoke-OpGoRun {
     param($OpArgs)
     $exe = Get-PathArg $OpArgs 'exe' -Required -AllowUnc
@@ -60,6 +103,11 @@ function Invoke-OpGoRun {
     $expectPrefix = Get-StringArg $OpArgs 'expect_stdout_prefix' -AllowEmpty
     if (-not [System.IO.File]::Exists($exe)) { Stop-Op 'not_found' ('go.run: ' + $exe + ' does not exist') }
     if ($null -ne $cwd -and -not [System.IO.Directory]::Exists($cwd)) { Stop-Op 'not_found' ('go.run: cwd ' + $cwd + ' does not exist') }
+    # Without cwd the program runs in %SystemRoot%\System32 (Environment.SystemDirectory, from
+    # GetSystemDirectory: it always exists, and it is where the Service Control Manager starts
+    # services), never in whatever folder the agent's host process happens to be in (ProcessStartInfo
+    # with an empty WorkingDirectory inherits it). It is returned as 'cwd'.
+    if ($null -eq $cwd) { $cwd = [System.Environment]::SystemDirectory }
     # Say clearly why an image cannot start, before Windows answers with a generic error.
     $machine = Get-PeMachine $exe
     if ($null -eq $machine) { Stop-Op 'exec_failed' ('go.run: ' + $exe + ' is not a valid Win32 application') }
@@ -82,7 +130,7 @@ function Invoke-OpGoRun {
     $utf8 = New-Object System.Text.UTF8Encoding($false)
     $psi.StandardOutputEncoding = $utf8
     $psi.StandardErrorEncoding = $utf8
-    if ($null -ne $cwd) { $psi.WorkingDirectory = $cwd }
+    $psi.WorkingDirectory = $cwd
     # The environment of a new process of the account, built from the registry now (not the agent's
     # own, which Windows fixed when the WinRM shell started), then changed by 'env': '' removes a name.
     $newEnv = Get-NewProcessEnvironment
@@ -109,7 +157,7 @@ function Invoke-OpGoRun {
         $outTask = $proc.StandardOutput.ReadToEndAsync()
         $errTask = $proc.StandardError.ReadToEndAsync()
         if (-not $proc.WaitForExit([int]([long]$timeout * 1000))) {
-            try { $proc.Kill() } catch { $null = $_ }
+            Stop-ProcessTree $proc
             [void]$proc.WaitForExit(5000)
             Stop-Op 'exec_failed' ('go.run: ' + $exe + ' did not finish within ' + $timeout + ' seconds; it was stopped')
         }
@@ -145,5 +193,5 @@ function Invoke-OpGoRun {
         if ($shown.Length -gt 200) { $shown = $shown.Substring(0, 200) }
         Stop-Op 'verify_failed' ('go.run: stdout ' + (ConvertTo-AgentJson $shown) + ' does not start with ' + (ConvertTo-AgentJson $expectPrefix))
     }
-    return [ordered]@{ rc = $rc; stdout = $stdout; stderr = $stderr }
+    return [ordered]@{ rc = $rc; stdout = $stdout; stderr = $stderr; cwd = $cwd }
 }

@@ -10,11 +10,15 @@ Vectors: tests/contract/vectors/download.yml. Protocol: docs/agent-protocol.md.
 
 from __future__ import annotations
 
+import base64
 import http.client
+import ipaddress
 import os
 import re
 import ssl
+import typing as t
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 
@@ -76,7 +80,11 @@ class DownloadOps:
     def _source(self, url: str, dest: Node, a: Args) -> Callable[[], Iterator[bytes]]:
         """What reads the source, after checking the form of `url` (bad_args); reading may fail download_failed."""
         if url.lower().startswith(("http://", "https://")):
-            return lambda: self._http_chunks(url, a)
+            # Checked before anything at dest is touched, as the agent does with System.Uri.TryCreate.
+            request_url = _http_url(url)
+            if request_url is None:
+                a.fail("url", "is not a valid http(s) URL (it needs a host, and a port of 0 to 65535 if any); got '%s'" % _redact_url(url))
+            return lambda: self._http_chunks(t.cast(str, request_url), url, a)
         if is_unc(url):
             return lambda: self._file_chunks(self._share_file(url), url)
         if not _DRIVE_PATH.match(url.replace("/", "\\")):
@@ -111,26 +119,11 @@ class DownloadOps:
             yield from iter(lambda: handle.read(CHUNK), b"")
 
     @staticmethod
-    def _http_chunks(url: str, a: Args) -> Iterator[bytes]:
+    def _http_chunks(request_url: str, url: str, a: Args) -> Iterator[bytes]:
         shown = _redact_url(url)
-        handlers: list[urllib.request.BaseHandler] = []
-        if url.lower().startswith("https://"):
-            context = ssl.create_default_context()
-            if not a.flag("validate_certs", True):
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            handlers.append(urllib.request.HTTPSHandler(context=context))
-        username = a.text("username")
-        if username is not None:
-            # Sent up front, and only to URLs below this one: never to a host a redirect leads to.
-            passwords = urllib.request.HTTPPasswordMgrWithPriorAuth()
-            passwords.add_password(None, url, username, a.text("password", empty=True) or "", is_authenticated=True)
-            handlers.append(urllib.request.HTTPBasicAuthHandler(passwords))
-        opener = urllib.request.build_opener(*handlers)
-        request = urllib.request.Request(url, headers={"User-Agent": "gowin-winsim/1"})
         timeout = a.number("timeout", 300, 1, 86400)
         try:
-            with opener.open(request, timeout=timeout) as response:
+            with _get_following_redirects(request_url, shown, a, timeout) as response:
                 length = response.headers.get("Content-Length")
                 got = 0
                 for chunk in iter(lambda: response.read(CHUNK), b""):
@@ -147,3 +140,112 @@ class DownloadOps:
         except (OSError, http.client.HTTPException, ValueError) as exc:
             reason = "timed out after %s seconds" % timeout if isinstance(exc, TimeoutError) else "%s: %s" % (type(exc).__name__, exc)
             raise OpFailure("download_failed", "download of %s failed: %s" % (shown, reason)) from None
+
+
+# ---- http(s) URLs and redirects, as the agent's ConvertTo-HttpUri and Get-HttpResponse ------------
+
+REDIRECT_CODES = (301, 302, 303, 307, 308)
+MAX_REDIRECTS = 10
+_HOST_CHARS = frozenset("-_.")
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~[]"
+
+
+def _http_url(url: str) -> str | None:
+    """The http(s) URL a download requests, or None where System.Uri.TryCreate(UriKind.Absolute) would
+    not take it: userinfo cut at the authority's last '@' (never sent), the scheme http or https, a
+    host (a DNS name of letters, digits, '-', '_' and '.', or an IPv6 address in brackets) and a port
+    of 0..65535 if any. Path and query are percent-encoded where .NET escapes them (space, non-ASCII).
+    """
+    bare = _redact_url(url)
+    try:
+        parts = urllib.parse.urlsplit(bare)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https"):
+        return None
+    netloc = parts.netloc
+    if netloc.startswith("["):
+        close = netloc.find("]")
+        if close < 0:
+            return None
+        try:
+            ipaddress.IPv6Address(netloc[1:close])
+        except ValueError:
+            return None
+        rest = netloc[close + 1:]
+        if rest and not rest.startswith(":"):
+            return None
+        port = rest[1:]
+    else:
+        host, _sep, port = netloc.partition(":")
+        if not host or ":" in port or host.startswith(".") or ".." in host:
+            return None
+        if not all(c.isalnum() or c in _HOST_CHARS for c in host):
+            return None
+    if port and not (port.isascii() and port.isdigit() and int(port) <= 65535):
+        return None
+    path = urllib.parse.quote(parts.path.replace("\\", "/"), safe=_PATH_SAFE) or "/"
+    query = "?" + urllib.parse.quote(parts.query, safe=_PATH_SAFE + "?") if parts.query else ""
+    return "%s://%s%s%s" % (parts.scheme.lower(), netloc, path, query)
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else 80)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects come back as HTTPError: _get_following_redirects follows them itself."""
+
+    def redirect_request(self, *args: t.Any, **kwargs: t.Any) -> None:
+        return None
+
+
+def _get_following_redirects(request_url: str, shown: str, a: Args, timeout: int) -> t.Any:
+    """GET request_url, following at most 10 redirects (301, 302, 303, 307, 308; a relative Location
+    resolved against the URL that answered). Basic credentials go only to the original origin
+    (scheme, host, port); a redirect from https to http is refused unless the original was http."""
+    handlers: list[urllib.request.BaseHandler] = [_NoRedirect()]
+    if request_url.startswith("https://"):
+        context = ssl.create_default_context()
+        if not a.flag("validate_certs", True):
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        handlers.append(urllib.request.HTTPSHandler(context=context))
+    opener = urllib.request.build_opener(*handlers)
+    username = a.text("username")
+    auth = None
+    if username is not None:
+        token = "%s:%s" % (username, a.text("password", empty=True) or "")
+        auth = "Basic " + base64.b64encode(token.encode("utf-8")).decode("ascii")
+    origin = _origin(request_url)
+    current = request_url
+    hops = 0
+    while True:
+        headers = {"User-Agent": "gowin-winsim/1"}
+        if auth is not None and _origin(current) == origin:
+            headers["Authorization"] = auth
+        try:
+            return opener.open(urllib.request.Request(current, headers=headers), timeout=timeout)
+        except urllib.error.HTTPError as exc:
+            if exc.code not in REDIRECT_CODES:
+                raise
+            location = exc.headers.get("Location") or ""
+            exc.close()
+            code = exc.code
+        failed = "download of %s failed: HTTP %d " % (shown, code)
+        if not location:
+            raise OpFailure("download_failed", failed + "without a Location")
+        hops += 1
+        if hops > MAX_REDIRECTS:
+            raise OpFailure("download_failed", "download of %s failed: more than %d redirects" % (shown, MAX_REDIRECTS))
+        if location.startswith("//"):
+            location = urllib.parse.urlsplit(current).scheme + ":" + location
+        location = _redact_url(location)
+        following = _http_url(urllib.parse.urljoin(current, location))
+        if following is None:
+            raise OpFailure("download_failed", failed + "redirects to %s, which is not an http(s) URL" % location)
+        if following.startswith("http://") and origin[0] == "https":
+            raise OpFailure("download_failed", failed + "redirects from https to %s; a redirect to plain http is refused" % following)
+        current = following

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import typing as t
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -53,7 +52,7 @@ class GoCall:
     machine: str
     version: str
     environ: Environ
-    cwd: WinPath | None
+    cwd: WinPath
 
     @property
     def goroot(self) -> WinPath:
@@ -64,10 +63,12 @@ class GoCall:
         return self.goroot.child("VERSION")
 
 
-GO_MODELLED = "'go version', 'go env [-json] [NAME...]', 'go mod init [PATH]' (with cwd) and 'go build [-o OUT] [.]' (with cwd)"
+GO_MODELLED = "'go version', 'go env [-json] [NAME...]', 'go mod init [PATH]' and 'go build [-o OUT] [.]'"
+# Where go.run runs a program without cwd: %SystemRoot%\System32, as the agent's Environment.SystemDirectory.
+DEFAULT_CWD = "C:\\Windows\\System32"
 
 
-def _go_command(argv: list[str], cwd: WinPath | None) -> GoCommand:
+def _go_command(argv: list[str]) -> GoCommand:
     """Which modelled command `argv` is; anything else fails unsupported."""
     command: GoCommand | None = None
     if argv == ["version"]:
@@ -92,8 +93,6 @@ def _go_command(argv: list[str], cwd: WinPath | None) -> GoCommand:
         command = GoCommand("build", out=out) if good and (out is None or out) else None
     if command is None:
         raise OpFailure("unsupported", "go.run: winsim models only %s; it cannot run %s" % (GO_MODELLED, json.dumps(argv)))
-    if command.verb in ("mod init", "build") and cwd is None:
-        raise OpFailure("unsupported", "go.run: winsim models 'go %s' only with cwd (the folder it runs in)" % command.verb)
     return command
 
 
@@ -107,21 +106,23 @@ class GoOps:
         env = a.mapping("env") or {}
         if not all(isinstance(v, str) for v in env.values()):
             a.fail("env", "must map names to strings")
-        cwd = a.optional_path("cwd")
+        given_cwd = a.optional_path("cwd")
         a.number("timeout", 120, 1, 86400)
         expect_rc = a.optional_number("expect_rc", -(2 ** 31), 2 ** 32 - 1)
         expect_prefix = a.text("expect_stdout_prefix", empty=True)
         exe = self.resolve(exe_path)
         if exe.kind != "file":
             raise OpFailure("not_found", "go.run: %s does not exist" % exe_path)
-        if cwd is not None and self.resolve(cwd).kind != "directory":
-            raise OpFailure("not_found", "go.run: cwd %s does not exist" % cwd)
+        if given_cwd is not None and self.resolve(given_cwd).kind != "directory":
+            raise OpFailure("not_found", "go.run: cwd %s does not exist" % given_cwd)
+        # Without cwd the program runs in %SystemRoot%\System32, never in the agent's own folder.
+        cwd = given_cwd if given_cwd is not None else parse_path(DEFAULT_CWD, "cwd")
         machine = self._pe_of(exe)
         if machine is None:
             raise OpFailure("exec_failed", "go.run: %s is not a valid Win32 application" % exe_path)
         if machine not in RUNNABLE[self.arch]:
             raise OpFailure("exec_failed", "go.run: %s is a %s program, which this %s host cannot run" % (exe_path, machine, self.arch))
-        command = _go_command(argv, cwd)
+        command = _go_command(argv)
         environ = self._new_process_env()
         for name, value in env.items():
             if value == "":
@@ -142,7 +143,7 @@ class GoOps:
             raise OpFailure("verify_failed", "go.run: rc is %d, expected %d%s" % (rc, expect_rc, tail))
         if expect_prefix is not None and not stdout.startswith(expect_prefix):
             raise OpFailure("verify_failed", "go.run: stdout %s does not start with %s" % (json.dumps(stdout[:200]), json.dumps(expect_prefix)))
-        return {"rc": rc, "stdout": stdout, "stderr": stderr, "modelled": True, "modelled_from": modelled_from}
+        return {"rc": rc, "stdout": stdout, "stderr": stderr, "cwd": str(cwd), "modelled": True, "modelled_from": modelled_from}
 
     def _text_of(self, path_text: str) -> str | None:
         """The text of a file named by a path from the environment (None when it is not an absolute path to a file)."""
@@ -189,7 +190,7 @@ class GoOps:
         return 0, stdout, "", modelled_from
 
     def _go_mod_init(self, go: GoCall, command: GoCommand) -> tuple[int, str, str, str]:
-        cwd = t.cast(WinPath, go.cwd)
+        cwd = go.cwd
         params = command.params
         mod_file = cwd.child("go.mod")
         modelled_from = "go mod init as Go does it, with the version of %s" % go.version_file
@@ -211,7 +212,7 @@ class GoOps:
         return 0, "", stderr, modelled_from
 
     def _go_build(self, go: GoCall, command: GoCommand) -> tuple[int, str, str, str]:
-        cwd = t.cast(WinPath, go.cwd)
+        cwd = go.cwd
         out_arg = command.out
         modelled_from = "go build as a stand-in PE image, from go.mod, the .go files in %s and GOOS/GOARCH of go_env_view()" % cwd
         folder = cwd

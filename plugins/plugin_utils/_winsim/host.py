@@ -31,7 +31,6 @@ import shutil
 import struct
 import threading
 import typing as t
-import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -367,17 +366,21 @@ def _under(key: str, prefix: str) -> bool:
     return key == prefix or key.startswith(prefix if prefix.endswith("\\") else prefix + "\\")
 
 
+_URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 def _redact_url(url: str) -> str:
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return "(an unparsable URL)"
-    if parts.username is None and parts.password is None:
+    """The URL without its userinfo@ part, as the agent's Get-RedactedUrl: the authority runs from after
+    'scheme://' to the first '/', '?' or '#', and its userinfo ends at the LAST '@' in it, so a password
+    holding '@', ':' or '%40' is hidden whole. Linear; the rest of the URL is kept as written."""
+    found = _URL_SCHEME.match(url)
+    if not found:
         return url
-    host = parts.hostname or ""
-    if parts.port:
-        host += ":%d" % parts.port
-    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    start = found.end()
+    ends = [i for i in (url.find(c, start) for c in "/?#") if i >= 0]
+    end = min(ends) if ends else len(url)
+    at = url.rfind("@", start, end)
+    return url if at < 0 else url[:start] + url[at + 1:]
 
 
 # --------------------------------------------------------------------------------------------
