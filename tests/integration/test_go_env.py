@@ -227,13 +227,16 @@ def test_bad_input_changes_nothing(installed):
 
 def test_goflags_quoting_and_allow_unknown_goflags(installed):
     h = installed.host("win1")
-    r = ok(env(installed, path=[], goflags=["-ldflags=-s -w", "-newflag=1"], allow_unknown_goflags=True,
-               gonoproxy=","))
+    run = env(installed, path=[], goflags=["-ldflags=-s -w", "-newflag=1"], allow_unknown_goflags=True, gonoproxy=",",
+              allow_warnings=True)
+    assert len(run.warnings) == 2  # the two below, and nothing else
+    r = ok(run)
     assert reg(h, MACHINE, "GOFLAGS") == '"-ldflags=-s -w" -newflag=1'
     assert reg(h, MACHINE, "GONOPROXY") == ","
     assert any("unknown flag -newflag" in w and "allow_unknown_goflags is true" in w for w in r["warnings"])
     assert any("has a quoted flag" in w for w in r["warnings"])
-    again = ok(env(installed, path=[], goflags='"-ldflags=-s -w" -newflag=1', allow_unknown_goflags=True, gonoproxy=","))
+    again = ok(env(installed, path=[], goflags='"-ldflags=-s -w" -newflag=1', allow_unknown_goflags=True, gonoproxy=",",
+                   allow_warnings=True))
     assert again["changed"] is False
 
 
