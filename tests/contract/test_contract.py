@@ -14,7 +14,8 @@ Vector format (one list per family file):
   name: what it shows                 winsim_only: true   (+ reason: why)
   profile / arch:  winsim host profile (default ws2022 / amd64)
   setup:   [{op, args} | {put: PATH, fixture: NAME} | {put: PATH, text: STR}]   reach the starting state
-  shares / locks / accounts / faults:  winsim-only state (UNC share files, open files, accounts, fault hooks)
+  shares / locks / readonly / accounts / faults:  winsim-only state (UNC share files, open files, read-only
+           files, accounts, fault hooks)
   op + args + expect   or   batch: [{op, args}] + expect: [one per result]
   expect:  {ok: true, data: {...}} | {ok: false, error: {kind: K, message_contains: [..]}} | {connection_failure: true}
            dicts match as subsets; lists match element by element and must have the same length;
@@ -69,7 +70,7 @@ PROTOCOL_DOC = HERE.parent.parent / "docs" / "agent-protocol.md"
 # The op families the agent ships (plugins/plugin_utils/_agent/<family>.ps1): one vector file each.
 FAMILIES = tuple(sorted(_channel.load_agent_files().families))
 VECTOR_KEYS = frozenset({
-    "name", "winsim_only", "reason", "profile", "arch", "setup", "shares", "locks", "accounts", "faults",
+    "name", "winsim_only", "reason", "profile", "arch", "setup", "shares", "locks", "readonly", "accounts", "faults",
     "op", "args", "batch", "expect", "then", "state_unchanged",
 })
 AUTH_USER = "gowin"
@@ -602,6 +603,8 @@ def _setup(target: Target, vector: Vector, env: Env) -> None:
             sim.add_account(name, sid)
         for path in expand(vector.spec.get("locks") or [], target, env):
             sim.lock(path)
+        for path in expand(vector.spec.get("readonly") or [], target, env):
+            sim.set_readonly(path)
         for fault in expand(vector.spec.get("faults") or [], target, env):
             sim.add_fault(fault)
 
@@ -712,7 +715,7 @@ def test_vector_is_well_formed(vector: Vector) -> None:
     assert "expect" in spec
     if "batch" in spec:
         assert isinstance(spec["expect"], list) and 0 < len(spec["expect"]) <= len(spec["batch"])
-    winsim_state = {"faults", "locks", "shares", "accounts", "profile", "arch", "state_unchanged"} & set(spec)
+    winsim_state = {"faults", "locks", "readonly", "shares", "accounts", "profile", "arch", "state_unchanged"} & set(spec)
     if winsim_state - {"state_unchanged"}:
         assert vector.winsim_only, "vectors using %s are winsim_only" % sorted(winsim_state)
     if vector.winsim_only:

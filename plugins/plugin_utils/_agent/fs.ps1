@@ -199,6 +199,7 @@ function Invoke-OpFileStat {
         }
         if ($type -eq 'file') {
             $facts['size'] = [long]$info.Length
+            $facts['readonly'] = (($info.Attributes -band [System.IO.FileAttributes]::ReadOnly) -ne 0)
             if ($wantSha -or $checks.Contains('sha256')) { $facts['sha256'] = Get-FileSha256 $path }
             if ($wantPe -or $checks.Contains('pe_machine')) { $facts['pe_machine'] = Get-PeMachine $path }
             if ($wantRead -or $checks.Contains('first_line')) {

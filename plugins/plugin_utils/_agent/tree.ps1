@@ -33,9 +33,33 @@ function Assert-NoFileAbove {
     }
 }
 
+$script:MaxJunctionHops = 31
+
+function Resolve-DanglingLink {
+    # Where a path that runs through a junction whose target is gone leads: the target in place of the
+    # junction (again for a target that is itself a link). Windows reports such a link as an existing
+    # folder (Directory.Exists reads the attributes of the link itself, GetFileAttributesEx does not
+    # follow a final reparse point), but anything created below it fails with ERROR_PATH_NOT_FOUND.
+    # The protocol (Junctions) says a junction on the way is followed, so a missing target is created.
+    # The common case costs one attribute read: the first existing folder is not a link.
+    param([string]$Path)
+    for ($hop = 0; $hop -le $script:MaxJunctionHops; $hop++) {
+        $probe = $Path
+        while ($null -ne $probe -and -not [System.IO.Directory]::Exists($probe)) { $probe = Get-ParentPath $probe }
+        if ($null -eq $probe) { return $Path }
+        if (-not (Test-IsReparsePoint (New-Object System.IO.DirectoryInfo($probe)))) { return $Path }
+        $target = Get-JunctionTarget $probe
+        if ($null -eq $target) { return $Path }
+        $live = New-Object System.IO.DirectoryInfo($target)
+        if ($live.Exists -and -not (Test-IsReparsePoint $live)) { return $Path }
+        $Path = $target.TrimEnd('\') + $Path.Substring($probe.Length)
+    }
+    Stop-Op 'not_found' ($Path + ': more than ' + $script:MaxJunctionHops + ' levels of junctions')
+}
+
 function Invoke-OpDirEnsure {
     param($OpArgs)
-    $path = Get-PathArg $OpArgs 'path' -Required -AllowUnc
+    $path = Resolve-DanglingLink (Get-PathArg $OpArgs 'path' -Required -AllowUnc)
     if ([System.IO.Directory]::Exists($path)) { return [ordered]@{ changed = $false } }
     if ([System.IO.File]::Exists($path)) { Stop-Op 'exists' ('dir.ensure: ' + $path + ' is a file') }
     Test-DriveRoot $path 'dir.ensure'
@@ -44,35 +68,61 @@ function Invoke-OpDirEnsure {
     return [ordered]@{ changed = $true }
 }
 
+# A file another process holds open so that it cannot be changed: the image of a running process
+# (Windows refuses write access to a mapped executable with ERROR_SHARING_VIOLATION whatever share mode
+# the opener asks for) or a handle that does not share writing. The probe shares read, write and
+# delete itself, so a reader that shares everything (antivirus, indexer, backup) does not count, and
+# a brief open (a scanner looking at a file just extracted) is retried for about a second.
+$script:LockProbeTries = 5
+$script:LockProbeDelayMs = 250
+
+function Test-FileInUse {
+    param([string]$Path)
+    for ($try = 1; $try -le $script:LockProbeTries; $try++) {
+        try {
+            $fs = [System.IO.File]::Open($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::ReadWrite, $script:ShareAll)
+            $fs.Dispose()
+            return $false
+        } catch [System.UnauthorizedAccessException] {
+            # Read-only attribute or ACL: not a matter of another process; the change itself reports.
+            return $false
+        } catch [System.IO.IOException] {
+            $low = (Get-HResult $_.Exception) -band 0xFFFF
+            if ($low -ne 0x20 -and $low -ne 0x21) { return $false }
+        }
+        if ($try -lt $script:LockProbeTries) { Start-Sleep -Milliseconds $script:LockProbeDelayMs }
+    }
+    return $true
+}
+
 function Find-LockedFile {
-    # Best-effort check before a remove or move: the first file under $Path (a file or a real folder;
-    # junctions are not followed) that another process holds open, or $null. A file we may not open
-    # for writing (read-only attribute, ACL) is skipped: the remove itself reports on it.
+    # The first file under $Path (a file or a real folder; junctions are not followed) that another
+    # process holds open (Test-FileInUse), or $null. Used by the ops that change a single file, and by
+    # path.move only after the rename failed, to name the file.
     param([string]$Path)
     $info = Get-PathInfo $Path
     if ($null -eq $info) { return $null }
-    return (Find-LockedIn $info)
+    $found = New-Object System.Collections.ArrayList
+    return (Get-RemovalList $info $found)
 }
 
-function Find-LockedIn {
-    param([System.IO.FileSystemInfo]$Info)
+function Get-RemovalList {
+    # One walk of a tree: appends what path.remove deletes to $List, children before their folder
+    # (junctions as links, never followed), probing each file on the way. Returns the first file in
+    # use (and stops), or $null when the whole tree can go.
+    param([System.IO.FileSystemInfo]$Info, [System.Collections.ArrayList]$List)
     if ($Info -is [System.IO.FileInfo]) {
-        try {
-            $fs = [System.IO.File]::Open($Info.FullName, [System.IO.FileMode]::Open, [System.IO.FileAccess]::ReadWrite, [System.IO.FileShare]::None)
-            $fs.Dispose()
-        } catch [System.UnauthorizedAccessException] {
-            return $null
-        } catch [System.IO.IOException] {
-            $low = (Get-HResult $_.Exception) -band 0xFFFF
-            if ($low -eq 0x20 -or $low -eq 0x21) { return $Info.FullName }
-        }
+        if (Test-FileInUse $Info.FullName) { return $Info.FullName }
+        [void]$List.Add($Info)
         return $null
     }
-    if (Test-IsReparsePoint $Info) { return $null }
-    foreach ($child in $Info.GetFileSystemInfos()) {
-        $hit = Find-LockedIn $child
-        if ($null -ne $hit) { return $hit }
+    if (-not (Test-IsReparsePoint $Info)) {
+        foreach ($child in $Info.GetFileSystemInfos()) {
+            $hit = Get-RemovalList $child $List
+            if ($null -ne $hit) { return $hit }
+        }
     }
+    [void]$List.Add($Info)
     return $null
 }
 
@@ -90,19 +140,17 @@ function Remove-Link {
     else { Clear-ReadOnly $Info; [System.IO.File]::Delete($Info.FullName) }
 }
 
-function Remove-Tree {
-    # Delete a real folder and what it holds, walking the tree ourselves so that junctions (and
-    # symbolic links) inside are removed as links and never followed.
-    param([System.IO.DirectoryInfo]$Dir)
-    foreach ($child in $Dir.GetFileSystemInfos()) {
-        if (Test-IsReparsePoint $child) { Remove-Link $child }
-        elseif ($child -is [System.IO.DirectoryInfo]) { Remove-Tree $child }
-        else { Clear-ReadOnly $child; [System.IO.File]::Delete($child.FullName) }
+function Remove-ListedItems {
+    # Delete what Get-RemovalList collected, in its order (children first). Attributes come from the
+    # walk's directory listing (no extra call per file unless it is read-only).
+    param([System.Collections.ArrayList]$List)
+    foreach ($item in $List) {
+        if (Test-IsReparsePoint $item) { Remove-Link $item; continue }
+        Clear-ReadOnly $item
+        if ($item -is [System.IO.DirectoryInfo]) { [System.IO.Directory]::Delete($item.FullName, $false) }
+        else { [System.IO.File]::Delete($item.FullName) }
     }
-    Clear-ReadOnly $Dir
-    [System.IO.Directory]::Delete($Dir.FullName, $false)
 }
-
 
 function Invoke-OpPathRemove {
     param($OpArgs)
@@ -122,12 +170,13 @@ function Invoke-OpPathRemove {
             Stop-Op 'bad_args' ("argument 'recurse' is false but " + $path + ' is not empty; set recurse to true to remove it with its contents')
         }
     }
-    $locked = Find-LockedFile $path
+    # One walk: everything is probed before anything is deleted, so a file in use leaves the tree whole.
+    $list = New-Object System.Collections.ArrayList
+    $locked = Get-RemovalList $info $list
     if ($null -ne $locked) {
         Stop-Op 'in_use' ('path.remove: ' + $locked + ' is in use by another process (it is open, e.g. the executable of a running service)')
     }
-    if ($info -is [System.IO.DirectoryInfo]) { Remove-Tree $info }
-    else { Clear-ReadOnly $info; [System.IO.File]::Delete($path) }
+    Remove-ListedItems $list
     return [ordered]@{ changed = $true }
 }
 
@@ -135,6 +184,32 @@ function Move-PathItem {
     param([System.IO.FileSystemInfo]$Info, [string]$Src, [string]$Dest)
     if ($Info -is [System.IO.DirectoryInfo]) { [System.IO.Directory]::Move($Src, $Dest) }
     else { [System.IO.File]::Move($Src, $Dest) }
+}
+
+function Move-Folder {
+    # A folder is renamed by one MoveFileEx: Windows refuses to rename a folder while a file below it is
+    # open (ERROR_ACCESS_DENIED or ERROR_SHARING_VIOLATION), so no walk is needed before. On such a
+    # failure the rename is retried for about a second (a scanner's brief open), then the tree is walked
+    # once to name the file in use; without one, the error is reported as Windows gave it.
+    param([System.IO.FileSystemInfo]$Info, [string]$Src, [string]$Dest)
+    for ($try = 1; $try -le $script:LockProbeTries; $try++) {
+        try {
+            Move-PathItem $Info $Src $Dest
+            return
+        } catch [System.UnauthorizedAccessException] {
+            $failure = $_
+        } catch [System.IO.IOException] {
+            $failure = $_
+            $low = (Get-HResult $_.Exception) -band 0xFFFF
+            if ($low -ne 0x20 -and $low -ne 0x21 -and $low -ne 0x05) { throw }
+        }
+        if ($try -lt $script:LockProbeTries) { Start-Sleep -Milliseconds $script:LockProbeDelayMs }
+    }
+    $locked = Find-LockedFile $Src
+    if ($null -ne $locked) {
+        Stop-Op 'in_use' ('path.move: ' + $locked + ' is in use by another process (it is open, e.g. the executable of a running service)')
+    }
+    throw $failure.Exception
 }
 
 function Invoke-OpPathMove {
@@ -155,18 +230,18 @@ function Invoke-OpPathMove {
     if ($null -eq $parent -or -not [System.IO.Directory]::Exists($parent)) {
         Stop-Op 'not_found' ('path.move: the folder of dest, ' + $parent + ', does not exist')
     }
-    if (-not (Test-IsReparsePoint $info)) {
-        $locked = Find-LockedFile $src
-        if ($null -ne $locked) {
-            Stop-Op 'in_use' ('path.move: ' + $locked + ' is in use by another process (it is open, e.g. the executable of a running service)')
-        }
+    $isFolder = ($info -is [System.IO.DirectoryInfo]) -and -not (Test-IsReparsePoint $info)
+    if ($info -is [System.IO.FileInfo] -and (Test-FileInUse $src)) {
+        Stop-Op 'in_use' ('path.move: ' + $src + ' is in use by another process (it is open, e.g. the executable of a running service)')
     }
     if ($same) {
         if ($src -ceq $dest) { return [ordered]@{ changed = $true } }
         # .NET Framework refuses a move whose names differ only in case: go through a temporary name.
         $temp = $parent.TrimEnd('\') + '\.gowin-move-' + [System.Guid]::NewGuid().ToString('N')
-        Move-PathItem $info $src $temp
+        if ($isFolder) { Move-Folder $info $src $temp } else { Move-PathItem $info $src $temp }
         Move-PathItem $info $temp $dest
+    } elseif ($isFolder) {
+        Move-Folder $info $src $dest
     } else {
         Move-PathItem $info $src $dest
     }
@@ -184,6 +259,12 @@ function New-ParentFolders {
     # Create the parents of $Path; returns the folders created, outermost first.
     param([string]$Path)
     $missing = New-Object System.Collections.Generic.List[string]
+    $probe = Get-ParentPath $Path
+    while ($null -ne $probe -and -not [System.IO.Directory]::Exists($probe)) { $probe = Get-ParentPath $probe }
+    if ($null -ne $probe -and (Test-IsReparsePoint (New-Object System.IO.DirectoryInfo($probe)))) {
+        # The first existing folder is a link: follow it if its target is gone (Resolve-DanglingLink).
+        $Path = Resolve-DanglingLink $Path
+    }
     $probe = Get-ParentPath $Path
     while ($null -ne $probe -and -not [System.IO.Directory]::Exists($probe)) {
         $missing.Insert(0, $probe)

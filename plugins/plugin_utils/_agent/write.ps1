@@ -52,6 +52,12 @@ function Get-StoredFilePath {
     return $Path
 }
 
+function Set-ReadOnly {
+    param([string]$Path)
+    $fi = New-Object System.IO.FileInfo($Path)
+    $fi.Attributes = $fi.Attributes -bor [System.IO.FileAttributes]::ReadOnly
+}
+
 function Invoke-OpFileWrite {
     param($OpArgs)
     $path = Get-PathArg $OpArgs 'path' -Required -AllowUnc
@@ -84,12 +90,14 @@ function Invoke-OpFileWrite {
     Test-DriveRoot $path 'file.write'
     Assert-NoFileAbove $path 'file.write'
     $dest = $path
+    $readOnly = $false
     if ($exists) {
         $locked = Find-LockedFile $path
         if ($null -ne $locked) {
             Stop-Op 'in_use' ('file.write: ' + $locked + ' is in use by another process (it is open, e.g. the executable of a running service)')
         }
         $dest = Get-StoredFilePath $path
+        $readOnly = (($info.Attributes -band [System.IO.FileAttributes]::ReadOnly) -ne 0)
     }
     $folder = Get-ParentPath $dest
     $tag = [System.Guid]::NewGuid().ToString('N').Substring(0, 8)
@@ -97,6 +105,7 @@ function Invoke-OpFileWrite {
     $backup = $null
     $tempMade = $false
     $created = $null
+    $cleared = $false
     try {
         # Inside the try: a parent that cannot be created fails with the op's name and error mapping.
         $created = New-ParentFolders $path
@@ -110,23 +119,40 @@ function Invoke-OpFileWrite {
             # ReplaceFile: the file keeps its ACL, attributes and name. With a backup name, a failed
             # rename leaves the old file where it can be put back (without one it may be gone).
             $backup = $folder.TrimEnd('\') + '\~gw' + $tag + '.bak'
+            # File.Replace refuses a read-only destination (UnauthorizedAccessException, documented for
+            # .NET Framework 4.x): the attribute is cleared for the replace and set again on the new file.
+            if ($readOnly) { Clear-ReadOnly $info; $cleared = $true }
             [System.IO.File]::Replace($temp, $dest, $backup)
+            if ($readOnly) { Set-ReadOnly $dest; $cleared = $false }
             Remove-FileQuietly $backup
+            # A backup that cannot be deleted (held open by a reader that does not share delete) is
+            # reported, never silently left.
+            if ([System.IO.File]::Exists($backup)) { $result['backup_left'] = $backup }
         } else {
             [System.IO.File]::Move($temp, $dest)
         }
     } catch {
         $err = Convert-ExceptionToError $_.Exception
-        if ($null -ne $backup -and -not [System.IO.File]::Exists($dest) -and [System.IO.File]::Exists($backup)) {
-            try { [System.IO.File]::Move($backup, $dest) } catch { $null = $_ }
+        $kept = ''
+        if ($null -ne $backup -and [System.IO.File]::Exists($backup)) {
+            if (-not [System.IO.File]::Exists($dest)) {
+                # ERROR_UNABLE_TO_MOVE_REPLACEMENT_2: the old file has the backup name; put it back.
+                try { [System.IO.File]::Move($backup, $dest) } catch { $null = $_ }
+            } else {
+                Remove-FileQuietly $backup
+            }
+            if ([System.IO.File]::Exists($backup)) { $kept = '; the old content is kept in ' + $backup }
+        }
+        if ($cleared -and [System.IO.File]::Exists($dest)) {
+            try { Set-ReadOnly $dest } catch { $null = $_ }
         }
         if ($tempMade) { Remove-FileQuietly $temp }
         Remove-CreatedFolders $created
         if ($err.kind -eq 'disk_full') {
             Stop-Op 'disk_full' ('file.write: there is not enough space on drive ' + (Get-DriveLabel $dest) + ' for ' + $dest +
-                ' (' + $err.message + '); the file was left as it was')
+                ' (' + $err.message + '); the file was left as it was' + $kept)
         }
-        Stop-Op $err.kind ('file.write: ' + $dest + ': ' + $err.message)
+        Stop-Op $err.kind ('file.write: ' + $dest + ': ' + $err.message + $kept)
     }
     $result['changed'] = $true
     return $result

@@ -41,6 +41,7 @@ class FsOps:
             facts.update(type=node.kind, mtime=int(os.stat(node.host_path).st_mtime))
         if node.kind == "file":
             facts["size"] = os.path.getsize(node.host_path)
+            facts["readonly"] = self._is_readonly(node.path)
             if want["sha256"] or "sha256" in checks:
                 facts["sha256"] = self._sha256(node.host_path)
             if want["pe_machine"] or "pe_machine" in checks:

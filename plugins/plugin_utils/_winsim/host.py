@@ -885,6 +885,7 @@ class HostBase:
             "acls": {},
             "junctions": {},
             "locked": [],
+            "readonly": [],
             "accounts": {},
             "drives": {"C": {"free_bytes": INITIAL_FREE_BYTES}},
             "pending_reboot": [],
@@ -1180,6 +1181,7 @@ class HostBase:
             for key in [k for k in entries if _under(k, prefix)]:
                 del entries[key]
         self._state["locked"] = [p for p in self._state["locked"] if not _under(p.lower(), prefix)]
+        self._state["readonly"] = [p for p in self._state.get("readonly", []) if not _under(p.lower(), prefix)]
 
     def _move_meta(self, old: WinPath, new: WinPath) -> None:
         prefix, old_text, new_text = old.key, str(old), str(new)
@@ -1189,6 +1191,12 @@ class HostBase:
                 entry = entries.pop(key)
                 entry["path"] = new_text + entry["path"][len(old_text):]
                 entries[entry["path"].lower()] = entry
+        self._state["readonly"] = [
+            new_text + p[len(old_text):] if _under(p.lower(), prefix) else p for p in self._state.get("readonly", [])
+        ]
+
+    def _is_readonly(self, path: WinPath) -> bool:
+        return path.key in [p.lower() for p in self._state.get("readonly", [])]
 
     def _tree_size(self, real: str) -> int:
         total = 0
@@ -1562,6 +1570,15 @@ class HostBase:
                 raise ValueError("cannot lock %s: it does not exist" % path)
             if str(node.path).lower() not in [p.lower() for p in state["locked"]]:
                 state["locked"].append(str(node.path))
+
+    def set_readonly(self, path: str, readonly: bool = True) -> None:
+        """Set or clear a file's read-only attribute (file.write keeps it, path.remove clears it first)."""
+        with self._transaction() as state:
+            node = self.resolve(parse_path(path, "path"))
+            if node.kind != "file":
+                raise ValueError("cannot make %s read-only: it is not a file" % path)
+            kept = [p for p in state.setdefault("readonly", []) if p.lower() != node.path.key]
+            state["readonly"] = kept + ([str(node.path)] if readonly else [])
 
     def unlock(self, path: str) -> None:
         with self._transaction() as state:

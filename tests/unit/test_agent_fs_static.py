@@ -1,0 +1,154 @@
+# Copyright: (c) 2026, gowin.server contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Static checks of the agent's fs, tree and write families for defects a desk review found.
+
+What these families do on a real Windows host cannot run here (no PowerShell): the contract
+vectors check the behaviour on winsim and, when a host is configured, on Windows. These tests
+read the PowerShell (parsed with tree-sitter, as test_agent_static does) for the shape of each
+fix, so that the defect cannot come back unnoticed before the first real-host run:
+
+- the in-use probe shares read, write and delete and retries for about a second (a reader that
+  shares everything, such as antivirus right after zip.extract, must not fail path.move);
+- path.remove walks its tree once; path.move renames a folder without walking it first;
+- a junction whose target is gone is followed (dir.ensure, and the parents file.write creates);
+- file.write clears a read-only attribute for File.Replace, sets it again, and reports a backup
+  it could not delete.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from test_agent_static import AGENT_DIR, _PARSER, _dodge_lexer_quirks, _walk
+
+CALL = re.compile(r"(?<![\w$.-])([A-Z][a-z]+-[A-Za-z]+)\b")
+
+
+def functions(family: str) -> dict[str, str]:
+    """name -> body text of each function a family file defines."""
+    with open(os.path.join(AGENT_DIR, family + ".ps1"), encoding="utf-8") as handle:
+        data = _dodge_lexer_quirks(handle.read()).encode("utf-8")
+    found = {}
+    for node in _walk(_PARSER.parse(data).root_node):
+        if node.type == "function_statement":
+            name = next(c for c in node.children if c.type == "function_name")
+            body = next(c for c in node.children if c.type == "script_block")
+            found[data[name.start_byte:name.end_byte].decode()] = data[body.start_byte:body.end_byte].decode()
+    return found
+
+
+def agent_functions() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name in sorted(os.listdir(AGENT_DIR)):
+        if name.endswith(".ps1"):
+            found.update(functions(name[:-4]))
+    return found
+
+
+FUNCS = agent_functions()
+
+
+def calls(name: str) -> set[str]:
+    return {c for c in CALL.findall(FUNCS[name]) if c in FUNCS and c != name}
+
+
+def reachable(name: str) -> set[str]:
+    seen, todo = {name}, [name]
+    while todo:
+        for callee in calls(todo.pop()):
+            if callee not in seen:
+                seen.add(callee)
+                todo.append(callee)
+    return seen
+
+
+def tree_walkers(names: set[str]) -> set[str]:
+    """Functions that walk a folder tree: they list a folder and call themselves."""
+    return {
+        n for n in names
+        if "GetFileSystemInfos(" in FUNCS[n] and re.search(r"(?<![\w-])%s\b" % re.escape(n), FUNCS[n])
+    }
+
+
+def test_function_reader_finds_bodies():
+    assert "Invoke-OpPathRemove" in FUNCS and "Get-PathArg" in FUNCS["Invoke-OpPathRemove"]
+    assert "Get-PathInfo" in reachable("Invoke-OpPathRemove")
+
+
+def test_the_in_use_probe_shares_read_write_and_delete():
+    probes = [n for n, body in FUNCS.items() if "FileAccess]::ReadWrite" in body and "File]::Open(" in body]
+    assert probes, "no in-use probe found"
+    for name in probes:
+        assert "FileShare]::None" not in FUNCS[name], "%s opens with FileShare.None: any reader makes it fail" % name
+        assert "$script:ShareAll" in FUNCS[name], name
+    tree = open(os.path.join(AGENT_DIR, "tree.ps1"), encoding="utf-8").read()
+    assert "FileShare]::None" not in tree
+
+
+def test_the_in_use_probe_retries_for_about_a_second():
+    tree = open(os.path.join(AGENT_DIR, "tree.ps1"), encoding="utf-8").read()
+    tries = int(re.search(r"\$script:LockProbeTries = (\d+)", tree).group(1))
+    delay = int(re.search(r"\$script:LockProbeDelayMs = (\d+)", tree).group(1))
+    assert tries >= 2 and 500 <= (tries - 1) * delay <= 2000
+    body = FUNCS["Test-FileInUse"]
+    assert "for (" in body and "Start-Sleep -Milliseconds $script:LockProbeDelayMs" in body
+    # Only a sharing or lock violation is retried; other failures answer at once.
+    assert "0x20" in body and "0x21" in body
+
+
+@pytest.mark.parametrize("op", ["Invoke-OpPathRemove", "Invoke-OpFileWrite", "Invoke-OpFileDownload"])
+def test_ops_walk_a_tree_at_most_once(op):
+    if op not in FUNCS:
+        pytest.skip("%s is not in the agent" % op)
+    walkers = tree_walkers(reachable(op))
+    assert len(walkers) <= 1, "%s walks the tree more than once: %s" % (op, sorted(walkers))
+
+
+def test_path_remove_probes_and_deletes_from_one_walk():
+    body = FUNCS["Invoke-OpPathRemove"]
+    assert tree_walkers(reachable("Invoke-OpPathRemove")) == {"Get-RemovalList"}
+    # Everything is probed before the first delete: the walk's list is deleted after it.
+    assert body.index("Get-RemovalList") < body.index("Remove-ListedItems")
+    assert "GetFileSystemInfos" not in FUNCS["Remove-ListedItems"]
+
+
+def test_folder_move_renames_before_any_walk():
+    body = FUNCS["Invoke-OpPathMove"]
+    assert "Find-LockedFile" not in body, "path.move walks the folder before renaming it"
+    mover = FUNCS["Move-Folder"]
+    assert mover.index("Move-PathItem") < mover.index("Find-LockedFile")
+
+
+def test_dangling_junctions_are_followed_where_folders_are_created():
+    assert "Resolve-DanglingLink" in calls("Invoke-OpDirEnsure")
+    ensure = FUNCS["Invoke-OpDirEnsure"]
+    assert ensure.index("Resolve-DanglingLink") < ensure.index("Directory]::Exists")
+    assert "Resolve-DanglingLink" in calls("New-ParentFolders")
+    resolve = FUNCS["Resolve-DanglingLink"]
+    assert "Get-JunctionTarget" in resolve and "$script:MaxJunctionHops" in resolve
+
+
+def test_junction_hop_limit_matches_winsim():
+    from ansible_collections.gowin.server.plugins.plugin_utils._winsim import host
+
+    tree = open(os.path.join(AGENT_DIR, "tree.ps1"), encoding="utf-8").read()
+    assert int(re.search(r"\$script:MaxJunctionHops = (\d+)", tree).group(1)) == host.MAX_JUNCTION_HOPS
+
+
+def test_file_write_keeps_a_read_only_file_read_only():
+    body = FUNCS["Invoke-OpFileWrite"]
+    assert body.index("Clear-ReadOnly $info") < body.index("File]::Replace(") < body.index("Set-ReadOnly $dest")
+    # On failure the attribute is put back on the file that is still there.
+    catch = body[body.index("} catch {"):]
+    assert "Set-ReadOnly $dest" in catch
+
+
+def test_file_write_never_leaves_a_backup_silently():
+    body = FUNCS["Invoke-OpFileWrite"]
+    success = body[body.index("File]::Replace("):body.index("} catch {")]
+    assert "Remove-FileQuietly $backup" in success and "backup_left" in success
+    catch = body[body.index("} catch {"):]
+    assert "Remove-FileQuietly $backup" in catch and "the old content is kept in" in catch
