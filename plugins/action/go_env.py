@@ -32,6 +32,11 @@ class ActionModule(GowinAction):
                     p[option] = desired[name]
         except (ge.GoEnvError, wp.PathError) as err:
             raise ModuleFailure(str(err)) from None
+        # A password in a URL value (GOPROXY, GOSUMDB, extra...) is no_log for the whole task: values are
+        # redacted where results, diffs and warnings show them, and messages are scrubbed of it too.
+        # The host gets the real value.
+        for value in desired.values():
+            self._no_log_values |= ge.url_passwords(value)
 
         # A write that finds a value changed since the probe read it fails 'conflict' (another run
         # wrote it): read again and plan again, holding the host lock by then (at most 3 tries).
@@ -78,7 +83,7 @@ class ActionModule(GowinAction):
                 "path": {"before": plan.path_before, "after": plan.path_after, "added": plan.added, "removed": plan.removed},
                 "telemetry": plan.telemetry,
                 "effective": view,
-                "warnings": list(dict.fromkeys(warnings)),
+                "warnings": list(dict.fromkeys(self._scrub(w) for w in warnings)),
                 "changes": changes,
                 "diff": {
                     "before": _diff_text({n: d["before"] for n, d in variables.items()}, plan.path_before),
