@@ -20,6 +20,12 @@ class ActionModule(GowinAction):
     def execute(self, params: dict, channel: Channel, task_vars: dict) -> dict:
         p = dict(params)
         present = p["state"] == "present"
+        # A password in a URL value (GOPROXY, GOSUMDB, extra...) is no_log for the whole task: values are
+        # redacted where results, diffs and warnings show them, and every message is scrubbed of it
+        # (read from the options as given, before they are validated: the messages of a refused value
+        # need it most). The host gets the real value.
+        for value in _texts(p):
+            self._no_log_values |= ge.url_passwords(value)
         try:
             p["install_root"] = wp.check_absolute("install_root", p["install_root"], strict=True)
             if p.get("session_script") is not None:
@@ -32,11 +38,6 @@ class ActionModule(GowinAction):
                     p[option] = desired[name]
         except (ge.GoEnvError, wp.PathError) as err:
             raise ModuleFailure(str(err)) from None
-        # A password in a URL value (GOPROXY, GOSUMDB, extra...) is no_log for the whole task: values are
-        # redacted where results, diffs and warnings show them, and messages are scrubbed of it too.
-        # The host gets the real value.
-        for value in desired.values():
-            self._no_log_values |= ge.url_passwords(value)
 
         # A write that finds a value changed since the probe read it fails 'conflict' (another run
         # wrote it): read again and plan again, holding the host lock by then (at most 3 tries).
@@ -103,6 +104,19 @@ class ActionModule(GowinAction):
                         continue
                     raise
             return result
+
+
+def _texts(params: dict) -> list[str]:
+    """Every string among the options (a list joined as the GOPROXY list is, a dictionary's values)."""
+    out = []
+    for value in params.values():
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, (list, tuple)):
+            value = ",".join(v for v in value if isinstance(v, str))
+        if isinstance(value, str):
+            out.append(value)
+    return out
 
 
 def _data(values: dict) -> dict[str, str]:

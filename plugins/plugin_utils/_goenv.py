@@ -172,10 +172,13 @@ def redact_url(text: t.Any) -> t.Any:
 
 def url_passwords(text: t.Any) -> set[str]:
     """The passwords (and user-only tokens) redact_url hides in text, as written and percent-decoded:
-    what a task treats as no_log."""
+    what a task treats as no_log (its messages are scrubbed of them)."""
     found: list[str] = []
     _redact(text, found)
-    return {f for f in found for f in (f, unquote(f)) if f}
+    out = {form for f in found for form in (f, unquote(f)) if form}
+    # a password with an unencoded ',' or '|' is cut into entries as the go command reads them, and a
+    # message about one entry quotes its part: each part (but the shortest) is a secret too
+    return out | {part for f in out for part in _LIST_SPLIT.split(f)[::2] if len(part) >= 3}
 
 
 def _redact(text: t.Any, found: list[str] | None) -> t.Any:
