@@ -105,7 +105,7 @@ def _host_port_ok(authority: str) -> bool:
 def shown_url(url: t.Any) -> t.Any:
     """A URL as messages show it: without user info, and with more hidden where a password whose '/',
     '?' or '#' was not percent-encoded ended the authority early (the authority is then not host[:port],
-    or it has a ':' and an '@' follows in the path): up to that '@', or the whole authority."""
+    or it has a ':' and an '@' follows): up to the last '@', or the whole authority."""
     if not isinstance(url, str):
         return url
     bare = strip_userinfo(url)
@@ -114,12 +114,7 @@ def shown_url(url: t.Any) -> t.Any:
         return bare
     start, end = span
     authority = bare[start:end]
-    stop = len(bare)
-    for mark in "?#":
-        i = bare.find(mark, end, stop)
-        if i >= 0:
-            stop = i
-    at = bare.rfind("@", end, stop)
+    at = bare.rfind("@", end)
     if _host_port_ok(authority) and (at < 0 or ":" not in authority):
         return bare
     if at >= 0:
