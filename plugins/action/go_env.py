@@ -20,6 +20,12 @@ class ActionModule(GowinAction):
     def execute(self, params: dict, channel: Channel, task_vars: dict) -> dict:
         p = dict(params)
         present = p["state"] == "present"
+        # A password in a URL value (GOPROXY, GOSUMDB, extra...) is no_log for the whole task: values are
+        # redacted where results, diffs and warnings show them, and every message is scrubbed of it
+        # (read from the options as given, before they are validated: the messages of a refused value
+        # need it most). The host gets the real value.
+        for value in _texts(p):
+            self._no_log_values |= ge.url_passwords(value)
         try:
             p["install_root"] = wp.check_absolute("install_root", p["install_root"], strict=True)
             if p.get("session_script") is not None:
@@ -78,7 +84,7 @@ class ActionModule(GowinAction):
                 "path": {"before": plan.path_before, "after": plan.path_after, "added": plan.added, "removed": plan.removed},
                 "telemetry": plan.telemetry,
                 "effective": view,
-                "warnings": list(dict.fromkeys(warnings)),
+                "warnings": list(dict.fromkeys(self._scrub(w) for w in warnings)),
                 "changes": changes,
                 "diff": {
                     "before": _diff_text({n: d["before"] for n, d in variables.items()}, plan.path_before),
@@ -98,6 +104,19 @@ class ActionModule(GowinAction):
                         continue
                     raise
             return result
+
+
+def _texts(params: dict) -> list[str]:
+    """Every string among the options (a list joined as the GOPROXY list is, a dictionary's values)."""
+    out = []
+    for value in params.values():
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, (list, tuple)):
+            value = ",".join(v for v in value if isinstance(v, str))
+        if isinstance(value, str):
+            out.append(value)
+    return out
 
 
 def _data(values: dict) -> dict[str, str]:

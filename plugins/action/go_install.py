@@ -48,6 +48,7 @@ class ActionModule(GowinAction):
             if not wp.components(p["install_root"]):
                 raise wp.PathError("install_root must be a folder, not the root of a drive, got %r" % p["install_root"])
             p["sha256"] = src.parse_checksum("checksum", p.get("checksum"))
+            self._credentials(p)
             plain = p["allow_plain_http"]
             if p["source"] == "index":
                 p["index_url"] = src.check_url("index_url", p["index_url"], plain, allow_file=True)
@@ -75,6 +76,33 @@ class ActionModule(GowinAction):
         if user is not None and (":" in user or any(ord(c) < 32 for c in user)):
             raise ModuleFailure("url_username must not contain ':' or control characters (HTTP basic authentication)")
         return p
+
+    def _credentials(self, p: dict) -> None:
+        """url_username/url_password, or a user name and password inside index_url, base_url or url
+        (`https://user:pass@mirror/...`): p["credentials"] maps each URL option to the (user, password)
+        its URL held, each sent only to that URL's origin. Every password is no_log for the whole task:
+        the URLs are kept without user info, and messages are scrubbed of every form of it."""
+        if p.get("url_password") is not None and p.get("url_username") is None:
+            raise src.SourceError(
+                "url_password needs url_username: HTTP basic authentication sends both; give url_username too, "
+                "or put the credentials in the URL (https://user:password@mirror/...)"
+            )
+        self._no_log_values |= src.url_secrets(p.get("url_password"))
+        p["credentials"] = {}
+        given = []
+        for option in ("index_url", "base_url", "url"):
+            found = src.url_credentials(option, p.get(option))
+            if found is None:
+                continue
+            p["credentials"][option] = found
+            _user, _sep, raw_password = src.split_userinfo(p[option].strip())[1].partition(":")
+            self._no_log_values |= src.url_secrets(found[1]) | src.url_secrets(raw_password)
+            given.append(option)
+        if given and p.get("url_username") is not None:
+            raise src.SourceError(
+                "%s holds a user name and password and url_username is given too: give the credentials one way, "
+                "either in url_username and url_password or in the URL" % " and ".join(given)
+            )
 
     # ------------------------------------------------------------ flow
 
@@ -120,7 +148,10 @@ class ActionModule(GowinAction):
         source = None
         if plan.needs_install:
             source = self._source(p, version, arch, index)
-            plan.install_ops = ip.install_ops(p, plan, version, arch, source, datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+            # a host download authenticates with the credentials of the option that named the file
+            auth = src.open_url_args(p, "url" if p["source"] == "url" else "base_url")
+            params = dict(p, url_username=auth["username"], url_password=auth["password"])
+            plan.install_ops = ip.install_ops(params, plan, version, arch, source, datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
         hardened_before = ip.acl_matches(obs.acl, ip.desired_aces(obs.group_sids)) if obs.acl is not None else None
         result = self._result(p, obs, plan, version, arch, source, hardened_before)
@@ -141,7 +172,7 @@ class ActionModule(GowinAction):
 
     def _index(self, p: dict) -> list:
         try:
-            return src.fetch_index(p["index_url"], **src.open_url_args(p))
+            return src.fetch_index(p["index_url"], **src.open_url_args(p, "index_url"))
         except src.SourceError as err:
             raise ModuleFailure("index_url: %s" % err) from None
 
@@ -180,7 +211,8 @@ class ActionModule(GowinAction):
                 raise ModuleFailure(str(err)) from None
         elif p["download_on"] == "controller":
             try:
-                source.update(mode="controller", local=src.controller_copy(url, sha, **src.open_url_args(p)))
+                option = "url" if p["source"] == "url" else "base_url"
+                source.update(mode="controller", local=src.controller_copy(url, sha, **src.open_url_args(p, option)))
             except src.SourceError as err:
                 text = str(err)
                 if not text.startswith("checksum:"):  # which option named the place it failed to fetch
@@ -250,7 +282,8 @@ class ActionModule(GowinAction):
         }
         if present:
             result["sha256"] = source["sha256"] if source else (rec.get("Sha256") if rec else None)
-            result["source_url"] = source["url"] if source else (rec.get("SourceUrl") if rec else None)
+            # never with a user name or password (a record written by an older release may hold one)
+            result["source_url"] = src.strip_userinfo(source["url"] if source else (rec.get("SourceUrl") if rec else None))
         hardened_after = None if hardened_before is None else (hardened_before or p["harden_acl"])
         diff = {
             "before": ip.state_view(obs.active, obs.installed(), root, hardened_before),

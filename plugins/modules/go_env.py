@@ -75,7 +75,11 @@ options:
         on 404 or 410; entries separated by C(|) fall through on any error.
       - Each entry is C(direct), C(off), or an C(https://), C(http://) or C(file://) URL. Plain C(http://) needs
         O(allow_plain_http). Entries after C(direct) or C(off) are never used, and the module warns about them.
-      - Credentials in a URL are allowed. They are redacted in results, diffs and messages.
+      - Credentials in a URL are allowed (C(https://user:password@proxy.example.com)); percent-encode C(,), C(|), C(/),
+        C(?), C(#) and characters net/url refuses in user info (spaces, quotes, non-ASCII) in the password, as the go
+        command needs. The host gets the real value; in results, diffs, warnings and messages the password is
+        hidden (C(https://user:xxxxx@proxy.example.com)); each entry is parsed as net/url parses it and its user
+        info, up to the last C(@) before the host, is redacted. Such a password is no_log for the whole task.
     type: raw
   gosumdb:
     description:
@@ -85,6 +89,7 @@ options:
         as the go command reads it on Windows, for example C(file:///C:/mirror/sumdb/sum.golang.org) or
         C(file://fileserver/share/sumdb). C(file://C:/path) (too few slashes) and paths without a drive letter
         are rejected.
+      - Credentials in the URL are redacted as for O(goproxy).
     type: str
   goprivate:
     description:
@@ -156,6 +161,8 @@ options:
     description:
       - Other C(GO*) or C(CGO_*) variables, as a dict of upper-case names to values. Names that have an option of
         their own must use that option.
+      - A value that holds a URL with credentials (C(scheme://user:password@host)) is written to the host as given
+        and shown redacted, as for O(goproxy).
     type: dict
     default: {}
   path:

@@ -136,10 +136,20 @@ options:
   url_username:
     description:
       - User name for HTTP basic authentication to the index and the files.
+      - Instead, a URL may hold its own credentials (C(https://user:password@mirror.example.com/go/dl/)) in
+        O(index_url), O(base_url) or O(url); they are used for that URL only. Percent-encode the password (RFC 3986);
+        user info with characters a URL cannot hold unencoded (spaces, quotes, C(@), non-ASCII letters) is taken as
+        written, up to the last C(@) before the host. Such a password is no_log for the whole task; the URL is recorded
+        on the host, returned and printed without its user info. Giving credentials both ways is refused.
+      - On redirects, the controller (O(download_on=controller), and the index fetch) and the hosts follow at most
+        10 redirects themselves, and send the credentials only to the origin (scheme, host and port) of the URL given;
+        a redirect to another origin, such as a mirror's CDN, is followed without them, as browsers, curl and requests
+        do. A redirect from C(https://) to plain C(http://) is refused (on the controller unless O(allow_plain_http)),
+        and so is one to anything but C(http://) or C(https://).
     type: str
   url_password:
     description:
-      - Password for HTTP basic authentication. Never logged or returned.
+      - Password for HTTP basic authentication. Needs O(url_username). Never logged or returned.
     type: str
   timeout:
     description:

@@ -20,6 +20,7 @@ import hashlib
 import re
 import typing as t
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from ansible_collections.gowin.server.plugins.plugin_utils import _winpath as wp
 
@@ -138,9 +139,6 @@ COMPUTED_VARS = {
 }
 
 _EXTRA_NAME = re.compile(r"^(GO[A-Z0-9_]*|CGO_[A-Z0-9_]+)$")
-_REDACT_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://)([^/?#\s,|\"'<>]*)@")
-# `user:password@host` with no scheme (a GOPROXY entry gets https:// implied)
-_REDACT_BARE = re.compile(r"(?:^|(?<=[\s,|=\"'(]))([^\s,|=\"'(/\\@:]+):([^\s,|\"'/\\]*)@")
 _VAR_REF = re.compile(r"%([^%]+)%")
 
 
@@ -152,22 +150,169 @@ class GoEnvError(ValueError):
 
 
 def redact_url(text: t.Any) -> t.Any:
-    """Hide URL credentials in any text: `https://user:pass@host` -> `https://user:xxxxx@host`.
+    """Hide URL credentials in a value: `https://user:pass@host` -> `https://user:xxxxx@host`.
 
-    Like net/url URL.Redacted for a user and password. A user name alone (`https://token@host`) is
-    hidden too (`https://xxxxx@host`): Go keeps it, but proxies take tokens that way. A GOPROXY
-    entry without a scheme (`user:pass@host`, https:// implied) is handled as well. Non-strings
-    are returned as they are.
+    Works on the parsed value, not with a pattern over the text, and in linear time. The text is split
+    into entries at ',' and '|' (GOPROXY's separators, as cmd/go/internal/modfetch/proxy.go splits
+    them); in each entry every URL's authority runs from after `scheme://` to the first '/', '?' or '#'
+    (net/url), and its user info ends at the LAST '@' of the authority, so a password holding '@', ':',
+    quotes, spaces or '%40' is hidden whole. Like net/url URL.Redacted for a user and password; a user
+    name alone (`https://token@host`) is hidden too (`https://xxxxx@host`): Go keeps it, but proxies
+    take tokens that way. An entry without a scheme (`user:pass@host`, https:// implied in GOPROXY) is
+    handled as well.
+
+    A password that holds an unencoded separator cuts its URL in two as the go command reads it; no
+    part of it is shown either: a URL whose authority holds a ':' and ends at a ',' or '|' is read on
+    with the entries after it up to an '@' (if one comes before the next URL), and one whose authority
+    holds a ':' and ends at '/', '?' or '#' is hidden up to the last '@' that follows in the entry.
+    Non-strings are returned as they are.
     """
-    if not isinstance(text, str):
-        return text
+    return _redact(text, None)
 
-    def scheme(m: re.Match) -> str:
-        user, sep, _password = m.group(2).partition(":")
-        return m.group(1) + (user + ":xxxxx" if sep else "xxxxx") + "@"
 
-    text = _REDACT_SCHEME.sub(scheme, text)
-    return _REDACT_BARE.sub(lambda m: m.group(1) + ":xxxxx@", text)
+def url_passwords(text: t.Any) -> set[str]:
+    """The passwords (and user-only tokens) redact_url hides in text, as written and percent-decoded:
+    what a task treats as no_log (its messages are scrubbed of them)."""
+    found: list[str] = []
+    _redact(text, found)
+    out = {form for f in found for form in (f, unquote(f)) if form}
+    # a password with an unencoded ',' or '|' is cut into entries as the go command reads them, and a
+    # message about one entry quotes its part: each part (but the shortest) is a secret too
+    return out | {part for f in out for part in _LIST_SPLIT.split(f)[::2] if len(part) >= 3}
+
+
+def _redact(text: t.Any, found: list[str] | None) -> t.Any:
+    if not isinstance(text, str) or "@" not in text:
+        return text  # no user info without an '@'
+    tokens = _LIST_SPLIT.split(text)  # entry, separator, entry, ...: linear
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        entry = tokens[i]
+        j = i
+        if "://" not in entry and "@" not in entry:
+            out.append(entry)
+            if i + 1 < len(tokens):
+                out.append(tokens[i + 1])
+            i += 2
+            continue
+        if _cut_at_separator(entry):
+            # read on over the following entries up to one with an '@' in its authority part
+            k = i + 2
+            while k < len(tokens):
+                nxt = tokens[k]
+                if "://" in nxt:
+                    break
+                head = _until_any(nxt, "/?#")
+                if "@" in nxt[:head]:
+                    j = k
+                    break
+                if head < len(nxt):
+                    break
+                k += 2
+        if j > i:
+            entry = "".join(tokens[i:j + 1])
+        out.append(_redact_entry(entry, found))
+        if j + 1 < len(tokens):
+            out.append(tokens[j + 1])
+        i = j + 2
+    return "".join(out)
+
+
+_LIST_SPLIT = re.compile(r"([,|])")
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
+
+
+def _until_any(text: str, marks: str, start: int = 0, end: int | None = None) -> int:
+    """The index of the first of marks in text[start:end], or end."""
+    stop = len(text) if end is None else end
+    for mark in marks:
+        found = text.find(mark, start, stop)
+        if found >= 0:
+            stop = found
+    return stop
+
+
+def _urls(entry: str) -> t.Iterator[tuple[int, int]]:
+    """(start, end) of the authority of each `scheme://` URL in entry, left to right. Linear: each
+    '://' is found with str.find and its scheme read backwards no further than the previous URL."""
+    pos = 0
+    while True:
+        mark = entry.find("://", pos)
+        if mark < 0:
+            return
+        begin = mark
+        while begin > pos and entry[begin - 1] in _SCHEME_CHARS:
+            begin -= 1
+        while begin < mark and not entry[begin].isalpha():
+            begin += 1
+        start = mark + 3
+        if begin == mark:  # no scheme before '://'
+            pos = start
+            continue
+        end = _until_any(entry, "/?#", start)
+        yield start, end
+        pos = end
+
+
+def _cut_at_separator(entry: str) -> bool:
+    """Does the entry end inside a URL's authority that holds a ':' and no '@' (user:pass cut by a separator)?"""
+    last = None
+    for last in _urls(entry):
+        pass
+    if last is None:
+        return False
+    start, end = last
+    return end == len(entry) and ":" in entry[start:end] and "@" not in entry[start:end]
+
+
+def _hide(userinfo: str, found: list[str] | None) -> str:
+    user, sep, password = userinfo.partition(":")
+    if found is not None:
+        found.append(password if sep else user)
+    return user + ":xxxxx" if sep else "xxxxx"
+
+
+def _redact_entry(entry: str, found: list[str] | None) -> str:
+    out = []
+    pos = 0
+    any_url = False
+    last_at = entry.rfind("@")  # once: a search per URL would make many URLs quadratic
+    for start, end in _urls(entry):
+        any_url = True
+        out.append(entry[pos:start])
+        authority = entry[start:end]
+        at = authority.rfind("@")
+        if at >= 0:
+            out.append(_hide(authority[:at], found) + authority[at:])
+            pos = end
+            continue
+        later = last_at if last_at >= end and ":" in authority else -1
+        if later >= 0:  # a '/', '?' or '#' of the password ended the authority early
+            out.append(_hide(authority + entry[end:later], found) + entry[later:])
+            return "".join(out)
+        out.append(authority)
+        pos = end
+    rest = entry[pos:]
+    if not any_url:
+        # no scheme: `user:pass@host` (https:// implied in GOPROXY); never a path like C:\Users\me@corp
+        head = _until_any(rest, "/\\?#")
+        at = rest.rfind("@", 0, head)
+        if at >= 0 and ":" in rest[:at]:
+            return _hide(rest[:at], found) + rest[at:]
+    out.append(rest)
+    return "".join(out)
+
+
+def _redacted_repr(value: t.Any) -> str:
+    """repr of an option's list with every string in it redacted (one by one: a quote in a password
+    would change how a pattern over the repr splits it)."""
+    if isinstance(value, (list, tuple)):
+        return repr([redact_url(v) for v in value])
+    return repr(redact_url(value))
+
+
+_QUOTED = re.compile(r'\s*"(?:[^"\\]|\\.)*"')
 
 
 def _goquote(text: str) -> str:
@@ -200,7 +345,7 @@ def _text(option: str, variable: str, value: t.Any, sep: str | None = None) -> s
     """The option's value as one string: a list is joined with sep when the variable is a list."""
     if sep is not None and isinstance(value, (list, tuple)):
         if not all(isinstance(v, str) for v in value):
-            raise GoEnvError("%s: list elements must be strings, got %r" % (option, redact_url(repr(value))))
+            raise GoEnvError("%s: list elements must be strings, got %r" % (option, _redacted_repr(value)))
         value = sep.join(value)
     if not isinstance(value, str):
         kind = "a string or a list of strings" if sep is not None else "a string"
@@ -310,7 +455,14 @@ def _parse_url(raw: str) -> _URL:
 
 def _url_error(option: str, raw: str, err: _URLError) -> GoEnvError:
     # net/url Error.Error: `parse "URL": err`
-    return GoEnvError("%s: parse %s: %s%s" % (option, _goquote(redact_url(raw)), err, GO_SAYS))
+    return GoEnvError("%s: parse %s: %s%s" % (option, _goquote(redact_url(raw)), _url_detail(raw, err), GO_SAYS))
+
+
+def _url_detail(raw: str, err: _URLError) -> str:
+    """net/url's wording, without what it quotes (an escape, a port, a character) when the URL held
+    credentials: that may be a part of the password."""
+    text = str(err)
+    return _QUOTED.sub("", text) if redact_url(raw) != raw else text
 
 
 # ---------------------------------------------------------------- GOPROXY
@@ -363,7 +515,7 @@ def validate_goproxy(option: str, value: str | list[str], allow_plain_http: bool
         stop = next(tok for tok, _sep in kept if tok in ("off", "direct"))
         warnings.append(
             "%s: entries after direct/off are never used: %s (the go command stops at %s)"
-            % (option, redact_url(", ".join(unused)), stop)
+            % (option, ", ".join(redact_url(u) for u in unused), stop)
         )
     return normalized, warnings
 
@@ -464,7 +616,7 @@ def validate_gosumdb(option: str, value: t.Any) -> str:
             url = _parse_url(fields[1])
         except _URLError as err:
             raise GoEnvError(
-                "%s: invalid GOSUMDB URL: parse %s: %s%s" % (option, _goquote(redact_url(fields[1])), err, GO_SAYS)
+                "%s: invalid GOSUMDB URL: parse %s: %s%s" % (option, _goquote(redact_url(fields[1])), _url_detail(fields[1], err), GO_SAYS)
             ) from None
         if url.scheme == "file":
             # sumdb.go dbDial takes any URL url.Parse accepts; the database is then read through
@@ -681,7 +833,7 @@ def validate_patterns(option: str, value: str | list[str]) -> str:
             raise GoEnvError(
                 "%s: pattern %s contains whitespace; module paths never do, so it would never match (the go command "
                 "would silently ignore it). Patterns are comma-separated globs of module path prefixes such as "
-                "*.corp.example.com,rsc.io/private" % (option, _goquote(glob))
+                "*.corp.example.com,rsc.io/private" % (option, _goquote(redact_url(glob)))
             )
         try:
             check_pattern(glob[:-1] if glob.endswith("/") else glob)
@@ -689,7 +841,7 @@ def validate_patterns(option: str, value: str | list[str]) -> str:
             raise GoEnvError(
                 "%s: malformed pattern %s: syntax error in pattern (path.Match); the go command would silently ignore it. "
                 "Patterns are comma-separated globs of module path prefixes such as *.corp.example.com,rsc.io/private "
-                "(* ? [a-z] [^x], \\ escapes)" % (option, _goquote(glob))
+                "(* ? [a-z] [^x], \\ escapes)" % (option, _goquote(redact_url(glob)))
             ) from None
         globs.append(glob)
     if not globs:
@@ -801,7 +953,7 @@ def validate_goflags(option: str, value: str | list[str], allow_unknown: bool = 
     """
     if isinstance(value, (list, tuple)):
         if not all(isinstance(v, str) for v in value):
-            raise GoEnvError("%s: list elements must be strings, got %r" % (option, redact_url(repr(value))))
+            raise GoEnvError("%s: list elements must be strings, got %r" % (option, _redacted_repr(value)))
         fields = [v.strip() for v in value if v.strip()]
         text = _text(option, "GOFLAGS", " ".join(value) if fields else "", None)
     else:
@@ -1380,7 +1532,8 @@ def conflict_warnings(machine: dict[str, str], user: dict[str, str], effective_g
             if missing:
                 warnings.append(
                     "GOPRIVATE=%s but %s=%s is set: the go command uses %s instead of GOPRIVATE to decide what skips the %s, "
-                    "so %s would still use it" % (private, var, other, var, purpose, ", ".join(missing))
+                    "so %s would still use it" % (redact_url(private), var, redact_url(other), var, purpose,
+                                                  ", ".join(redact_url(m) for m in missing))
                 )
     try:
         flags = split_goflags(go.get("GOFLAGS", ""))
@@ -1394,6 +1547,6 @@ def conflict_warnings(machine: dict[str, str], user: dict[str, str], effective_g
     if any(g and set(g) == {"*"} for g in insecure):
         warnings.append(
             "GOINSECURE=%s matches every module path: all direct fetches may use plain HTTP and skip certificate checks"
-            % go.get("GOINSECURE", "")
+            % redact_url(go.get("GOINSECURE", ""))
         )
     return warnings

@@ -13,6 +13,7 @@ import typing as t
 from dataclasses import dataclass, field
 
 from ansible_collections.gowin.server.plugins.plugin_utils import _goversion as gv
+from ansible_collections.gowin.server.plugins.plugin_utils import _sources as src
 from ansible_collections.gowin.server.plugins.plugin_utils import _winpath as wp
 
 TOOLCHAINS_KEY = "HKLM\\SOFTWARE\\GoWin\\Toolchains"
@@ -313,7 +314,8 @@ def install_ops(params: dict, plan: Plan, version: str, arch: str, source: dict,
         ops.append({"op": "file.stat", "args": {"path": zip_path, "checksum": True,
                                                 "expect": {"exists": True, "sha256": source["sha256"]}}})
     record = {
-        "Path": final, "GoRoot": final, "Sha256": source["sha256"], "SourceUrl": source["url"],
+        "Path": final, "GoRoot": final, "Sha256": source["sha256"],
+        "SourceUrl": src.strip_userinfo(source["url"]),  # never a user name or password
         "Arch": arch, "InstalledAt": installed_at, "InstallRoot": root,
     }
     ops += [
@@ -408,7 +410,7 @@ def toolchains_from(obs: Observed) -> list[dict]:
             "path": rec.get("Path"),
             "goroot": rec.get("GoRoot"),
             "sha256": rec.get("Sha256"),
-            "source_url": rec.get("SourceUrl"),
+            "source_url": src.strip_userinfo(rec.get("SourceUrl")),  # an older release may have recorded one
             "arch": rec.get("Arch"),
             "installed_at": rec.get("InstalledAt"),
             "status": rec.status or None,
