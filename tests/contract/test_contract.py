@@ -44,6 +44,7 @@ import json
 import os
 import re
 import ssl
+import struct
 import sys
 import tempfile
 import threading
@@ -51,6 +52,7 @@ import time
 import typing as t
 import urllib.parse
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,8 +165,53 @@ def fixture_bytes(pe_image: t.Callable[[str], bytes], zip_bytes: t.Callable[[dic
         "zip:conflict": zip_bytes({"one.txt": b"from the zip\n", "two.txt": b"two\n"}),
         "zip:fill": zip_bytes({"a/first.txt": b"f" * 1000, "b/big.bin": b"\0" * 1_000_000}),
         "zip:corrupt-second": _corrupt_entry(zip_bytes({"first.txt": b"first\n", "second.txt": b"second " * 200}), "second.txt"),
+        # A name with the UTF-8 flag (bit 11, set by zipfile for a non-ASCII name) and one without it
+        # whose byte 0x81 is u-umlaut in CP437 (the zip specification's encoding for unflagged names).
+        "zip:names": _patch_entry(zip_bytes({"names/utf8-\u00e9.txt": b"utf8\n", "names/cp437-X.txt": b"cp437\n"}),
+                                  "names/cp437-X.txt", raw_name=b"names/cp437-\x81.txt"),
+        "zip:nul-name": _patch_entry(zip_bytes({"ok.txt": b"ok\n", "dir/a_b.txt": b"x\n"}), "dir/a_b.txt", raw_name=b"dir/a\x00b.txt"),
+        "zip:bad-crc": _patch_entry(zip_bytes({"a/first.txt": b"first\n", "a/b/bad.txt": b"bad data\n"}), "a/b/bad.txt",
+                                    crc=zlib.crc32(b"bad data\n") ^ 0xFFFFFFFF),
+        "zip:size-short": _patch_entry(zip_bytes({"first.txt": b"first\n", "short.txt": b"short data\n"}), "short.txt", size=16),
+        "zip:size-long": _patch_entry(zip_bytes({"first.txt": b"first\n", "long.txt": b"long data here\n"}), "long.txt", size=10),
+        "bin:chunky": CHUNKY,
+        "zip:chunky": zip_bytes({"big.bin": CHUNKY, "empty.txt": b"", "small.txt": b"small\n"}),
     }
     return fixtures
+
+
+# 2.5 MiB that deflate cannot shrink: more than one of the agent's (and winsim's) 1 MiB copy buffers.
+CHUNKY = b"".join(hashlib.sha256(i.to_bytes(4, "little")).digest() for i in range(81920))
+
+
+def _patch_entry(archive: bytes, name: str, raw_name: bytes | None = None, crc: int | None = None, size: int | None = None) -> bytes:
+    """Rewrite fields of one entry in its local header and its central directory record: the name's
+    raw bytes (as many as before; the UTF-8 flag, bit 11, is cleared), the CRC-32, the uncompressed
+    size. zipfile writes neither an unflagged non-ASCII name nor a name with a NUL, nor wrong values."""
+    parsed = zipfile.ZipFile(io.BytesIO(archive))
+    info = parsed.getinfo(name)
+    encoded = info.filename.encode("utf-8")
+    assert raw_name is None or len(raw_name) == len(encoded), "a raw name must be as long as the one it replaces"
+    data = bytearray(archive)
+    # (offset of the record, offset of flags, crc, uncompressed size, name in it)
+    records = [(info.header_offset, 6, 14, 22, 30)]
+    at = parsed.start_dir
+    while data[at:at + 4] == b"PK\x01\x02":
+        name_len, extra_len, comment_len = struct.unpack_from("<HHH", data, at + 28)
+        if bytes(data[at + 46:at + 46 + name_len]) == encoded:
+            records.append((at, 8, 16, 24, 46))
+        at += 46 + name_len + extra_len + comment_len
+    assert len(records) == 2, "no central directory record for %s" % name
+    for start, flags, crc_at, size_at, name_at in records:
+        assert bytes(data[start + name_at:start + name_at + len(encoded)]) == encoded
+        if raw_name is not None:
+            data[start + name_at:start + name_at + len(encoded)] = raw_name
+            struct.pack_into("<H", data, start + flags, struct.unpack_from("<H", data, start + flags)[0] & ~0x800)
+        if crc is not None:
+            struct.pack_into("<I", data, start + crc_at, crc)
+        if size is not None:
+            struct.pack_into("<I", data, start + size_at, size)
+    return bytes(data)
 
 
 def _corrupt_entry(archive: bytes, name: str) -> bytes:

@@ -152,3 +152,53 @@ def test_file_write_never_leaves_a_backup_silently():
     assert "Remove-FileQuietly $backup" in success and "backup_left" in success
     catch = body[body.index("} catch {"):]
     assert "Remove-FileQuietly $backup" in catch and "the old content is kept in" in catch
+
+
+# ---- zip.extract (issue 6 item 3) -----------------------------------------------------------
+
+
+def _loop_body(text: str, header: str) -> str:
+    """The text of the first `foreach (...)` block whose header holds `header`."""
+    at = text.index(header)
+    start = text.index("{", at)
+    depth = 0
+    for i in range(start, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        if depth == 0:
+            return text[start:i + 1]
+    raise AssertionError("unbalanced block after %r" % header)
+
+
+def test_zip_opens_archives_with_cp437_names() -> None:
+    """Names without the UTF-8 flag are CP437 (the zip specification), not the host's ANSI code page,
+    which is what ZipFile.OpenRead would use on .NET Framework."""
+    body = FUNCS["Open-ZipArchive"]
+    assert "OpenRead" not in body
+    assert re.search(r"ZipFile\]::Open\(\$Path, \[System\.IO\.Compression\.ZipArchiveMode\]::Read,\s*"
+                     r"\[System\.Text\.Encoding\]::GetEncoding\(437\)\)", body), body
+
+
+def test_zip_copy_loop_allocates_no_buffer_and_checks_size_then_crc() -> None:
+    body = FUNCS["Invoke-OpZipExtract"]
+    loop = _loop_body(body, "foreach ($step in $plan)")
+    assert "New-Object byte[]" not in loop, "one copy buffer per op, not one per entry"
+    assert "New-Object byte[] 1048576" in body
+    assert loop.index("$entry.Length") < loop.index("Bad CRC-32"), "the size is checked before the CRC-32"
+    assert "$crc.update.Invoke" in loop and "$crc.stored.GetValue($entry)" in loop
+
+
+def test_zip_crc_helpers_are_self_tested() -> None:
+    """The reflection targets are internal to .NET Framework: the op must prove them on a known value
+    (CRC-32 of '123456789' is 0xCBF43926) before trusting them, and fall back to no CRC, not fail."""
+    body = FUNCS["Get-ZipCrc"]
+    assert "'123456789'" in body and "3421780262" in body and 0xCBF43926 == 3421780262
+    assert "'_crc32'" in body and "'UpdateCrc32'" in body
+    assert re.search(r"catch \{ return \$null \}", body)
+
+
+def test_zip_plan_checks_each_name_once_and_reparses_no_path() -> None:
+    loop = _loop_body(FUNCS["Get-ZipPlan"], "foreach ($entry in $Archive.Entries)")
+    assert "Get-PathInfo" not in loop, "Get-PathInfo throws for a path that does not exist"
+    assert re.search(r"if \(\$target\.Length -ge 260\) \{ \$target = ConvertTo-AgentPath", loop)
+    assert loop.count("= ConvertTo-AgentPath") == 1
+    assert "$checkedNames.TryGetValue($comp" in loop

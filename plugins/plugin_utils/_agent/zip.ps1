@@ -9,21 +9,69 @@ Register-AgentOps @{
 }
 
 # ---- zip.extract ----------------------------------------------------------------------------
+# Windows behaviour relied on (checked by vectors/zip.yml on the first real-host run):
+# - ZipFile.Open(path, Read, entryNameEncoding) decodes a name with general purpose bit 11 set as
+#   UTF-8 and any other name with entryNameEncoding (CP437 here, the zip specification's encoding);
+#   with no encoding, .NET Framework would use the host's ANSI code page.
+# - .NET Framework (4.6.2 to 4.8.1) checks neither the CRC-32 nor the size of what an entry's stream
+#   gives, and has no public CRC-32: ZipArchiveEntry.Crc32 is .NET Core 2.1+ only. The op reads the
+#   entry's stored CRC from the private field ZipArchiveEntry._crc32 and computes the data's with the
+#   internal Crc32Helper.UpdateCrc32(uint, byte[], int, int) (zlib semantics: start at 0, pass the
+#   last result). Both are found by reflection once per op and self-tested on '123456789'
+#   (CBF43926); where either is missing the op still checks sizes and reports crc_checked: false.
 
 function Open-ZipArchive {
     param([string]$Path)
     [void][System.Reflection.Assembly]::LoadWithPartialName('System.IO.Compression')
     [void][System.Reflection.Assembly]::LoadWithPartialName('System.IO.Compression.FileSystem')
-    return [System.IO.Compression.ZipFile]::OpenRead($Path)
+    return [System.IO.Compression.ZipFile]::Open($Path, [System.IO.Compression.ZipArchiveMode]::Read,
+        [System.Text.Encoding]::GetEncoding(437))
+}
+
+function Get-ZipCrc {
+    # @{ stored = FieldInfo; update = MethodInfo } for the CRC-32 checks, or $null (see above).
+    try {
+        $stored = [System.IO.Compression.ZipArchiveEntry].GetField('_crc32', [System.Reflection.BindingFlags]'Instance, NonPublic')
+        $helper = [System.IO.Compression.ZipArchive].Assembly.GetType('System.IO.Compression.Crc32Helper', $false)
+        if ($null -eq $stored -or $stored.FieldType -ne [uint32] -or $null -eq $helper) { return $null }
+        $update = $helper.GetMethod('UpdateCrc32', [System.Reflection.BindingFlags]'Static, Public, NonPublic', $null,
+            [type[]]@([uint32], [byte[]], [int], [int]), $null)
+        if ($null -eq $update) { return $null }
+        $probe = [System.Text.Encoding]::ASCII.GetBytes('123456789')
+        if ([uint32]$update.Invoke($null, [object[]]@([uint32]0, $probe, 0, 9)) -ne [uint32]3421780262) { return $null }
+        return @{ stored = $stored; update = $update }
+    } catch { return $null }
+}
+
+function Get-ZipFolderState {
+    # What is at folder $Path (below dest) before anything is written, each folder looked at once:
+    # 'dir', 'none' (nothing there, so nothing below it either) or 'file:<path>' (a file at or above it).
+    param([string]$Path, [string]$Dest, $Cache)
+    $state = $null
+    if ($Cache.TryGetValue($Path, [ref]$state)) { return $state }
+    if ($Path.Length -le $Dest.Length + 1) { return 'dir' }  # dest itself (C:\ for dest C:\)
+    $up = Get-ZipFolderState (Get-ParentPath $Path) $Dest $Cache
+    if ($up -ne 'dir') { $state = $up }
+    elseif ([System.IO.Directory]::Exists($Path)) { $state = 'dir' }
+    elseif ([System.IO.File]::Exists($Path)) { $state = 'file:' + $Path }
+    else { $state = 'none' }
+    $Cache[$Path] = $state
+    return $state
 }
 
 function Get-ZipPlan {
-    # Every entry checked before anything is written: @{ parts; target; entry (null for a folder) }.
+    # Every entry checked before anything is written: @{ target; entry (null for a folder) }.
     # With $Strip, every entry must be below that one top folder, which is left out.
-    param($Archive, [string]$Dest, $Strip)
+    # Per entry: no exception and no path re-parsed; each distinct name checked once, each folder
+    # on disk looked at once (Get-ZipFolderState), nothing looked at when dest does not exist yet.
+    param($Archive, [string]$Dest, $Strip, [bool]$DestExisted)
+    $destBase = $Dest.TrimEnd('\')
     $destFull = [System.IO.Path]::GetFullPath($Dest).TrimEnd('\') + '\'
-    $storedCase = New-Object 'System.Collections.Generic.Dictionary[string,string]' ([System.StringComparer]::OrdinalIgnoreCase)
-    $seen = New-Object 'System.Collections.Generic.HashSet[string]' ([System.StringComparer]::OrdinalIgnoreCase)
+    $ignoreCase = [System.StringComparer]::OrdinalIgnoreCase
+    $storedCase = New-Object 'System.Collections.Generic.Dictionary[string,string]' ($ignoreCase)
+    $checkedNames = New-Object 'System.Collections.Generic.Dictionary[string,string]' ([System.StringComparer]::Ordinal)
+    $folders = New-Object 'System.Collections.Generic.Dictionary[string,string]' ($ignoreCase)
+    $seen = New-Object 'System.Collections.Generic.HashSet[string]' ($ignoreCase)
     $plan = New-Object System.Collections.ArrayList
     foreach ($entry in $Archive.Entries) {
         $raw = $entry.FullName.Replace('\', '/')
@@ -34,12 +82,19 @@ function Get-ZipPlan {
             Stop-Op 'corrupt_archive' ('zip.extract: ' + $what + ' would be written outside dest')
         }
         $parts = New-Object System.Collections.Generic.List[string]
+        $key = ''
         foreach ($comp in $comps) {
             if ($comp -eq '' -or $comp -eq '.') { continue }
-            $name = Test-PathComponent $comp ('zip.extract: ' + $what) -Kind 'corrupt_archive'
-            $key = (($parts.ToArray() + $name) -join '/')
-            if (-not $storedCase.ContainsKey($key)) { $storedCase[$key] = $name }
-            $parts.Add($storedCase[$key])
+            $name = $null
+            if (-not $checkedNames.TryGetValue($comp, [ref]$name)) {
+                $name = Test-PathComponent $comp ('zip.extract: ' + $what) -Kind 'corrupt_archive'
+                $checkedNames[$comp] = $name
+            }
+            if ($parts.Count -gt 0) { $key += '/' }
+            $key += $name
+            $stored = $null
+            if (-not $storedCase.TryGetValue($key, [ref]$stored)) { $stored = $name; $storedCase[$key] = $name }
+            $parts.Add($stored)
         }
         if ($parts.Count -eq 0) { continue }
         if ($null -ne $Strip) {
@@ -54,21 +109,24 @@ function Get-ZipPlan {
         if (-not $seen.Add($rel) -and -not $isDir) {
             Stop-Op 'corrupt_archive' ('zip.extract: ' + $what + ' appears twice')
         }
-        $target = ConvertTo-AgentPath ($Dest.TrimEnd('\') + '\' + $rel) 'dest'
+        # The names are checked and none is '..': dest\rel is the path ConvertTo-AgentPath would
+        # give; it is asked only for a path that may be too long, to check and word that.
+        $target = $destBase + '\' + $rel
+        if ($target.Length -ge 260) { $target = ConvertTo-AgentPath $target 'dest' }
         # Zip-slip guard on the resolved path as well.
         if (-not ([System.IO.Path]::GetFullPath($target) + '\').StartsWith($destFull, [System.StringComparison]::OrdinalIgnoreCase)) {
             Stop-Op 'corrupt_archive' ('zip.extract: ' + $what + ' would be written outside dest')
         }
-        $existing = Get-PathInfo $target
-        if ($null -ne $existing -and -not ($isDir -and $existing -is [System.IO.DirectoryInfo])) {
-            Stop-Op 'exists' ('zip.extract: ' + $what + ': ' + $target + ' already exists; nothing was extracted')
-        }
-        $probe = Get-ParentPath $target
-        while ($null -ne $probe -and $probe.Length -ge $destFull.Length - 1) {
-            if ([System.IO.File]::Exists($probe)) {
-                Stop-Op 'exists' ('zip.extract: ' + $probe + ' is a file, so ' + $what + ' cannot be extracted')
+        if ($DestExisted) {
+            $above = Get-ZipFolderState (Get-ParentPath $target) $destBase $folders
+            if ($above -eq 'dir') {
+                $isFolder = [System.IO.Directory]::Exists($target)
+                if (($isFolder -and -not $isDir) -or (-not $isFolder -and [System.IO.File]::Exists($target))) {
+                    Stop-Op 'exists' ('zip.extract: ' + $what + ': ' + $target + ' already exists; nothing was extracted')
+                }
+            } elseif ($above -ne 'none') {
+                Stop-Op 'exists' ('zip.extract: ' + $above.Substring(5) + ' is a file, so ' + $what + ' cannot be extracted')
             }
-            $probe = Get-ParentPath $probe
         }
         $item = $entry
         if ($isDir) { $item = $null }
@@ -105,45 +163,61 @@ function Invoke-OpZipExtract {
         }
         Stop-Op $err.kind $err.message
     }
+    $crc = Get-ZipCrc
     $created = New-Object System.Collections.Generic.List[string]
     $written = New-Object System.Collections.Generic.List[string]
+    $ready = New-Object 'System.Collections.Generic.HashSet[string]' ([System.StringComparer]::OrdinalIgnoreCase)
+    $buf = New-Object byte[] 1048576
     $files = 0
     $total = [long]0
     try {
-        $plan = Get-ZipPlan $archive $dest $strip
+        $plan = Get-ZipPlan $archive $dest $strip $destExisted
         if (-not $destExisted) {
             foreach ($f in (New-ParentFolders ($dest.TrimEnd('\') + '\x'))) { $created.Add($f) }
         }
+        [void]$ready.Add($dest.TrimEnd('\'))
         foreach ($step in $plan) {
-            if ($null -eq $step.entry) {
-                foreach ($f in (New-ParentFolders ($step.target + '\x'))) { $created.Add($f) }
+            $entry = $step.entry
+            if ($null -eq $entry) {
+                if ($ready.Add($step.target)) {
+                    foreach ($f in (New-ParentFolders ($step.target + '\x'))) { $created.Add($f) }
+                }
                 continue
             }
-            foreach ($f in (New-ParentFolders $step.target)) { $created.Add($f) }
-            $in = $step.entry.Open()
+            if ($ready.Add((Get-ParentPath $step.target))) {
+                foreach ($f in (New-ParentFolders $step.target)) { $created.Add($f) }
+            }
+            [uint32]$sum = 0
+            $in = $entry.Open()
             try {
                 $out = New-Object System.IO.FileStream($step.target, [System.IO.FileMode]::CreateNew,
                     [System.IO.FileAccess]::Write, [System.IO.FileShare]::None)
                 $written.Add($step.target)
                 $got = [long]0
                 try {
-                    $buf = New-Object byte[] 1048576
                     while ($true) {
                         $n = $in.Read($buf, 0, $buf.Length)
                         if ($n -le 0) { break }
                         $out.Write($buf, 0, $n)
+                        if ($null -ne $crc) { $sum = $crc.update.Invoke($null, [object[]]@($sum, $buf, 0, $n)) }
                         $got += $n
                     }
                 } finally { $out.Dispose() }
             } finally { $in.Dispose() }
-            # .NET Framework's ZipArchive checks neither the CRC-32 nor the size of what it inflates:
-            # damaged data can end early without an error. A size that differs is a corrupt entry.
-            if ($got -ne [long]$step.entry.Length) {
-                Stop-Op 'corrupt_archive' ('zip.extract: ' + $src + ' cannot be read (entry ''' + $step.entry.FullName + "' gave " +
-                    $got + ' bytes, the archive says ' + $step.entry.Length + '); nothing was kept')
+            # Damaged data can end early (or run on) without an error: the size first, then the CRC-32.
+            if ($got -ne [long]$entry.Length) {
+                Stop-Op 'corrupt_archive' ('zip.extract: ' + $src + ' cannot be read (entry ''' + $entry.FullName + "' gave " +
+                    $got + ' bytes, the archive says ' + $entry.Length + '); nothing was kept')
+            }
+            if ($null -ne $crc) {
+                [uint32]$want = $crc.stored.GetValue($entry)
+                if ($sum -ne $want) {
+                    Stop-Op 'corrupt_archive' ('zip.extract: ' + $src + ' cannot be read (Bad CRC-32 for entry ''' + $entry.FullName +
+                        "': its data gives " + $sum.ToString('x8') + ', the archive says ' + $want.ToString('x8') + '); nothing was kept')
+                }
             }
             $total += $got
-            try { [System.IO.File]::SetLastWriteTime($step.target, $step.entry.LastWriteTime.DateTime) } catch { $null = $_ }
+            try { [System.IO.File]::SetLastWriteTime($step.target, $entry.LastWriteTime.DateTime) } catch { $null = $_ }
             $files++
         }
     } catch {
@@ -153,7 +227,8 @@ function Invoke-OpZipExtract {
         $dirs = @($created | Sort-Object -Property Length -Descending)
         foreach ($d in $dirs) { try { [System.IO.Directory]::Delete($d, $false) } catch { $null = $_ } }
         $base = $ex
-        while ($base -is [System.Management.Automation.RuntimeException] -and $null -ne $base.InnerException) { $base = $base.InnerException }
+        while (($base -is [System.Management.Automation.RuntimeException] -or $base -is [System.Reflection.TargetInvocationException]) -and
+            $null -ne $base.InnerException) { $base = $base.InnerException }
         if ($base -is [System.IO.InvalidDataException] -or $base -is [System.IO.EndOfStreamException] -or $base -is [System.NotSupportedException]) {
             Stop-Op 'corrupt_archive' ('zip.extract: ' + $src + ' cannot be read (' + $base.Message + '); nothing was kept')
         }
@@ -165,5 +240,5 @@ function Invoke-OpZipExtract {
     } finally {
         $archive.Dispose()
     }
-    return [ordered]@{ files = $files; bytes = $total }
+    return [ordered]@{ files = $files; bytes = $total; crc_checked = ($null -ne $crc) }
 }
