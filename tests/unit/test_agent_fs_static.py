@@ -79,13 +79,24 @@ def test_function_reader_finds_bodies():
 
 
 def test_the_in_use_probe_shares_read_write_and_delete():
-    probes = [n for n, body in FUNCS.items() if "FileAccess]::ReadWrite" in body and "File]::Open(" in body]
-    assert probes, "no in-use probe found"
-    for name in probes:
-        assert "FileShare]::None" not in FUNCS[name], "%s opens with FileShare.None: any reader makes it fail" % name
-        assert "$script:ShareAll" in FUNCS[name], name
+    probes = [n for n, body in FUNCS.items() if "FileStream]::new(" in body and "FileSystemRights]" in body]
+    assert probes == ["Test-OpenForChange"], "no in-use probe found"
+    body = FUNCS["Test-OpenForChange"]
+    assert "FileShare]::None" not in body and "$script:ShareAll" in body
+    # Write AND delete access: a handle that shares writing but not deleting also blocks the change.
+    assert "FileSystemRights]'WriteData, Delete'" in body
     tree = open(os.path.join(AGENT_DIR, "tree.ps1"), encoding="utf-8").read()
     assert "FileShare]::None" not in tree
+
+
+def test_the_in_use_probe_sees_read_only_files():
+    """Windows refuses write access to a read-only file before it looks at sharing: a probe that
+    takes UnauthorizedAccess as 'not in use' never sees a running read-only program."""
+    body = FUNCS["Test-FileInUse"]
+    assert "FileAttributes]::ReadOnly" in body
+    clear, probe, restore = (body.index("SetAttributes($Path, $writable)"), body.index("Test-OpenForChange $Path"),
+                             body.index("SetAttributes($Path, $attrs)"))
+    assert clear < probe < restore and "finally" in body[probe:restore]
 
 
 def test_the_in_use_probe_retries_for_about_a_second():
@@ -93,10 +104,38 @@ def test_the_in_use_probe_retries_for_about_a_second():
     tries = int(re.search(r"\$script:LockProbeTries = (\d+)", tree).group(1))
     delay = int(re.search(r"\$script:LockProbeDelayMs = (\d+)", tree).group(1))
     assert tries >= 2 and 500 <= (tries - 1) * delay <= 2000
-    body = FUNCS["Test-FileInUse"]
+    body = FUNCS["Test-OpenForChange"]
     assert "for (" in body and "Start-Sleep -Milliseconds $script:LockProbeDelayMs" in body
     # Only a sharing or lock violation is retried; other failures answer at once.
     assert "0x20" in body and "0x21" in body
+
+
+def test_the_removal_walk_takes_links_as_links_before_probing():
+    """A symbolic link to a file is a FileInfo too: it must be listed as a link, not probed (the probe
+    would open what it points to)."""
+    body = FUNCS["Get-RemovalList"]
+    assert body.index("Test-IsReparsePoint $Info") < body.index("-is [System.IO.FileInfo]") < body.index("Test-FileInUse")
+
+
+def test_dangling_links_are_resolved_only_to_drive_paths_and_never_for_unc():
+    body = FUNCS["Resolve-DanglingLink"]
+    assert "$Path.StartsWith('\\\\')) { return $Path }" in body
+    assert "$target -notmatch '^[A-Za-z]:\\\\'" in body
+
+
+@pytest.mark.parametrize("op", ["Invoke-OpFileWrite", "Invoke-OpFileDownload"])
+def test_parent_checks_look_through_a_dangling_junction(op):
+    body = FUNCS[op]
+    at = body.index("Resolve-DanglingLink")
+    assert at < body.index("Test-DriveRoot $resolved") and at < body.index("Assert-NoFileAbove $resolved")
+
+
+def test_folder_move_reports_a_failed_walk_as_the_rename_error_and_undoes_a_case_rename():
+    mover = FUNCS["Move-Folder"]
+    assert re.search(r"try \{ \$locked = Find-LockedFile \$Src \} catch", mover)
+    move = FUNCS["Invoke-OpPathMove"]
+    case = move[move.index("if ($same) {"):move.index("} elseif ($isFolder)")]
+    assert "Move-PathItem $info $temp $src" in case[case.index("catch"):]
 
 
 @pytest.mark.parametrize("op", ["Invoke-OpPathRemove", "Invoke-OpFileWrite", "Invoke-OpFileDownload"])
@@ -142,15 +181,17 @@ def test_file_write_keeps_a_read_only_file_read_only():
     body = FUNCS["Invoke-OpFileWrite"]
     assert body.index("Clear-ReadOnly $info") < body.index("File]::Replace(") < body.index("Set-ReadOnly $dest")
     # On failure the attribute is put back on the file that is still there.
-    catch = body[body.index("} catch {"):]
+    catch = body[body.index("    } catch {"):]
     assert "Set-ReadOnly $dest" in catch
 
 
 def test_file_write_never_leaves_a_backup_silently():
     body = FUNCS["Invoke-OpFileWrite"]
-    success = body[body.index("File]::Replace("):body.index("} catch {")]
+    success = body[body.index("File]::Replace("):body.index("    } catch {")]
     assert "Remove-FileQuietly $backup" in success and "backup_left" in success
-    catch = body[body.index("} catch {"):]
+    # Once the new content is in place, resetting the attribute cannot fail the op.
+    assert "try { Set-ReadOnly $dest } catch { $result['readonly_lost'] = $true }" in success
+    catch = body[body.index("    } catch {"):]
     assert "Remove-FileQuietly $backup" in catch and "the old content is kept in" in catch
 
 

@@ -244,8 +244,10 @@ function Invoke-OpFileDownload {
         }
     }
     if ([System.IO.Directory]::Exists($dest)) { Stop-Op 'exists' ('file.download: dest ' + $dest + ' is a directory') }
-    Test-DriveRoot $dest 'file.download'
-    Assert-NoFileAbove $dest 'file.download'
+    # Checked where the file goes: through a junction whose target is gone, the target.
+    $resolved = Resolve-DanglingLink $dest
+    Test-DriveRoot $resolved 'file.download'
+    Assert-NoFileAbove $resolved 'file.download'
     if ([System.IO.File]::Exists($dest)) {
         $locked = Find-LockedFile $dest
         if ($null -ne $locked) {

@@ -42,14 +42,17 @@ function Resolve-DanglingLink {
     # follow a final reparse point), but anything created below it fails with ERROR_PATH_NOT_FOUND.
     # The protocol (Junctions) says a junction on the way is followed, so a missing target is created.
     # The common case costs one attribute read: the first existing folder is not a link.
+    # A UNC path is left alone: a junction's target names a drive of the server, not of this host. So
+    # is a target that is not a drive path (a volume GUID path, a relative symbolic link).
     param([string]$Path)
+    if ($Path.StartsWith('\\')) { return $Path }
     for ($hop = 0; $hop -le $script:MaxJunctionHops; $hop++) {
         $probe = $Path
         while ($null -ne $probe -and -not [System.IO.Directory]::Exists($probe)) { $probe = Get-ParentPath $probe }
         if ($null -eq $probe) { return $Path }
         if (-not (Test-IsReparsePoint (New-Object System.IO.DirectoryInfo($probe)))) { return $Path }
         $target = Get-JunctionTarget $probe
-        if ($null -eq $target) { return $Path }
+        if ($null -eq $target -or $target -notmatch '^[A-Za-z]:\\') { return $Path }
         $live = New-Object System.IO.DirectoryInfo($target)
         if ($live.Exists -and -not (Test-IsReparsePoint $live)) { return $Path }
         $Path = $target.TrimEnd('\') + $Path.Substring($probe.Length)
@@ -77,14 +80,41 @@ $script:LockProbeTries = 5
 $script:LockProbeDelayMs = 250
 
 function Test-FileInUse {
+    # $Info: the file's FileInfo when the caller has one (a directory listing's: no extra call).
+    # Read-only: Windows refuses write access to a read-only file (ERROR_ACCESS_DENIED) before it looks
+    # at sharing, so the probe would never see a running program; the attribute is cleared for the
+    # probe and set back (the ops that probe replace, move or delete the file anyway).
+    param([string]$Path, $Info = $null)
+    if ($null -eq $Info) { $Info = New-Object System.IO.FileInfo($Path) }
+    $attrs = $null
+    try {
+        if (($Info.Attributes -band [System.IO.FileAttributes]::ReadOnly) -ne 0) {
+            $attrs = $Info.Attributes
+            $writable = $attrs -band (-bnot [System.IO.FileAttributes]::ReadOnly)
+            [System.IO.File]::SetAttributes($Path, $writable)
+        }
+    } catch { $attrs = $null }
+    try {
+        return (Test-OpenForChange $Path)
+    } finally {
+        if ($null -ne $attrs) { try { [System.IO.File]::SetAttributes($Path, $attrs) } catch { $null = $_ } }
+    }
+}
+
+function Test-OpenForChange {
+    # Whether $Path cannot be opened for writing and deleting while sharing read, write and delete:
+    # a mapped image refuses write access, a handle that does not share writing or deleting refuses
+    # the open (ERROR_SHARING_VIOLATION). Retried for about a second.
     param([string]$Path)
+    $rights = [System.Security.AccessControl.FileSystemRights]'WriteData, Delete'
     for ($try = 1; $try -le $script:LockProbeTries; $try++) {
         try {
-            $fs = [System.IO.File]::Open($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::ReadWrite, $script:ShareAll)
+            $fs = [System.IO.FileStream]::new($Path, [System.IO.FileMode]::Open, $rights, $script:ShareAll, 4096,
+                [System.IO.FileOptions]::None)
             $fs.Dispose()
             return $false
         } catch [System.UnauthorizedAccessException] {
-            # Read-only attribute or ACL: not a matter of another process; the change itself reports.
+            # An ACL that denies this account: not a matter of another process; the change itself reports.
             return $false
         } catch [System.IO.IOException] {
             $low = (Get-HResult $_.Exception) -band 0xFFFF
@@ -111,16 +141,20 @@ function Get-RemovalList {
     # (junctions as links, never followed), probing each file on the way. Returns the first file in
     # use (and stops), or $null when the whole tree can go.
     param([System.IO.FileSystemInfo]$Info, [System.Collections.ArrayList]$List)
-    if ($Info -is [System.IO.FileInfo]) {
-        if (Test-FileInUse $Info.FullName) { return $Info.FullName }
+    if (Test-IsReparsePoint $Info) {
+        # A junction or a symbolic link (to a folder or a file) goes as a link: what it points to is
+        # neither probed nor touched.
         [void]$List.Add($Info)
         return $null
     }
-    if (-not (Test-IsReparsePoint $Info)) {
-        foreach ($child in $Info.GetFileSystemInfos()) {
-            $hit = Get-RemovalList $child $List
-            if ($null -ne $hit) { return $hit }
-        }
+    if ($Info -is [System.IO.FileInfo]) {
+        if (Test-FileInUse $Info.FullName $Info) { return $Info.FullName }
+        [void]$List.Add($Info)
+        return $null
+    }
+    foreach ($child in $Info.GetFileSystemInfos()) {
+        $hit = Get-RemovalList $child $List
+        if ($null -ne $hit) { return $hit }
     }
     [void]$List.Add($Info)
     return $null
@@ -205,9 +239,18 @@ function Move-Folder {
         }
         if ($try -lt $script:LockProbeTries) { Start-Sleep -Milliseconds $script:LockProbeDelayMs }
     }
-    $locked = Find-LockedFile $Src
+    # Naming the file is a help, not the op: if the walk itself fails, the rename's error is reported.
+    $locked = $null
+    try { $locked = Find-LockedFile $Src } catch { $locked = $null }
     if ($null -ne $locked) {
         Stop-Op 'in_use' ('path.move: ' + $locked + ' is in use by another process (it is open, e.g. the executable of a running service)')
+    }
+    $base = $failure.Exception
+    while ($base -is [System.Management.Automation.RuntimeException] -and $null -ne $base.InnerException) { $base = $base.InnerException }
+    $low = (Get-HResult $base) -band 0xFFFF
+    if ($base -is [System.IO.IOException] -and ($low -eq 0x20 -or $low -eq 0x21)) {
+        Stop-Op 'in_use' ('path.move: ' + $Src + ' is in use by another process (no file below it is open: a process holds the ' +
+            'folder itself, for example as its current folder)')
     }
     throw $failure.Exception
 }
@@ -239,7 +282,14 @@ function Invoke-OpPathMove {
         # .NET Framework refuses a move whose names differ only in case: go through a temporary name.
         $temp = $parent.TrimEnd('\') + '\.gowin-move-' + [System.Guid]::NewGuid().ToString('N')
         if ($isFolder) { Move-Folder $info $src $temp } else { Move-PathItem $info $src $temp }
-        Move-PathItem $info $temp $dest
+        try {
+            Move-PathItem $info $temp $dest
+        } catch {
+            # Put it back under its old name: a failed case rename leaves src as it was.
+            $failure = $_
+            try { Move-PathItem $info $temp $src } catch { $null = $_ }
+            throw $failure.Exception
+        }
     } elseif ($isFolder) {
         Move-Folder $info $src $dest
     } else {

@@ -87,8 +87,12 @@ function Invoke-OpFileWrite {
     # The same bytes: nothing is written, not even the file's time (reading works on a file in use).
     if ($exists -and [long]$info.Length -eq [long]$data.Length -and (Get-FileSha256 $path) -eq $digest) { return $result }
 
-    Test-DriveRoot $path 'file.write'
-    Assert-NoFileAbove $path 'file.write'
+    # The checks look where the file will go: through a junction whose target is gone, that is the
+    # target (New-ParentFolders creates it), not the link that Windows reports as an existing folder.
+    $resolved = $path
+    if (-not $exists) { $resolved = Resolve-DanglingLink $path }
+    Test-DriveRoot $resolved 'file.write'
+    Assert-NoFileAbove $resolved 'file.write'
     $dest = $path
     $readOnly = $false
     if ($exists) {
@@ -123,9 +127,15 @@ function Invoke-OpFileWrite {
             # .NET Framework 4.x): the attribute is cleared for the replace and set again on the new file.
             if ($readOnly) { Clear-ReadOnly $info; $cleared = $true }
             [System.IO.File]::Replace($temp, $dest, $backup)
-            if ($readOnly) { Set-ReadOnly $dest; $cleared = $false }
+            # The new content is in place: what follows cannot fail the op, only be reported.
+            $cleared = $false
+            if ($readOnly) {
+                try { Set-ReadOnly $dest } catch { $result['readonly_lost'] = $true }
+            }
             Remove-FileQuietly $backup
-            # A backup that cannot be deleted (held open by a reader that does not share delete) is
+            # ReplaceFile itself fails while the old file is open without sharing delete (the in-use
+            # probe refuses that first), so a backup is left only when something opened it after the
+            # replace (a scanner looking at the renamed file) or its deletion is still pending. It is
             # reported, never silently left.
             if ([System.IO.File]::Exists($backup)) { $result['backup_left'] = $backup }
         } else {

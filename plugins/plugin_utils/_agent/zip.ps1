@@ -138,7 +138,8 @@ function Get-ZipPlan {
 function Invoke-OpZipExtract {
     param($OpArgs)
     $src = Get-PathArg $OpArgs 'src' -Required -AllowUnc
-    $dest = Get-PathArg $OpArgs 'dest' -Required -AllowUnc
+    # Through a junction whose target is gone the files go to the target (protocol: Junctions).
+    $dest = Resolve-DanglingLink (Get-PathArg $OpArgs 'dest' -Required -AllowUnc)
     $strip = Get-StringArg $OpArgs 'strip'
     if ($null -ne $strip) {
         if ($strip.IndexOfAny([char[]]@([char]92, [char]47)) -ge 0 -or $strip -eq '.' -or $strip -eq '..') {
