@@ -232,7 +232,7 @@ def test_zip_crc_helpers_are_self_tested() -> None:
     """The reflection targets are internal to .NET Framework: the op must prove them on a known value
     (CRC-32 of '123456789' is 0xCBF43926) before trusting them, and fall back to no CRC, not fail."""
     body = FUNCS["Get-ZipCrc"]
-    assert "'123456789'" in body and "3421780262" in body and 0xCBF43926 == 3421780262
+    assert "'123456789'" in body and str(0xCBF43926) in body
     assert "'_crc32'" in body and "'UpdateCrc32'" in body
     assert re.search(r"catch \{ return \$null \}", body)
 
