@@ -20,7 +20,7 @@ import re
 import struct
 import typing as t
 
-__all__ = ["BinaryError", "inspect", "inspect_file", "parse_modinfo", "scm_verdict"]
+__all__ = ["BinaryError", "function_names", "inspect", "inspect_file", "parse_modinfo", "scm_verdict"]
 
 
 class BinaryError(Exception):
@@ -531,6 +531,17 @@ def inspect(data: bytes | bytearray | memoryview) -> dict:
         "scm": scm,
         "notes": notes,
     }
+
+
+def function_names(data: bytes) -> dict:
+    """The function names found in a PE image: ``{"pclntab": [...], "coff": [...]}``."""
+    d = data if isinstance(data, bytes) else bytes(data)
+    try:
+        pe = _parse_pe(d)
+        pcl = _find_pclntab(d)
+        return {"pclntab": pcl[1] if pcl else [], "coff": _coff_symbols(d, pe)}
+    except _MALFORMED as e:
+        raise BinaryError("malformed PE image: %s" % e) from None
 
 
 def inspect_file(path: str) -> dict:
