@@ -163,11 +163,11 @@ def _read_va(d: bytes, pe: dict, addr: int, size: int) -> bytes | None:
 # Go build info
 
 
-def _uvarint(d: bytes, o: int) -> tuple[int, int]:
-    """encoding/binary.Uvarint: (value, bytes used); used <= 0 on error."""
+def _uvarint(d: bytes, o: int, end: int) -> tuple[int, int]:
+    """encoding/binary.Uvarint of d[o:end]: (value, bytes used); used <= 0 on error."""
     x = shift = 0
     for i in range(10):
-        if o + i >= len(d):
+        if o + i >= end:
             return 0, 0
         b = d[o + i]
         if b < 0x80:
@@ -180,7 +180,7 @@ def _uvarint(d: bytes, o: int) -> tuple[int, int]:
 
 
 def _decode_string(d: bytes, o: int, end: int) -> tuple[bytes, int]:
-    u, k = _uvarint(d[:end], o)
+    u, k = _uvarint(d, o, min(end, len(d)))
     if k <= 0 or u >= end - o - k:
         return b"", -1
     return d[o + k:o + k + u], o + k + u
