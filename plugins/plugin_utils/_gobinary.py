@@ -288,7 +288,7 @@ def parse_modinfo(mod: str, go_version: str = "") -> dict:
     info: dict = {"go_version": go_version, "path": "", "main": None, "deps": [], "settings": {}}
     last: dict | None = None
     for line in mod.split("\n"):
-        word, _, rest = line.partition("\t")
+        word, _sep, rest = line.partition("\t")
         if word == "go":
             info["go_version"] = info["go_version"] or rest
         elif word == "path":

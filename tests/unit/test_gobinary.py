@@ -69,7 +69,7 @@ def go_version_m(go: str, path: str) -> dict:
             else:
                 res["deps"].append(mod)
         elif word == "build":
-            key, _, value = cols[1].partition("=")
+            key, _sep, value = cols[1].partition("=")
             if value.startswith('"'):
                 assert "\\" not in value, "test parser only handles plain quoted values"
                 value = value[1:-1]
@@ -215,7 +215,7 @@ def test_truncated_and_flipped_real_binary_only_binary_error(binaries):
     _pe, sects = _pe_sections(data)
     bi = data.find(gb.BUILDINFO_MAGIC, sects[".data"].raw_off)
     rng = random.Random(1053)
-    cuts = list(range(0, 1024, 7)) + [rng.randrange(len(data)) for _ in range(40)]
+    cuts = list(range(0, 1024, 7)) + [rng.randrange(len(data)) for _cut in range(40)]
     cuts += [pcl + k for k in range(0, 80, 3)] + [bi + k for k in range(0, 64, 3)]
     hot = list(range(0, 1024)) + list(range(pcl, pcl + 80)) + list(range(bi, bi + 300))
     outcomes = {"result": 0, "error": 0}
@@ -232,9 +232,9 @@ def test_truncated_and_flipped_real_binary_only_binary_error(binaries):
 
     for cut in cuts:
         attempt(data[:cut])
-    for _ in range(250):
+    for _case in range(250):
         blob = bytearray(data)
-        for _ in range(rng.randint(1, 8)):
+        for _edit in range(rng.randint(1, 8)):
             pos = rng.choice(hot) if rng.random() < 0.8 else rng.randrange(len(blob))
             blob[pos] = rng.choice((0, 0xFF, rng.randrange(256), blob[pos] ^ (1 << rng.randrange(8))))
         attempt(bytes(blob))
