@@ -232,7 +232,52 @@ def _agent_bytes(files: t.Any, counters: dict) -> int:
     return total
 
 
-def render(runs: list[dict], args: argparse.Namespace, ansible_version: str, modules: list[dict] | None = None) -> str:
+# The redaction inputs that were quadratic before issue 11/13 (tests/unit/test_secret_redaction.py
+# checks each finishes; here they are timed).
+REDACTION_SHAPES = {
+    "colons": lambda n: "a:" * (n // 2) + "@",
+    "ats": lambda n: "https://" + "@" * n,
+    "urls": lambda n: ("x://y:1" * (n // 14)) + "@" * (n // 2),
+    "entries": lambda n: "|https://u:x@h" * (n // 14),
+    "long-user": lambda n: "a" * (n // 2) + ":" + "b" * (n // 2) + "@" + "c" * 10,
+}
+
+
+def _best_of(func: t.Callable[[], object], runs: int = 3) -> float:
+    best = math.inf
+    for _run in range(runs):
+        start = time.perf_counter()
+        func()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def measure_controller() -> list[tuple[str, str, str]]:
+    """Controller-side CPU work with a speed goal: (what, goal, measured)."""
+    from ansible_collections.gowin.server.plugins.plugin_utils import _gobinary, _goenv
+
+    rows = []
+    for size in (100_000, 1_000_000):
+        worst = max(_best_of(lambda shape=shape: _goenv.redact_url(shape(size))) for shape in REDACTION_SHAPES.values())
+        rows.append(("go_env URL redaction, worst of %d shapes, %s value" % (len(REDACTION_SHAPES), _kib(size)),
+                     "linear: 1 MB about 10x 100 KB", "%.3f s" % worst))
+    sys.path.insert(0, os.path.join(REPO, "tests", "fixtures"))
+    import build as fixtures  # noqa: E402  (tests/fixtures/build.py: the Go test programs)
+
+    try:
+        with open(fixtures.build("consolehttp-amd64"), "rb") as handle:
+            image = handle.read()
+    except fixtures.GoMissing as err:
+        rows.append(("binary inspection of a 20 MB Go binary", "under 0.75 s", "not measured: %s" % err))
+        return rows
+    big = image + b"\0" * (20 * 1024 * 1024 - len(image))  # an overlay after the image
+    rows.append(("binary inspection (_gobinary.inspect) of a 20 MB Go binary", "under 0.75 s",
+                 "%.3f s" % _best_of(lambda: _gobinary.inspect(big))))
+    return rows
+
+
+def render(runs: list[dict], args: argparse.Namespace, ansible_version: str, modules: list[dict] | None = None,
+           controller: list[tuple[str, str, str]] | None = None) -> str:
     today = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")
     out = [
         "# Benchmarks",
@@ -288,6 +333,10 @@ def render(runs: list[dict], args: argparse.Namespace, ansible_version: str, mod
             "",
         ]
         out += module_table(modules)
+    if controller:
+        out += ["", "## Controller-side work", "", "Best of three runs on the controller (no host involved).", "",
+                "| work | goal | measured |", "|---|---|---|"]
+        out += ["| %s | %s | %s |" % row for row in controller]
     out += [
         "",
         "What the estimate leaves out, each of which would add tasks to the stock role: cleaning up when a step fails "
@@ -375,8 +424,9 @@ def main(argv: list[str] | None = None) -> int:
         modules = measure_modules(playbook_bin, workdir, state_dir, base, WinSimHost)
     finally:
         server.shutdown()
+    controller = measure_controller()
 
-    report = render(runs, args, ansible_version, modules)
+    report = render(runs, args, ansible_version, modules, controller)
     print()
     print(report)
     if not args.no_write:

@@ -172,6 +172,8 @@ def fixture_bytes(pe_image: t.Callable[[str], bytes], zip_bytes: t.Callable[[dic
         "zip:nul-name": _patch_entry(zip_bytes({"ok.txt": b"ok\n", "dir/a_b.txt": b"x\n"}), "dir/a_b.txt", raw_name=b"dir/a\x00b.txt"),
         "zip:bad-crc": _patch_entry(zip_bytes({"a/first.txt": b"first\n", "a/b/bad.txt": b"bad data\n"}), "a/b/bad.txt",
                                     crc=zlib.crc32(b"bad data\n") ^ 0xFFFFFFFF),
+        # Folders two deep, then a file where a test puts a folder: the plan looks at each folder once.
+        "zip:levels": zip_bytes({"a/b/c.txt": b"c\n", "a/b/d.txt": b"d\n", "a/x": b"x\n"}),
         "zip:size-short": _patch_entry(zip_bytes({"first.txt": b"first\n", "short.txt": b"short data\n"}), "short.txt", size=16),
         "zip:size-long": _patch_entry(zip_bytes({"first.txt": b"first\n", "long.txt": b"long data here\n"}), "long.txt", size=10),
         "bin:chunky": CHUNKY,

@@ -93,9 +93,8 @@ def test_the_in_use_probe_sees_read_only_files():
     """Windows refuses write access to a read-only file before it looks at sharing: a probe that
     takes UnauthorizedAccess as 'not in use' never sees a running read-only program."""
     body = FUNCS["Test-FileInUse"]
-    assert "FileAttributes]::ReadOnly" in body
-    clear, probe, restore = (body.index("SetAttributes($Path, $writable)"), body.index("Test-OpenForChange $Path"),
-                             body.index("SetAttributes($Path, $attrs)"))
+    clear, probe, restore = (body.index("Clear-ReadOnly $Info"), body.index("Test-OpenForChange $Path"),
+                             body.index("Set-ReadOnly $Path"))
     assert clear < probe < restore and "finally" in body[probe:restore]
 
 
@@ -112,9 +111,28 @@ def test_the_in_use_probe_retries_for_about_a_second():
 
 def test_the_removal_walk_takes_links_as_links_before_probing():
     """A symbolic link to a file is a FileInfo too: it must be listed as a link, not probed (the probe
-    would open what it points to)."""
+    would open what it points to). Other reparse points on files (deduplicated files, cloud
+    placeholders) are files and must be probed: a running program on a deduplicated volume is one."""
     body = FUNCS["Get-RemovalList"]
-    assert body.index("Test-IsReparsePoint $Info") < body.index("-is [System.IO.FileInfo]") < body.index("Test-FileInUse")
+    assert body.index("Test-IsLinkItem $Info") < body.index("-is [System.IO.FileInfo]") < body.index("Test-FileInUse")
+    assert "Test-IsReparsePoint" not in body
+    link = FUNCS["Test-IsLinkItem"]
+    assert ".LinkType -eq 'SymbolicLink'" in link and "catch { return $false }" in link
+
+
+def test_value_returning_helpers_never_reach_the_pipeline():
+    """Clear-ReadOnly returns whether it cleared the attribute: a caller that neither assigns nor voids
+    it would put a bool into the op's output."""
+    for name, body in FUNCS.items():
+        for line in body.splitlines():
+            if re.search(r"(?<![\w-])Clear-ReadOnly\b", line) and name != "Clear-ReadOnly":
+                assert re.search(r"(=\s*|\[void\]\()Clear-ReadOnly", line), "%s: %s" % (name, line.strip())
+
+
+def test_read_only_is_cleared_and_set_by_the_shared_helpers():
+    body = FUNCS["Test-FileInUse"]
+    assert "Clear-ReadOnly $Info" in body and "Set-ReadOnly $Path" in body and "SetAttributes" not in body
+    assert "FileAttributes]::Normal" in FUNCS["Clear-ReadOnly"]
 
 
 def test_dangling_links_are_resolved_only_to_drive_paths_and_never_for_unc():
@@ -128,6 +146,8 @@ def test_parent_checks_look_through_a_dangling_junction(op):
     body = FUNCS[op]
     at = body.index("Resolve-DanglingLink")
     assert at < body.index("Test-DriveRoot $resolved") and at < body.index("Assert-NoFileAbove $resolved")
+    # The parents are created from the path resolved once, not resolved again.
+    assert "New-ParentFolders $resolved" in body and body.count("Resolve-DanglingLink") == 1
 
 
 def test_folder_move_reports_a_failed_walk_as_the_rename_error_and_undoes_a_case_rename():
@@ -135,7 +155,10 @@ def test_folder_move_reports_a_failed_walk_as_the_rename_error_and_undoes_a_case
     assert re.search(r"try \{ \$locked = Find-LockedFile \$Src \} catch", mover)
     move = FUNCS["Invoke-OpPathMove"]
     case = move[move.index("if ($same) {"):move.index("} elseif ($isFolder)")]
-    assert "Move-PathItem $info $temp $src" in case[case.index("catch"):]
+    undo = case[case.index("catch"):]
+    assert "Move-PathItem $info $temp $src" in undo
+    # When putting it back fails too, the error says where src is now.
+    assert "' is now ' + $temp" in undo[undo.index("Move-PathItem $info $temp $src"):]
 
 
 @pytest.mark.parametrize("op", ["Invoke-OpPathRemove", "Invoke-OpFileWrite", "Invoke-OpFileDownload"])

@@ -108,11 +108,10 @@ def _timed(text: str, budget: float) -> float:
     lambda n: "a:" * (n // 2),
     lambda n: "a" * (n // 2) + ":" + "b" * (n // 2) + "@" + "c" * 10,
 ], ids=["colons", "ats", "urls", "commas", "scheme", "entries", "bare", "letters", "colons-no-at", "long-user"])
-def test_redaction_is_linear(make):
-    small = min(_timed(make(100_000), 5.0) for _try in range(2))
-    large = _timed(make(1_000_000), 30.0)
-    assert small < 0.5, small  # a 100 KB value in milliseconds
-    assert large < 30 * max(small, 0.002), (small, large)  # x10 the size: about x10 the time, not x100
+def test_redaction_of_a_megabyte_finishes(make):
+    """A quadratic redaction of these 1 MB values takes hours; linear, milliseconds. The budget only
+    catches the first (the speed itself is measured by `make bench`, Controller-side work)."""
+    _timed(make(1_000_000), 30.0)
 
 
 # ---------------------------------------------------------------- go_install URLs

@@ -254,7 +254,7 @@ function Invoke-OpFileDownload {
             Stop-Op 'in_use' ('file.download: ' + $locked + ' is in use by another process (it is open, e.g. the executable of a running service)')
         }
     }
-    $created = New-ParentFolders $dest
+    $created = New-ParentFolders $resolved
     try {
         if ($isWeb) {
             $result = Save-HttpFile $web $shown $dest $user $password $validate ([int]$timeout)

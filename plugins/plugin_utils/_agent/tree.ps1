@@ -86,18 +86,12 @@ function Test-FileInUse {
     # probe and set back (the ops that probe replace, move or delete the file anyway).
     param([string]$Path, $Info = $null)
     if ($null -eq $Info) { $Info = New-Object System.IO.FileInfo($Path) }
-    $attrs = $null
-    try {
-        if (($Info.Attributes -band [System.IO.FileAttributes]::ReadOnly) -ne 0) {
-            $attrs = $Info.Attributes
-            $writable = $attrs -band (-bnot [System.IO.FileAttributes]::ReadOnly)
-            [System.IO.File]::SetAttributes($Path, $writable)
-        }
-    } catch { $attrs = $null }
+    $cleared = $false
+    try { $cleared = Clear-ReadOnly $Info } catch { $cleared = $false }
     try {
         return (Test-OpenForChange $Path)
     } finally {
-        if ($null -ne $attrs) { try { [System.IO.File]::SetAttributes($Path, $attrs) } catch { $null = $_ } }
+        if ($cleared) { try { Set-ReadOnly $Path } catch { $null = $_ } }
     }
 }
 
@@ -141,7 +135,7 @@ function Get-RemovalList {
     # (junctions as links, never followed), probing each file on the way. Returns the first file in
     # use (and stops), or $null when the whole tree can go.
     param([System.IO.FileSystemInfo]$Info, [System.Collections.ArrayList]$List)
-    if (Test-IsReparsePoint $Info) {
+    if (Test-IsLinkItem $Info) {
         # A junction or a symbolic link (to a folder or a file) goes as a link: what it points to is
         # neither probed nor touched.
         [void]$List.Add($Info)
@@ -161,17 +155,39 @@ function Get-RemovalList {
 }
 
 function Clear-ReadOnly {
+    # Clears the read-only attribute; returns whether it was set. A file left with no attribute gets
+    # Normal (SetFileAttributes documents FILE_ATTRIBUTE_NORMAL, not 0, for "no attributes").
     param([System.IO.FileSystemInfo]$Info)
-    if (($Info.Attributes -band [System.IO.FileAttributes]::ReadOnly) -ne 0) {
-        $Info.Attributes = $Info.Attributes -band (-bnot [System.IO.FileAttributes]::ReadOnly)
-    }
+    $attrs = $Info.Attributes
+    if (($attrs -band [System.IO.FileAttributes]::ReadOnly) -eq 0) { return $false }
+    $attrs = $attrs -band (-bnot [System.IO.FileAttributes]::ReadOnly)
+    if ([int]$attrs -eq 0) { $attrs = [System.IO.FileAttributes]::Normal }
+    $Info.Attributes = $attrs
+    return $true
+}
+
+function Set-ReadOnly {
+    param([string]$Path)
+    $fi = New-Object System.IO.FileInfo($Path)
+    $attrs = ($fi.Attributes -bor [System.IO.FileAttributes]::ReadOnly) -band (-bnot [System.IO.FileAttributes]::Normal)
+    $fi.Attributes = $attrs
+}
+
+function Test-IsLinkItem {
+    # A reparse point that is a link (a junction or mount point, a symbolic link): listed as a link,
+    # never probed or followed. Other reparse points on files (deduplicated files, cloud placeholders,
+    # app execution aliases) are files: probed like any other. Only files need the extra Get-Item.
+    param([System.IO.FileSystemInfo]$Info)
+    if (-not (Test-IsReparsePoint $Info)) { return $false }
+    if ($Info -is [System.IO.DirectoryInfo]) { return $true }
+    try { return ((Get-Item -LiteralPath $Info.FullName -Force).LinkType -eq 'SymbolicLink') } catch { return $false }
 }
 
 function Remove-Link {
     # Remove a reparse point itself, never what it points to.
     param([System.IO.FileSystemInfo]$Info)
     if ($Info -is [System.IO.DirectoryInfo]) { [System.IO.Directory]::Delete($Info.FullName, $false) }
-    else { Clear-ReadOnly $Info; [System.IO.File]::Delete($Info.FullName) }
+    else { [void](Clear-ReadOnly $Info); [System.IO.File]::Delete($Info.FullName) }
 }
 
 function Remove-ListedItems {
@@ -180,7 +196,7 @@ function Remove-ListedItems {
     param([System.Collections.ArrayList]$List)
     foreach ($item in $List) {
         if (Test-IsReparsePoint $item) { Remove-Link $item; continue }
-        Clear-ReadOnly $item
+        [void](Clear-ReadOnly $item)
         if ($item -is [System.IO.DirectoryInfo]) { [System.IO.Directory]::Delete($item.FullName, $false) }
         else { [System.IO.File]::Delete($item.FullName) }
     }
@@ -285,9 +301,14 @@ function Invoke-OpPathMove {
         try {
             Move-PathItem $info $temp $dest
         } catch {
-            # Put it back under its old name: a failed case rename leaves src as it was.
+            # Put it back under its old name: a failed case rename leaves src as it was, or says where it is.
             $failure = $_
-            try { Move-PathItem $info $temp $src } catch { $null = $_ }
+            try {
+                Move-PathItem $info $temp $src
+            } catch {
+                $err = Convert-ExceptionToError $failure.Exception
+                Stop-Op $err.kind ('path.move: ' + $err.message + '; putting it back failed too: ' + $src + ' is now ' + $temp)
+            }
             throw $failure.Exception
         }
     } elseif ($isFolder) {
@@ -343,7 +364,7 @@ function Remove-FileQuietly {
     try {
         if ([System.IO.File]::Exists($Path)) {
             $fi = New-Object System.IO.FileInfo($Path)
-            Clear-ReadOnly $fi
+            [void](Clear-ReadOnly $fi)
             [System.IO.File]::Delete($Path)
         }
     } catch { $null = $_ }

@@ -52,12 +52,6 @@ function Get-StoredFilePath {
     return $Path
 }
 
-function Set-ReadOnly {
-    param([string]$Path)
-    $fi = New-Object System.IO.FileInfo($Path)
-    $fi.Attributes = $fi.Attributes -bor [System.IO.FileAttributes]::ReadOnly
-}
-
 function Invoke-OpFileWrite {
     param($OpArgs)
     $path = Get-PathArg $OpArgs 'path' -Required -AllowUnc
@@ -112,7 +106,7 @@ function Invoke-OpFileWrite {
     $cleared = $false
     try {
         # Inside the try: a parent that cannot be created fails with the op's name and error mapping.
-        $created = New-ParentFolders $path
+        $created = New-ParentFolders $resolved
         $fs = New-Object System.IO.FileStream($temp, [System.IO.FileMode]::CreateNew, [System.IO.FileAccess]::Write, [System.IO.FileShare]::None)
         $tempMade = $true
         try {
@@ -125,7 +119,7 @@ function Invoke-OpFileWrite {
             $backup = $folder.TrimEnd('\') + '\~gw' + $tag + '.bak'
             # File.Replace refuses a read-only destination (UnauthorizedAccessException, documented for
             # .NET Framework 4.x): the attribute is cleared for the replace and set again on the new file.
-            if ($readOnly) { Clear-ReadOnly $info; $cleared = $true }
+            if ($readOnly) { $cleared = Clear-ReadOnly $info }
             [System.IO.File]::Replace($temp, $dest, $backup)
             # The new content is in place: what follows cannot fail the op, only be reported.
             $cleared = $false

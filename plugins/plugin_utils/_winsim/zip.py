@@ -41,7 +41,6 @@ from ansible_collections.gowin.server.plugins.plugin_utils._winsim.host import (
     check_name,
 )
 
-UTF8_NAME_FLAG = 0x800  # general purpose bit 11: the name (and comment) are UTF-8
 UNFLAGGED_NAME_ENCODING = "cp437"  # the zip specification's encoding for names without that flag
 LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")  # 30 bytes: signature ... name length, extra length
 LOCAL_HEADER_SIGNATURE = 0x04034B50
