@@ -24,8 +24,8 @@ def dotnet_version(release: int | None) -> str | None:
 
 def build_facts(obs: ip.Observed, root: str) -> dict:
     f = obs.facts
-    active_ok = bool(obs.active) and obs.current.get("type") == "junction"
-    return {
+    active, mismatch = active_version(obs, root)
+    facts = {
         "computer_name": f.get("computer_name"),
         "os_caption": f.get("os_caption"),
         "os_build": f.get("os_build"),
@@ -44,10 +44,29 @@ def build_facts(obs: ip.Observed, root: str) -> dict:
         "install_root": root,
         "install_drive": f.get("drive"),
         "install_drive_free_bytes": f.get("free_bytes"),
-        "toolchains": ip.toolchains_from(obs),
-        "active": obs.active,
-        "active_goroot": wp.join(root, "current") if active_ok else None,
+        "toolchains": [dict(t, active=t["version"] == active) for t in ip.toolchains_from(obs)],
+        "active": active,
+        "active_goroot": wp.join(root, "current") if active else None,
+        "active_mismatch": mismatch,
     }
+    return facts
+
+
+def active_version(obs: ip.Observed, root: str) -> tuple[str | None, dict | None]:
+    """The active version is the one the current junction points to (what GOROOT=<root>\\current runs),
+    when that is a recorded toolchain in root; go_install switches the junction first and records Active
+    second, so after a run that stopped between the two the registry names the previous version. Then
+    (or when they differ in any other way) the second item says what each one holds."""
+    cur = obs.current
+    target = cur.get("target") if cur.get("exists") and cur.get("type") == "junction" else None
+    by_junction = None
+    if isinstance(target, str) and wp.same(wp.parent(target), root):
+        rec = obs.records.get(wp.normalize(target).rsplit("\\", 1)[-1].lower())
+        by_junction = rec.name if rec is not None else None
+    registry = obs.active or None
+    if (by_junction or None) == registry:
+        return registry, None
+    return by_junction, {"registry": registry, "junction": target}
 
 
 class ActionModule(GowinAction):
@@ -55,9 +74,18 @@ class ActionModule(GowinAction):
 
     def execute(self, params: dict, channel: Channel, task_vars: dict) -> dict:
         try:
-            root = wp.check_absolute("install_root", params["install_root"])
+            root = wp.check_absolute("install_root", params["install_root"], strict=True)
         except wp.PathError as err:
             raise ModuleFailure(str(err)) from None
         probe = ip.probe_ops(root, None, False, [])
         obs = ip.observe(probe, channel.run_checked(probe))
-        return {"changed": False, "ansible_facts": {"gowin": build_facts(obs, root)}}
+        facts = build_facts(obs, root)
+        result = {"changed": False, "ansible_facts": {"gowin": facts}}
+        mismatch = facts["active_mismatch"]
+        if mismatch:
+            result["warnings"] = [
+                "%s\\current points to %s but the registry records %s as the active Go version: an activation was "
+                "interrupted or changed by hand; active is what the junction runs, and the next gowin.server.go_install "
+                "run that activates a version sets both" % (root, mismatch["junction"] or "nothing", mismatch["registry"] or "none")
+            ]
+        return result

@@ -19,6 +19,16 @@ from ansible_collections.gowin.server.plugins.plugin_utils import _winpath as wp
 from ansible_collections.gowin.server.plugins.plugin_utils._action import GowinAction, ModuleFailure
 from ansible_collections.gowin.server.plugins.plugin_utils._channel import Channel, OpError
 
+MAX_KEEP = 1000
+MAX_TIMEOUT = 86400
+
+
+def _short(number: int) -> str:
+    """The number, or its size (Python refuses str() of an int of more than 4,300 digits)."""
+    bits = abs(number).bit_length()
+    return str(number) if bits <= 100 else "a number of about %d digits" % (int(bits * 0.30103) + 1)
+
+
 # Characters Windows refuses in account names, plus the backtick.
 _ACCOUNT_INVALID = set('"/[]:;|=,+*?<>`')
 
@@ -62,10 +72,14 @@ class ActionModule(GowinAction):
                     raise src.SourceError("download_on=controller needs an http(s) source; %r is a UNC path the hosts read themselves" % where)
         except (gv.VersionError, wp.PathError, src.SourceError) as err:
             raise ModuleFailure(str(err)) from None
-        if p.get("keep_versions") is not None and p["keep_versions"] < 1:
-            raise ModuleFailure("keep_versions must be a whole number of at least 1, got %r" % p["keep_versions"])
-        if p["timeout"] < 1:
-            raise ModuleFailure("timeout must be a number of seconds of at least 1, got %r" % p["timeout"])
+        for option, needs in (("url", "url"), ("src", "controller")):
+            if p.get(option) is not None and p["source"] != needs:
+                raise ModuleFailure("%s is given but source is %s: %s is used only with source=%s; set source: %s or drop %s"
+                                    % (option, p["source"], option, needs, needs, option))
+        if p.get("keep_versions") is not None and not 1 <= p["keep_versions"] <= MAX_KEEP:
+            raise ModuleFailure("keep_versions must be a whole number from 1 to %d, got %s" % (MAX_KEEP, _short(p["keep_versions"])))
+        if not 1 <= p["timeout"] <= MAX_TIMEOUT:
+            raise ModuleFailure("timeout must be a number of seconds from 1 to %d (a day), got %s" % (MAX_TIMEOUT, _short(p["timeout"])))
         for name in p["read_groups"]:
             if not isinstance(name, str) or not name.strip() or set(name) & _ACCOUNT_INVALID or any(ord(c) < 32 for c in name):
                 raise ModuleFailure(
@@ -75,6 +89,8 @@ class ActionModule(GowinAction):
         user = p.get("url_username")
         if user is not None and (":" in user or any(ord(c) < 32 for c in user)):
             raise ModuleFailure("url_username must not contain ':' or control characters (HTTP basic authentication)")
+        if user is not None and len(user) > 256:
+            raise ModuleFailure("url_username must be at most 256 characters, got %d" % len(user))
         return p
 
     def _credentials(self, p: dict) -> None:

@@ -63,8 +63,17 @@ class ActionModule(GowinAction):
             request = gv.parse_request("version", p["version"]) if p.get("version") is not None else None
             if request is not None and request.kind == "latest":
                 raise gv.VersionError("version must be an exact version (1.22.5) or a minor series (1.22), not latest")
+            # expected values are held to the rules go_env sets them by: a value go_env would refuse can
+            # never be what a host has, and the message should say so, naming the option
+            checked = {option: p.get(option) for option in EXPECT_VARS}
+            checked["goroot"] = p.get("goroot")
+            ep.desired_values(dict(checked, allow_plain_http=True, allow_unknown_goflags=True))
+            for name, value in (p.get("env") or {}).items():
+                if not isinstance(value, (str, int, float, bool)):
+                    raise ModuleFailure("env: the expected value of %s must be a string, number or boolean, got %s"
+                                        % (str(name)[:80], type(value).__name__))
             want = expectations(p)
-        except (wp.PathError, gv.VersionError) as err:
+        except (wp.PathError, gv.VersionError, ge.GoEnvError) as err:
             raise ModuleFailure(str(err)) from None
 
         # the probe of go_env, without what only go_env uses (its goroot is an expectation here, not a root)
@@ -130,7 +139,7 @@ class ActionModule(GowinAction):
         else:
             try:
                 go_env = json.loads(data[1].get("stdout") or "")
-            except ValueError:
+            except (ValueError, RecursionError):
                 go_env = {}
             check("go env -json", isinstance(go_env, dict) and bool(go_env), "valid JSON", (data[1].get("stdout") or "")[:200])
         for name, expected in want.items():
@@ -154,8 +163,11 @@ class ActionModule(GowinAction):
                           stdout=(d.get("stdout") or "")[-500:], stderr=(d.get("stderr") or "")[-500:])
                 elif name == "hello.exe":
                     d = data[offset]
-                    check(name, bool(d.get("exists")) and d.get("pe_machine") == obs.facts.get("arch"),
-                          "a PE image for %s" % obs.facts.get("arch"), d.get("pe_machine") if d.get("exists") else "missing")
+                    # go build makes a program for the toolchain's GOARCH (a 386 toolchain on an amd64 host
+                    # builds 386 programs, which WOW64 runs); the host's own arch only when go env said nothing
+                    want_arch = go_env.get("GOARCH") if isinstance(go_env.get("GOARCH"), str) and go_env.get("GOARCH") else obs.facts.get("arch")
+                    check(name, bool(d.get("exists")) and d.get("pe_machine") == want_arch,
+                          "a PE image for %s" % want_arch, d.get("pe_machine") if d.get("exists") else "missing")
         passed = all(c["pass"] for c in checks)
         result = {
             "changed": False,
@@ -170,5 +182,6 @@ class ActionModule(GowinAction):
             result["skipped_build"] = "check mode writes nothing"
         if not passed and p["fail_on_mismatch"]:
             failed = [c["name"] for c in checks if not c["pass"]]
-            result.update(failed=True, msg="Go verification failed: %s" % ", ".join(failed))
+            what = " (go_exe %s)" % p["go_exe"] if p.get("go_exe") else ""
+            result.update(failed=True, msg="Go verification failed%s: %s" % (what, ", ".join(failed)))
         return result

@@ -142,13 +142,23 @@ ansible_facts:
               status: installed
               active: true
         active:
-          description: The active version, or null.
+          description:
+            - The active version, or null. This is the recorded toolchain the C(current) junction points to, which is
+              what C(GOROOT=<install_root>\current) runs.
           type: str
           returned: always
         active_goroot:
           description: The GOROOT through the C(current) junction, or null.
           type: str
           returned: always
+        active_mismatch:
+          description:
+            - Null when the C(current) junction and the C(Active) registry value agree. Otherwise what each one holds,
+              and the task warns. M(gowin.server.go_install) switches the junction first and records C(Active)
+              second, so a run that stopped between the two leaves the registry naming the previous version.
+          type: dict
+          returned: always
+          sample: {registry: 1.22.5, junction: C:\opt\go\1.22.8}
 round_trips:
   description: How many round trips to the host the task made (each one batch of agent operations).
   returned: always

@@ -47,6 +47,8 @@ options:
         Before Go 1.21 the first release of a series is named C(go1.20), not C(go1.20.0); V(1.20.0) means that
         release, while V(1.20) stays the series (its newest patch release).
       - Must be exact when O(source) is V(url) or V(controller), and when O(state=absent).
+      - Quote it in YAML. Unquoted, V(1.20) is the number 1.2 by the time it reaches the module; a number is refused
+        with a message saying to quote it.
     type: str
     required: true
   state:
@@ -71,8 +73,9 @@ options:
   install_root:
     description:
       - The folder that holds one sub-folder per version, plus the C(current) junction.
-      - An absolute local path. Because it becomes C(GOROOT) and enters C(PATH), folder names may use only letters,
-        digits, spaces and C(. _ - ( \) + @ # ~ ,).
+      - 'An absolute local path. Because it becomes C(GOROOT) and enters C(PATH), folder names may use only letters,
+        digits, spaces, parentheses and C(. _ - + @ # ~ ,) (an allowlist; quotes of any kind, typographic ones included, are
+        refused). Win32 device paths (C(\\?\), C(\\.\)) are refused.'
     type: str
     default: C:\opt\go
   activate:
@@ -104,10 +107,12 @@ options:
   url:
     description:
       - With O(source=url), the zip to install. Either an C(https://) URL or a UNC path (C(\\server\share\go1.22.5.windows-amd64.zip)).
+      - Given with another O(source), the task fails (set O(source=url)).
     type: str
   src:
     description:
       - With O(source=controller), the path of the zip on the controller.
+      - Given with another O(source), the task fails (set O(source=controller)).
     type: path
   download_on:
     description:
@@ -153,7 +158,7 @@ options:
     type: str
   timeout:
     description:
-      - Seconds allowed for each download.
+      - Seconds allowed for each download, from 1 to 86400.
     type: int
     default: 600
   keep_versions:
@@ -161,6 +166,7 @@ options:
       - After installing, keep only this many of the newest versions in O(install_root) that this module installed,
         plus the active one and the one this task asks for, and remove the rest. Folders the module did not install
         are never touched.
+      - A whole number from 1 to 1000.
     type: int
   harden_acl:
     description:

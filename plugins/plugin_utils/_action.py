@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import secrets
 import socket
 import time
@@ -23,9 +24,19 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.errors import UnsupportedError
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.gowin.server.plugins.plugin_utils import _winpath as wp
 from ansible_collections.gowin.server.plugins.plugin_utils._channel import Channel, ChannelError, OpError
 
 _SPEC_KEYS = ("type", "default", "choices", "elements", "aliases", "no_log", "required")
+
+# What no option of any module takes, whatever its type: Windows keeps no string longer than 32,767
+# characters (UNICODE_STRING, environment values, long paths), no NUL inside one, and no unpaired
+# surrogate survives the UTF-8 the channel speaks; no option is a structure nested this deep.
+MAX_TEXT = 32767
+MAX_DEPTH = 16
+# A message quotes at most this much of a value (Ansible's own argument errors quote values whole).
+_LONG_QUOTE = re.compile(r"'([^']{160,})'")
+MAX_MESSAGE = 2000
 
 
 class ModuleFailure(Exception):
@@ -52,6 +63,41 @@ def _options_to_spec(options: dict) -> dict:
     return spec
 
 
+def value_problem(value: t.Any, depth: int = 0) -> str | None:
+    """Why no module takes this value (see MAX_TEXT), or None."""
+    if depth > MAX_DEPTH:
+        return "it is nested more than %d levels deep" % MAX_DEPTH
+    if isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            return "it is %d characters long; Windows takes at most %d" % (len(value), MAX_TEXT)
+        if "\x00" in value:
+            return "it contains a NUL character, which no Windows string can hold"
+        bad = re.search("[\ud800-\udfff]", value)
+        if bad:
+            return ("it contains a lone surrogate (U+%04X at position %d), which is not Unicode text: "
+                    "Windows and Go cannot use it" % (ord(bad.group()), bad.start()))
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = value_problem(key, depth + 1) or value_problem(item, depth + 1)
+            if problem:
+                return problem
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            problem = value_problem(item, depth + 1)
+            if problem:
+                return problem
+    return None
+
+
+def shorten_message(text: str) -> str:
+    """A long value quoted in a message cut to its start and length; the message to MAX_MESSAGE."""
+    text = _LONG_QUOTE.sub(lambda m: "'%s...' (%d characters)" % (m.group(1)[:60], len(m.group(1))), text)
+    if len(text) > MAX_MESSAGE:
+        text = text[:MAX_MESSAGE - 40] + "... (message cut, %d characters)" % len(text)
+    return text
+
+
 class GowinAction(ActionBase):
     """Subclasses set MODULE and implement execute(params, channel, task_vars) -> result dict."""
 
@@ -74,6 +120,17 @@ class GowinAction(ActionBase):
         return spec_from_documentation(stub.DOCUMENTATION)
 
     def validate(self) -> dict:
+        spec = self.argument_spec()
+        for name, value in self._task.args.items():
+            problem = value_problem(value)
+            if problem:
+                raise ModuleFailure("%s: %s" % (name, problem))
+            if isinstance(value, float) and spec.get(name, {}).get("type", "str") == "str":
+                # YAML reads an unquoted 1.20 as the number 1.2: the text the user wrote is gone
+                raise ModuleFailure(
+                    "%s was given the number %r, not text: YAML reads an unquoted value such as 1.20 as the number 1.2; "
+                    "quote it (%s: '%s')" % (name, value, name, value)
+                )
         validator = ArgumentSpecValidator(
             self.argument_spec(),
             mutually_exclusive=self.MUTUALLY_EXCLUSIVE,
@@ -167,9 +224,11 @@ class GowinAction(ActionBase):
             result.update(err.data)
             result.update(failed=True, msg=self._scrub(str(err)))
         except OpError as err:
+            option = self._option_behind(err.op)
             result.update(
                 failed=True,
-                msg=self._scrub("The host refused op %s (%s): %s" % (err.op.get("op"), err.kind, err)),
+                msg=self._scrub("%sThe host refused op %s (%s): %s" % (
+                    option + ": " if option else "", err.op.get("op"), err.kind, err)),
                 error_kind=err.kind,
             )
         except ChannelError as err:
@@ -178,11 +237,25 @@ class GowinAction(ActionBase):
             raise
         return result
 
+    def _option_behind(self, op: dict) -> str | None:
+        """The option whose path the refused op worked on (the longest one the op's path starts with)."""
+        paths = [v for k, v in (op.get("args") or {}).items() if k in ("path", "dest", "target", "src") and isinstance(v, str)]
+        best, size = None, 0
+        for name, value in self._task.args.items():
+            if not isinstance(value, str) or len(value) < 3 or not re.match(r"^(?:[A-Za-z]:|\\\\)", value):
+                continue
+            given = wp.normalize(value).lower()
+            for path in paths:
+                low = path.lower()
+                if (low == given or low.startswith(given + "\\")) and len(given) > size:
+                    best, size = name, len(given)
+        return best
+
     def _scrub(self, text: str) -> str:
         for secret in getattr(self, "_no_log_values", ()):
             if secret:
                 text = text.replace(str(secret), "********")
-        return text
+        return shorten_message(text)
 
     def execute(self, params: dict, channel: Channel, task_vars: dict) -> dict:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -237,7 +237,7 @@ def parse_response(stdout: str, stderr: str, rc: int, expected_hash: str, sent: 
         if line.startswith("{") and line.endswith("}"):
             try:
                 doc = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             break
     if not isinstance(doc, dict) or doc.get("v") != PROTOCOL_VERSION:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 # A number as internal/gover cutInt reads it: decimal digits without an unnecessary leading zero
 # (gover.Parse("1.022") is the zero Version, so 1.022 is not a Go version and must not become 1.22).
-_NUM = r"(?:0|[1-9][0-9]*)"
+# At most 9 digits: Go's own numbers are small, and Python refuses to read an int of thousands of digits.
+_NUM = r"(?:0|[1-9][0-9]{0,8})"
 # go1.22.5, go1.20 (first release of a series before 1.21), go1.23rc1, go1.22beta1, go1
 _RELEASE = re.compile(
     r"^go(?P<major>%s)(?:\.(?P<minor>%s))?(?:\.(?P<patch>%s))?(?:(?P<pre>rc|beta)(?P<pre_num>%s))?$" % ((_NUM,) * 4)
@@ -25,7 +26,7 @@ _REQUEST = re.compile(
 )
 ACCEPTED = (
     "an exact version (1.22.5, go1.22.5, 1.23rc1), a minor series (1.22: its newest stable patch) or latest; "
-    "numbers have no leading zeros"
+    "numbers have no leading zeros and at most 9 digits"
 )
 
 
@@ -169,8 +170,9 @@ def _newest_stable_text(listed: list[tuple[GoVersion, bool]]) -> str:
 def find_file(index: list, version: GoVersion, goos: str, arch: str, kind: str = "archive") -> dict | None:
     for rel in index:
         if isinstance(rel, dict) and rel.get("version") == version.tag:
-            for f in rel.get("files") or []:
-                if f.get("os") == goos and f.get("arch") == arch and f.get("kind") == kind:
+            files = rel.get("files")
+            for f in files if isinstance(files, list) else []:
+                if isinstance(f, dict) and f.get("os") == goos and f.get("arch") == arch and f.get("kind") == kind:
                     return f
     return None
 

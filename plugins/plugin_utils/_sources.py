@@ -304,7 +304,7 @@ def fetch_index(url: str, validate_certs: bool, username: str | None, password: 
         if time.time() - os.path.getmtime(path) < INDEX_CACHE_SECONDS:
             with open(path, "rb") as handle:
                 return json.loads(handle.read())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         pass
     shown = shown_url(url)
     try:
@@ -316,8 +316,12 @@ def fetch_index(url: str, validate_certs: bool, username: str | None, password: 
     except json.JSONDecodeError as err:
         # never quote the content: index_url may name any file on the controller
         raise SourceError("the download index at %s is not JSON (%s at line %d column %d)" % (shown, err.msg, err.lineno, err.colno)) from None
+    except RecursionError:
+        raise SourceError("the download index at %s is nested too deeply to be a Go download index" % shown) from None
     except ValueError:
-        raise SourceError("the download index at %s is not JSON (it is not UTF-8 text)" % shown) from None
+        # not UTF-8, or a number Python will not read (thousands of digits)
+        raise SourceError("the download index at %s is not a JSON document this module reads "
+                          "(not UTF-8 text, or a number of thousands of digits)" % shown) from None
     if not isinstance(index, list):
         raise SourceError("the download index at %s is not a JSON list of releases" % shown)
     _atomic_write(path, body)

@@ -17,10 +17,15 @@ _DRIVE_ABS = re.compile(r"^[A-Za-z]:\\")
 _UNC = re.compile(r"^\\\\[^\\]+\\[^\\]+")
 # Characters Windows itself refuses in a path component.
 _WINDOWS_INVALID = set('<>:"|?*')
-# Characters we refuse in folders that become GOROOT or enter PATH: ';' splits PATH, '%' is
-# expanded in REG_EXPAND_SZ, and the rest break the batch and PowerShell scripts people write
-# around GOROOT. Windows allows some of them; a Go install root does not need them.
-_INSTALL_ROOT_UNSAFE = set("`$;&'\"|<>%!^[]{}=\t\r\n")
+# What folders that become GOROOT or enter PATH may hold (an allowlist): letters and digits of any
+# script, spaces and these marks. Everything else is refused: ';' splits PATH, '%' is expanded in
+# REG_EXPAND_SZ, and quotes (typographic ones too: PowerShell reads U+2018-U+201E as quotes), '$',
+# '`', '&' and the rest break the batch and PowerShell scripts people write around GOROOT.
+_INSTALL_ROOT_MARKS = set(" ._-()+@#~,")
+
+
+def _unsafe_in_install_root(comp: str) -> list[str]:
+    return sorted({c for c in comp if not (c.isalnum() or c in _INSTALL_ROOT_MARKS)})
 
 
 class PathError(ValueError):
@@ -69,11 +74,16 @@ def check_absolute(option: str, value: str, allow_unc: bool = False, strict: boo
     if any(ord(c) < 32 for c in value):
         raise PathError("%s must not contain control characters, got %r" % (option, value))
     path = normalize(value.strip())
+    if path.startswith(("\\\\?\\", "\\\\.\\", "\\??\\")):
+        raise PathError(
+            "%s must be a drive path such as C:\\opt\\go%s, not a Win32 device path (\\\\?\\ or \\\\.\\); got %r"
+            % (option, " or a UNC path \\\\server\\share\\..." if allow_unc else "", value)
+        )
     if not (_DRIVE_ABS.match(path + "\\") or (allow_unc and _UNC.match(path))):
         accepted = "an absolute Windows path such as C:\\opt\\go" + (" or a UNC path \\\\server\\share\\..." if allow_unc else "")
         raise PathError("%s must be %s, got %r" % (option, accepted, value))
     for comp in components(path):
-        bad = sorted(set(comp) & (_INSTALL_ROOT_UNSAFE if strict else _WINDOWS_INVALID))
+        bad = _unsafe_in_install_root(comp) if strict else sorted(set(comp) & _WINDOWS_INVALID)
         if bad:
             rule = "use only letters, digits, spaces and . _ - ( ) + @ # ~ ," if strict else 'not use < > : " | ? *'
             raise PathError(

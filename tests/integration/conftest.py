@@ -128,7 +128,8 @@ class Fleet:
 
     def play(self, tasks: list[dict] | None = None, *, roles: list | None = None, check: bool = False,
              diff: bool = False, extra_vars: dict | None = None, playbook: str | None = None,
-             verbosity: int = 0, env: dict | None = None, allow_warnings: bool = False) -> PlayRun:
+             verbosity: int = 0, env: dict | None = None, allow_warnings: bool = False,
+             extra_vars_file: str | None = None) -> PlayRun:
         """Run a play; its output must hold no [WARNING] unless allow_warnings (a test that expects one
         says so and checks it)."""
         self._n += 1
@@ -151,6 +152,8 @@ class Fleet:
             cmd.append("-" + "v" * verbosity)
         if extra_vars:
             cmd += ["-e", json.dumps(extra_vars)]
+        if extra_vars_file:
+            cmd += ["-e", "@" + extra_vars_file]
         for n in self.hosts:  # each play's round trips are counted from zero
             self.host(n).reset_counters()
         run_env = ansible_env(record)

@@ -265,6 +265,17 @@ def test_verify_after_install_and_env(installed):
     assert not [e for e in listing["entries"] if e["name"].startswith("gowin-verify-")]
 
 
+def test_verify_passes_a_386_toolchain_on_an_amd64_host(host1):
+    """go build with a 386 toolchain makes 386 programs (WOW64 runs them): hello.exe is checked against
+    the toolchain's GOARCH, not the host's arch (it always failed before)."""
+    assert host1.install(version="1.22.5", arch="386").rc == 0
+    ok(env(host1, gotoolchain="local"))
+    r = ok(verify(host1, version="1.22.5"), task="verify")
+    hello = [c for c in r["checks"] if c["name"] == "hello.exe"][0]
+    assert hello["pass"] is True and hello["actual"] == "386", hello
+    assert r["passed"] is True and r["go_version"] == "go version go1.22.5 windows/386"
+
+
 def test_verify_reports_mismatches(installed):
     run = verify(installed, version="1.23", goproxy="https://other.example.com")
     res = run.one("win1", "verify")

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,6 +43,30 @@ def test_go_facts_in_one_round_trip(fleet, mirror):
         assert [t["version"] for t in f["toolchains"]] == ["1.22.5"]
         assert f["toolchains"][0]["sha256"] == mirror.sha("1.22.5") and f["toolchains"][0]["active"] is True
         assert fleet.host(name).counters()["round_trips"] == 1
+
+
+def test_go_facts_active_is_what_the_junction_runs_after_an_interrupted_activation(host1):
+    """go_install switches current first and records Active second: a run that stopped between the two
+    leaves the registry naming the previous version. go_facts reports the junction's and says so."""
+    assert host1.install(version="1.22.5").rc == 0
+    assert host1.install(version="1.22.8").rc == 0
+    h = host1.host("win1")
+    # the state a stop between junction.set and registry.set leaves
+    assert h.execute([{"op": "registry.set", "args": {"path": "HKLM\\SOFTWARE\\GoWin\\Toolchains", "name": "Active",
+                                                      "type": "REG_SZ", "data": "1.22.5"}}])[0]["ok"]
+    run = host1.play([{"name": "facts", "gowin.server.go_facts": {}}], allow_warnings=True)
+    res = run.one("win1", "facts").result
+    f = res["ansible_facts"]["gowin"]
+    assert f["active"] == "1.22.8" and f["active_goroot"] == "C:\\opt\\go\\current"
+    assert f["active_mismatch"] == {"registry": "1.22.5", "junction": "C:\\opt\\go\\1.22.8"}
+    assert [t["version"] for t in f["toolchains"] if t["active"]] == ["1.22.8"]
+    assert any("points to C:\\opt\\go\\1.22.8 but the registry records 1.22.5" in w for w in run.warnings)
+    # the next go_install run that activates the version sets both; then facts agree again, without a warning
+    again = host1.install(version="1.22.8")
+    assert again.rc == 0 and again.one("win1", "install").changed
+    assert reg(h, "HKLM\\SOFTWARE\\GoWin\\Toolchains", "Active") == "1.22.8"
+    f = host1.play([{"name": "facts", "gowin.server.go_facts": {}}]).one("win1", "facts").result["ansible_facts"]["gowin"]
+    assert f["active"] == "1.22.8" and f["active_mismatch"] is None
 
 
 def test_go_facts_in_check_mode_reads_and_changes_nothing(host1):
@@ -79,8 +104,9 @@ def test_site_playbook_converges_then_changes_nothing(fleet, mirror):
     assert second.rc == 0
     for name in fleet.hosts:
         assert not any(r.changed for r in second.of(name))
-        # one per module (go_install, go_env, go_facts) and two for go_verify (read, then run the checks)
-        assert fleet.host(name).counters()["round_trips"] == 5
+        # one per module (go_install, go_env, go_facts), one for go_env's check-mode run that checks the
+        # environment settings before anything changes, and two for go_verify (read, then run the checks)
+        assert fleet.host(name).counters()["round_trips"] == 6
         assert second.one(name, "Verify Go the way a person would after installing it").result["passed"] is True
         assert reg(fleet.host(name), "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Environment",
                    "GOROOT") == "C:\\opt\\go\\current"
@@ -150,6 +176,23 @@ def test_role_refuses_an_unknown_go_env_option_before_touching_hosts(host1, mirr
                      extra_vars=dict(role_vars(mirror), go_toolchain_env={"gopathh": "C:\\gp", "goproxy": "off"}))
     assert run.rc != 0
     assert "gopathh" in run.stdout and "accepted: goroot, gopath" in run.stdout
+    assert host1.host("win1").snapshot() == before
+
+
+@pytest.mark.parametrize("bad, words", [
+    ({"go_toolchain_keep_versions": -1}, "go_toolchain_keep_versions must be a whole number from 0 (keep all) to 1000, got -1"),
+    ({"go_toolchain_keep_versions": 5000}, "go_toolchain_keep_versions must be a whole number from 0 (keep all) to 1000, got 5000"),
+    ({"go_toolchain_timeout": 0}, "go_toolchain_timeout must be a number of seconds from 1 to 86400, got 0"),
+    # a value go_env refuses fails the role before go_install has installed anything
+    ({"go_toolchain_env": {"gopath": "relative\\gp"}}, "gopath: "),
+    ({"go_toolchain_env": {"goproxy": "htps://proxy.example.com"}}, "goproxy: "),
+])
+def test_role_checks_every_part_before_changing_anything(host1, mirror, bad, words):
+    before = host1.host("win1").snapshot()
+    run = host1.play(roles=[{"role": "gowin.server.go_toolchain"}], extra_vars=dict(role_vars(mirror), **bad))
+    assert run.rc != 0
+    assert words in run.stdout, run.stdout[-3000:]
+    assert not run.of("win1", "Install the Go toolchain")
     assert host1.host("win1").snapshot() == before
 
 

@@ -49,9 +49,21 @@ CASES = [
                                     "checksum": "sha256:" + "a" * 64, "download_on": "controller"},
      "download_on=controller needs an http(s) source"),
     ("state-unknown", {"version": "1.22.5", "state": "removed"}, "value of state must be one of: present, absent"),
-    ("keep-zero", {"version": "1.22.5", "keep_versions": 0}, "keep_versions must be a whole number of at least 1"),
+    ("keep-zero", {"version": "1.22.5", "keep_versions": 0}, "keep_versions must be a whole number from 1 to 1000, got 0"),
+    ("keep-huge", {"version": "1.22.5", "keep_versions": 10 ** 40}, "keep_versions must be a whole number from 1 to 1000, got a number of about 41 digits"),
+    ("timeout-huge", {"version": "1.22.5", "timeout": 10 ** 9}, "timeout must be a number of seconds from 1 to 86400"),
+    ("version-float", {"version": 1.2}, "version was given the number 1.2, not text: YAML reads an unquoted value such as 1.20"),
+    ("version-huge-number", {"version": "1." + "9" * 5000}, "at most 9 digits, got '1.99999"),
+    ("version-long-number", {"version": "1.2" + "0" * 20}, "at most 9 digits"),
+    ("url-without-source-url", {"version": "1.22.5", "url": "https://m/go.zip"}, "url is given but source is index"),
+    ("src-without-source-controller", {"version": "1.22.5", "src": "/tmp/go.zip"}, "src is given but source is index"),
+    ("install-root-device", {"version": "1.22.5", "install_root": "\\\\?\\C:\\go"}, "not a Win32 device path"),
+    ("install-root-typographic", {"version": "1.22.5", "install_root": "C:\\opt\\\u201cgo\u201d"},
+     "install_root must use only letters, digits, spaces and . _ - ( ) + @ # ~ , in a folder name"),
+    ("install-root-colon", {"version": "1.22.5", "install_root": "C:\\opt\\go:x"}, "install_root must use only letters"),
+    ("install-root-nul", {"version": "1.22.5", "install_root": "C:\\opt\\go\x00x"}, "install_root: it contains a NUL character"),
     ("keep-text", {"version": "1.22.5", "keep_versions": "two"}, "keep_versions"),
-    ("timeout-negative", {"version": "1.22.5", "timeout": -1}, "timeout must be a number of seconds of at least 1"),
+    ("timeout-negative", {"version": "1.22.5", "timeout": -1}, "timeout must be a number of seconds from 1 to 86400 (a day), got -1"),
     ("activate-not-bool", {"version": "1.22.5", "activate": "maybe"}, "activate"),
     ("validate-certs-not-bool", {"version": "1.22.5", "validate_certs": "sometimes"}, "validate_certs"),
     ("read-groups-meta", {"version": "1.22.5", "read_groups": ["Users; calc"]}, "read_groups entries must be account or group names"),
@@ -100,7 +112,7 @@ def test_go_facts_bad_input(host1):
         {"name": "unknown", "gowin.server.go_facts": {"gather": "all"}, "ignore_errors": True},
     ])
     assert "install_root must be an absolute Windows path" in run.one("win1", "relative").result["msg"]
-    assert "install_root must not use < > : \" | ? * in a folder name" in run.one("win1", "meta").result["msg"]
+    assert "install_root must use only letters, digits, spaces and . _ - ( ) + @ # ~ , in a folder name" in run.one("win1", "meta").result["msg"]
     assert "reserved Windows device name 'PRN'" in run.one("win1", "reserved").result["msg"]
     assert "Unsupported parameters" in run.one("win1", "unknown").result["msg"]
     assert h.snapshot() == before
