@@ -27,7 +27,8 @@ Vector format (one list per family file):
 Placeholders in any string: {root} (scratch folder), {reg} (scratch registry key), {http}, {https},
 {url:FIXTURE}, {zip:NAME} (= {url:zip:NAME}), {sha256:FIXTURE}, {size:FIXTURE} (an integer),
 {x:N} (N x's), {char:HEX} (the UTF-16 code unit U+HEX, e.g. a lone surrogate, which YAML cannot hold),
-{user_sid}, {user_name}, {computer_name} (from host.facts).
+{user_sid}, {user_name}, {computer_name} (from host.facts), {source:a|b|c} (event source names of this vector; {source_upper:X} in upper case;
+removed after it on a real host).
 """
 
 from __future__ import annotations
@@ -416,6 +417,14 @@ class Target:
     def reg(self) -> str:
         return "HKLM\\SOFTWARE\\GoWinContract\\" + self.scratch
 
+    # The event sources a vector may register ({source:a} .. {source:c}), removed after it on a real host.
+    EVENT_SOURCE_TAGS = ("a", "b", "c")
+
+    def event_source(self, tag: str) -> str:
+        if tag not in self.EVENT_SOURCE_TAGS:
+            raise KeyError("unknown placeholder {source:%s} (a, b or c)" % tag)
+        return "gowin-contract-%s-%s" % (self.scratch, tag)
+
     def run(self, ops: list[dict]) -> list[dict]:
         return self.channel.run(ops)
 
@@ -495,7 +504,8 @@ class RealHostTarget(Target):
             os.unlink(handle.name)
 
     def cleanup(self) -> None:
-        self.run([{"op": "path.remove", "args": {"path": self.root}}, {"op": "registry.remove", "args": {"path": self.reg}}])
+        self.run([{"op": "path.remove", "args": {"path": self.root}}, {"op": "registry.remove", "args": {"path": self.reg}}]
+                 + [{"op": "eventlog.remove", "args": {"source": self.event_source(tag)}} for tag in self.EVENT_SOURCE_TAGS])
 
 
 class RealHostPsrpTarget(RealHostTarget):
@@ -574,6 +584,9 @@ def _placeholder(name: str, arg: str | None, target: Target, env: Env) -> str:
         return "x" * int(str(arg))
     if name == "char":
         return chr(int(str(arg), 16))
+    if name in ("source", "source_upper"):
+        source = target.event_source(str(arg))
+        return source.upper() if name == "source_upper" else source
     simple = {
         "root": lambda: target.root,
         "reg": lambda: target.reg,

@@ -94,14 +94,21 @@ def _run(host1, module: str, cases: list, label: str):
         args = dict(BASE[module])
         if module == "go_install":
             args.update(host1.mirror.module_args())
-        # each value reaches the module through a variable, as values from inventories and surveys do
-        args[option] = value if value is SURROGATE_TEMPLATE else "{{ sweep_values[%d] }}" % n
+        # typed values are written into the task (through a template, ansible-core before 2.19 would make
+        # every value a string); a NUL goes in through a variable (JSON carries it), a lone surrogate
+        # through a template (no playbook or vars file can hold one)
+        if value is SURROGATE_TEMPLATE:
+            args[option] = value
+        elif isinstance(value, str) and "\x00" in value:
+            args[option] = "{{ sweep_values[%d] }}" % n
+        else:
+            args[option] = value
         tasks.append({"name": _task_name(n, cases[n]), "gowin.server.%s" % module: args, "ignore_errors": True})
-    # the values go in as JSON extra vars: JSON carries a NUL that YAML files cannot
     values = host1.root / ("sweep-%s-%s.json" % (module, label))
     values.write_text(json.dumps({"sweep_values": [None if v is SURROGATE_TEMPLATE else v for _o, _k, v in cases]}))
     path = host1.root / ("sweep-%s-%s.yml" % (module, label))
-    path.write_text(yaml.safe_dump([{"name": "sweep", "hosts": "all", "gather_facts": False, "tasks": tasks}], sort_keys=False))
+    play = [{"name": "sweep", "hosts": "all", "gather_facts": False, "tasks": tasks}]
+    path.write_text(yaml.safe_dump(play, sort_keys=False, allow_unicode=False, width=160))
     run = host1.play(playbook=str(path), extra_vars_file=str(values), allow_warnings=True)
     assert "Traceback" not in run.stdout + run.stderr, (run.stdout + run.stderr)[-5000:]
     assert run.results, "the play did not run:\n" + (run.stdout + run.stderr)[-3000:]

@@ -60,7 +60,8 @@ def test_go_facts_active_is_what_the_junction_runs_after_an_interrupted_activati
     assert f["active"] == "1.22.8" and f["active_goroot"] == "C:\\opt\\go\\current"
     assert f["active_mismatch"] == {"registry": "1.22.5", "junction": "C:\\opt\\go\\1.22.8"}
     assert [t["version"] for t in f["toolchains"] if t["active"]] == ["1.22.8"]
-    assert any("points to C:\\opt\\go\\1.22.8 but the registry records 1.22.5" in w for w in run.warnings)
+    # the warning (ansible-core before 2.19 wraps warnings at the terminal width: compare without line breaks)
+    assert "points to C:\\opt\\go\\1.22.8 but the registry records 1.22.5" in " ".join((run.stdout + run.stderr).split())
     # the next go_install run that activates the version sets both; then facts agree again, without a warning
     again = host1.install(version="1.22.8")
     assert again.rc == 0 and again.one("win1", "install").changed

@@ -13,6 +13,7 @@ from __future__ import annotations
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.acl import AclOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.download import DownloadOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.env import EnvOps
+from ansible_collections.gowin.server.plugins.plugin_utils._winsim.eventlog import EventlogOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.fs import FsOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.go import GoOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.host import (
@@ -48,5 +49,5 @@ __all__ = [
 ]
 
 
-class WinSimHost(RegistryOps, EnvOps, FsOps, TreeOps, WriteOps, JunctionOps, DownloadOps, ZipOps, AclOps, GoOps, LockOps, HostBase):
+class WinSimHost(RegistryOps, EnvOps, EventlogOps, FsOps, TreeOps, WriteOps, JunctionOps, DownloadOps, ZipOps, AclOps, GoOps, LockOps, HostBase):
     """One simulated host. Every public method is one locked transaction on the state directory."""

@@ -70,6 +70,14 @@ NDP_KEY = "HKLM\\SOFTWARE\\Microsoft\\NET Framework Setup\\NDP\\v4\\Full"
 COMPUTER_NAME_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\ComputerName\\ComputerName"
 SESSION_MANAGER_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Session Manager"
 SERVICES_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Services"
+EVENTLOG_KEY = SERVICES_KEY + "\\EventLog"
+# What EventLog.CreateEventSource writes as EventMessageFile without a message file: the .NET Framework
+# runtime directory's EventLogMessages.dll (64-bit PowerShell runs the 64-bit framework).
+EVENTLOG_MESSAGES_DLL = {
+    arch: "C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\EventLogMessages.dll" for arch in ("amd64", "arm64")
+}
+# The logs every Windows Server has (event sources are registered to one of them).
+BASELINE_EVENT_LOGS = ("Application", "Security", "System")
 # What Windows (and so the agent) looks at to say a reboot is pending.
 REBOOT_MARKER_KEYS = (
     "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Component Based Servicing\\RebootPending",
@@ -947,6 +955,8 @@ class HostBase:
             ]
         for path, name, reg_type, data in values:
             reg.set(path, name, reg_type, data)
+        for log in BASELINE_EVENT_LOGS:
+            reg.ensure(EVENTLOG_KEY + "\\" + log)
         reg.ensure("HKU\\.DEFAULT")
         reg.ensure("HKU\\S-1-5-18")
 
