@@ -37,8 +37,11 @@ function Get-EventSourceArg {
 }
 
 function Find-EventSource {
-    # The source's registration: @{ log; key (subkey path under HKLM); message_file } or $null.
+    # The source's registration: @{ log; source (the key's own spelling); message_file } or $null.
+    # A log that cannot be read is not skipped silently: if the source is not found elsewhere the op
+    # fails access_denied, naming the logs (EventLog.SourceExists throws in that case too).
     param([string]$Source)
+    $unreadable = New-Object System.Collections.Generic.List[string]
     $base = Open-BaseKey 'LocalMachine'
     try {
         $logs = $base.OpenSubKey((Get-EventLogKeyPath), $false)
@@ -46,20 +49,27 @@ function Find-EventSource {
         try {
             foreach ($log in $logs.GetSubKeyNames()) {
                 $logKey = $null
-                try { $logKey = $logs.OpenSubKey($log, $false) } catch { $logKey = $null }
+                try { $logKey = $logs.OpenSubKey($log, $false) } catch { $unreadable.Add($log); continue }
                 if ($null -eq $logKey) { continue }
                 try {
-                    $sourceKey = $logKey.OpenSubKey($Source, $false)
-                    if ($null -eq $sourceKey) { continue }
-                    try {
-                        $file = $sourceKey.GetValue('EventMessageFile', $null, [Microsoft.Win32.RegistryValueOptions]::DoNotExpandEnvironmentNames)
-                        $leaf = $sourceKey.Name.Substring($sourceKey.Name.LastIndexOf('\') + 1)
-                        return @{ log = $log; source = $leaf; message_file = $(if ($null -eq $file) { $null } else { [string]$file }) }
-                    } finally { $sourceKey.Close() }
+                    $names = $null
+                    try { $names = $logKey.GetSubKeyNames() } catch { $unreadable.Add($log); continue }
+                    foreach ($name in $names) {
+                        if (-not [string]::Equals($name, $Source, [System.StringComparison]::OrdinalIgnoreCase)) { continue }
+                        $sourceKey = $logKey.OpenSubKey($name, $false)
+                        if ($null -eq $sourceKey) { continue }
+                        try {
+                            $file = $sourceKey.GetValue('EventMessageFile', $null, [Microsoft.Win32.RegistryValueOptions]::DoNotExpandEnvironmentNames)
+                            return @{ log = $log; source = $name; message_file = $(if ($null -eq $file) { $null } else { [string]$file }) }
+                        } finally { $sourceKey.Close() }
+                    }
                 } finally { $logKey.Close() }
             }
         } finally { $logs.Close() }
     } finally { $base.Close() }
+    if ($unreadable.Count -gt 0) {
+        Stop-Op 'access_denied' ("the event logs " + ($unreadable -join ', ') + " cannot be read, so whether the source '" + $Source + "' is registered there is unknown")
+    }
     return $null
 }
 
@@ -101,7 +111,12 @@ function Invoke-OpEventlogRegister {
     $source = Get-EventSourceArg $OpArgs
     $logArg = Get-StringArg $OpArgs 'log' -Default 'Application'
     $messageFile = Get-StringArg $OpArgs 'message_file'
-    if ($null -ne $messageFile) { $messageFile = Get-PathArg $OpArgs 'message_file' -Required }
+    if ($null -ne $messageFile) {
+        $messageFile = Get-PathArg $OpArgs 'message_file' -Required
+        # CreateEventSource runs it through Path.GetFullPath, which under Windows PowerShell 5.1's legacy
+        # path handling refuses 260 characters and more: both branches refuse it alike
+        if ($messageFile.Length -ge 260) { Stop-Op 'path_too_long' "argument 'message_file' must be under 260 characters (the event log API)" }
+    }
     $log = Get-EventLogName $logArg
     if ($null -eq $log) {
         Stop-Op 'not_found' ("eventlog.register: there is no event log named '" + $logArg + "' (this op never creates a log)")
@@ -120,6 +135,7 @@ function Invoke-OpEventlogRegister {
         $base = Open-BaseKey 'LocalMachine'
         try {
             $key = $base.OpenSubKey((Get-EventLogKeyPath) + '\' + $found.log + '\' + $found.source, $true)
+            if ($null -eq $key) { Stop-Op 'not_found' ("eventlog.register: the source '" + $source + "' was removed meanwhile") }
             try { $key.SetValue('EventMessageFile', $messageFile, [Microsoft.Win32.RegistryValueKind]::ExpandString) } finally { $key.Close() }
         } finally { $base.Close() }
         $result = ConvertTo-EventSourceResult (Find-EventSource $source)

@@ -68,6 +68,8 @@ class EventlogOps:
         source = _source(a)
         wanted_log = a.text("log") or "Application"
         message_file = str(a.path("message_file")) if a.given("message_file") else None
+        if message_file is not None and len(message_file) >= 260:
+            raise OpFailure("path_too_long", "eventlog.register: argument 'message_file' must be under 260 characters (the event log API)")
         log = next((name for name in self._event_logs() if name.lower() == wanted_log.lower()), None)
         if log is None:
             raise OpFailure("not_found", "eventlog.register: there is no event log named '%s' (this op never creates a log)" % wanted_log)
