@@ -25,7 +25,7 @@ def dotnet_version(release: int | None) -> str | None:
 def build_facts(obs: ip.Observed, root: str) -> dict:
     f = obs.facts
     active, mismatch = active_version(obs, root)
-    facts = {
+    return {
         "computer_name": f.get("computer_name"),
         "os_caption": f.get("os_caption"),
         "os_build": f.get("os_build"),
@@ -49,7 +49,6 @@ def build_facts(obs: ip.Observed, root: str) -> dict:
         "active_goroot": wp.join(root, "current") if active else None,
         "active_mismatch": mismatch,
     }
-    return facts
 
 
 def active_version(obs: ip.Observed, root: str) -> tuple[str | None, dict | None]:
@@ -64,7 +63,7 @@ def active_version(obs: ip.Observed, root: str) -> tuple[str | None, dict | None
         rec = obs.records.get(wp.normalize(target).rsplit("\\", 1)[-1].lower())
         by_junction = rec.name if rec is not None else None
     registry = obs.active or None
-    if (by_junction or None) == registry:
+    if by_junction == registry:
         return registry, None
     return by_junction, {"registry": registry, "junction": target}
 

@@ -165,7 +165,8 @@ class ActionModule(GowinAction):
                     d = data[offset]
                     # go build makes a program for the toolchain's GOARCH (a 386 toolchain on an amd64 host
                     # builds 386 programs, which WOW64 runs); the host's own arch only when go env said nothing
-                    want_arch = go_env.get("GOARCH") if isinstance(go_env.get("GOARCH"), str) and go_env.get("GOARCH") else obs.facts.get("arch")
+                    goarch = go_env.get("GOARCH")
+                    want_arch = goarch if isinstance(goarch, str) and goarch else obs.facts.get("arch")
                     check(name, bool(d.get("exists")) and d.get("pe_machine") == want_arch,
                           "a PE image for %s" % want_arch, d.get("pe_machine") if d.get("exists") else "missing")
         passed = all(c["pass"] for c in checks)

@@ -127,12 +127,14 @@ class GowinAction(ActionBase):
                 raise ModuleFailure("%s: %s" % (name, problem))
             if isinstance(value, float) and spec.get(name, {}).get("type", "str") == "str":
                 # YAML reads an unquoted 1.20 as the number 1.2: the text the user wrote is gone
+                # (the value is not quoted: this runs before the task's secrets are known, and a password
+                # option is secret by the plugin's own rules, not by a spec flag)
                 raise ModuleFailure(
-                    "%s was given the number %r, not text: YAML reads an unquoted value such as 1.20 as the number 1.2; "
-                    "quote it (%s: '%s')" % (name, value, name, value)
+                    "%s was given a number, not text: YAML reads an unquoted value such as 1.20 as the number 1.2; "
+                    "quote it" % name
                 )
         validator = ArgumentSpecValidator(
-            self.argument_spec(),
+            spec,
             mutually_exclusive=self.MUTUALLY_EXCLUSIVE,
             required_if=self.REQUIRED_IF,
             required_together=self.REQUIRED_TOGETHER,
@@ -147,7 +149,7 @@ class GowinAction(ActionBase):
                 messages.append(text)
             raise ModuleFailure("; ".join(messages))
         params = outcome.validated_parameters
-        self._no_log_values = {str(params[k]) for k, v in self.argument_spec().items() if v.get("no_log") and params.get(k)}
+        self._no_log_values = {str(params[k]) for k, v in spec.items() if v.get("no_log") and params.get(k)}
         return params
 
     @property

@@ -52,7 +52,7 @@ CASES = [
     ("keep-zero", {"version": "1.22.5", "keep_versions": 0}, "keep_versions must be a whole number from 1 to 1000, got 0"),
     ("keep-huge", {"version": "1.22.5", "keep_versions": 10 ** 40}, "keep_versions must be a whole number from 1 to 1000, got a number of about 41 digits"),
     ("timeout-huge", {"version": "1.22.5", "timeout": 10 ** 9}, "timeout must be a number of seconds from 1 to 86400"),
-    ("version-float", {"version": 1.2}, "version was given the number 1.2, not text: YAML reads an unquoted value such as 1.20"),
+    ("version-float", {"version": 1.2}, "version was given a number, not text: YAML reads an unquoted value such as 1.20"),
     ("version-huge-number", {"version": "1." + "9" * 5000}, "at most 9 digits, got '1.99999"),
     ("version-long-number", {"version": "1.2" + "0" * 20}, "at most 9 digits"),
     ("url-without-source-url", {"version": "1.22.5", "url": "https://m/go.zip"}, "url is given but source is index"),
@@ -116,3 +116,23 @@ def test_go_facts_bad_input(host1):
     assert "reserved Windows device name 'PRN'" in run.one("win1", "reserved").result["msg"]
     assert "Unsupported parameters" in run.one("win1", "unknown").result["msg"]
     assert h.snapshot() == before
+
+
+def test_a_number_given_as_a_password_is_refused_without_quoting_it(host1, mirror):
+    run = host1.play([{"name": "install", "gowin.server.go_install": dict(
+        mirror.module_args(), version="1.22.5", url_username="deploy", url_password=987654.321), "ignore_errors": True}],
+        verbosity=3)
+    res = run.one("win1", "install")
+    assert res.failed and res.result["msg"].startswith("url_password was given a number, not text")
+    assert "987654" not in res.result["msg"]
+
+
+def test_a_path_the_host_refuses_names_the_option_it_came_from(host1):
+    """A 300-character GOCACHE (LongPathsEnabled is 0): the host refuses it; the message names gocache."""
+    long_path = "C:\\" + "\\".join(["d" * 60] * 5)
+    before = host1.host("win1").snapshot()
+    run = host1.play([{"name": "env", "gowin.server.go_env": {"gocache": long_path}, "ignore_errors": True}])
+    res = run.one("win1", "env")
+    assert res.failed and res.result["msg"].startswith("gocache: The host refused op "), res.result["msg"]
+    assert res.result["error_kind"] == "path_too_long"
+    assert host1.host("win1").snapshot() == before
