@@ -28,7 +28,11 @@ Placeholders in any string: {root} (scratch folder), {reg} (scratch registry key
 {url:FIXTURE}, {zip:NAME} (= {url:zip:NAME}), {sha256:FIXTURE}, {size:FIXTURE} (an integer),
 {x:N} (N x's), {char:HEX} (the UTF-16 code unit U+HEX, e.g. a lone surrogate, which YAML cannot hold),
 {user_sid}, {user_name}, {computer_name} (from host.facts), {source:a|b|c} (event source names of this vector; {source_upper:X} in upper case;
-removed after it on a real host).
+removed after it on a real host), {service:a|b|c} (service names of this vector, stopped and removed after it on a real host;
+{service_upper:X} in upper case; {service_sid:X} the service SID of that name, whose user rights are revoked after it), {rule:a|b|c} (firewall rule
+names, removed after it on a real host).
+Fixtures named go:<variant> are real Go builds of tests/fixtures/go (tests/fixtures/build.py); without a Go
+toolchain the vectors that use them are skipped with the reason.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ import datetime
 import functools
 import hashlib
 import http.server
+import importlib.util
 import io
 import ipaddress
 import json
@@ -64,10 +69,15 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.playbook.play_context import PlayContext
 from ansible.plugins.loader import connection_loader
 
-from ansible_collections.gowin.server.plugins.plugin_utils import _channel
+from ansible_collections.gowin.server.plugins.plugin_utils import _channel, _winsvc
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim import ERROR_KINDS, OPS, WinSimHost
 
 HERE = Path(__file__).resolve().parent
+_build_spec = importlib.util.spec_from_file_location("gowin_fixture_build", HERE.parent / "fixtures" / "build.py")
+fixture_build = importlib.util.module_from_spec(_build_spec)
+_build_spec.loader.exec_module(fixture_build)
+# The Go builds the vectors use (go:<variant>); the reason they are missing, if they are.
+GO_FIXTURES = ("svcnative-amd64", "svcnative-arm64", "consolehttp-amd64", "svcnative-hang-amd64", "svcnative-exit-amd64")
 VECTOR_DIR = HERE / "vectors"
 PROTOCOL_DOC = HERE.parent.parent / "docs" / "agent-protocol.md"
 # The op families the agent ships (plugins/plugin_utils/_agent/<family>.ps1): one vector file each.
@@ -180,7 +190,21 @@ def fixture_bytes(pe_image: t.Callable[[str], bytes], zip_bytes: t.Callable[[dic
         "bin:chunky": CHUNKY,
         "zip:chunky": zip_bytes({"big.bin": CHUNKY, "empty.txt": b"", "small.txt": b"small\n"}),
     }
+    fixtures.update(go_fixtures())
     return fixtures
+
+
+GO_MISSING: list[str] = []
+
+
+def go_fixtures() -> dict[str, bytes]:
+    """go:<variant> -> the bytes of that real Go build; none (and GO_MISSING says why) without Go."""
+    try:
+        go = fixture_build.go_binary()
+        return {"go:" + name: Path(fixture_build.build(name, go)).read_bytes() for name in GO_FIXTURES}
+    except fixture_build.GoMissing as e:
+        GO_MISSING.append(str(e))
+        return {}
 
 
 # 2.5 MiB that deflate cannot shrink: more than one of the agent's (and winsim's) 1 MiB copy buffers.
@@ -425,6 +449,22 @@ class Target:
             raise KeyError("unknown placeholder {source:%s} (a, b or c)" % tag)
         return "gowin-contract-%s-%s" % (self.scratch, tag)
 
+    # The services a vector may register ({service:a} .. {service:c}), stopped and removed after it on a real host.
+    SERVICE_TAGS = ("a", "b", "c")
+
+    def service(self, tag: str) -> str:
+        if tag not in self.SERVICE_TAGS:
+            raise KeyError("unknown placeholder {service:%s} (a, b or c)" % tag)
+        return "gowin-contract-%s-svc-%s" % (self.scratch, tag)
+
+    # The firewall rules a vector may create ({rule:a} .. {rule:c}), removed after it on a real host.
+    RULE_TAGS = ("a", "b", "c")
+
+    def rule(self, tag: str) -> str:
+        if tag not in self.RULE_TAGS:
+            raise KeyError("unknown placeholder {rule:%s} (a, b or c)" % tag)
+        return "gowin-contract-%s-fw-%s" % (self.scratch, tag)
+
     def run(self, ops: list[dict]) -> list[dict]:
         return self.channel.run(ops)
 
@@ -504,8 +544,14 @@ class RealHostTarget(Target):
             os.unlink(handle.name)
 
     def cleanup(self) -> None:
+        for tag in reversed(self.SERVICE_TAGS):  # dependents (b) before what they need (a); one round trip each: a batch stops at its first failure
+            name = self.service(tag)
+            self.run([{"op": "service.stop", "args": {"name": name, "timeout_s": 10}}])
+            self.run([{"op": "service.remove", "args": {"name": name}}])
+            self.run([{"op": "policy.user_right", "args": {"right": "SeServiceLogonRight", "sid": _winsvc.service_sid(name), "grant": False}}])
         self.run([{"op": "path.remove", "args": {"path": self.root}}, {"op": "registry.remove", "args": {"path": self.reg}}]
-                 + [{"op": "eventlog.remove", "args": {"source": self.event_source(tag)}} for tag in self.EVENT_SOURCE_TAGS])
+                 + [{"op": "eventlog.remove", "args": {"source": self.event_source(tag)}} for tag in self.EVENT_SOURCE_TAGS]
+                 + [{"op": "firewall.remove", "args": {"name": self.rule(tag)}} for tag in self.RULE_TAGS])
 
 
 class RealHostPsrpTarget(RealHostTarget):
@@ -587,6 +633,11 @@ def _placeholder(name: str, arg: str | None, target: Target, env: Env) -> str:
     if name in ("source", "source_upper"):
         source = target.event_source(str(arg))
         return source.upper() if name == "source_upper" else source
+    if name == "rule":
+        return target.rule(str(arg))
+    if name in ("service", "service_upper", "service_sid"):
+        service = target.service(str(arg))
+        return {"service": service, "service_upper": service.upper(), "service_sid": _winsvc.service_sid(service)}[name]
     simple = {
         "root": lambda: target.root,
         "reg": lambda: target.reg,
@@ -639,7 +690,14 @@ def match(actual: t.Any, expected: t.Any, where: str) -> None:
 
 
 def _secrets(ops: list[dict]) -> list[str]:
-    return [str(op["args"]["password"]) for op in ops if isinstance(op.get("args"), dict) and op["args"].get("password")]
+    found = []
+    for op in ops:
+        args = op.get("args") if isinstance(op.get("args"), dict) else {}
+        if args.get("password"):
+            found.append(str(args["password"]))
+        if isinstance(args.get("secret_environment"), dict):
+            found += [str(v) for v in args["secret_environment"].values() if v]
+    return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -649,6 +707,8 @@ def _secrets(ops: list[dict]) -> list[str]:
 def _setup(target: Target, vector: Vector, env: Env) -> None:
     for step in expand(vector.spec.get("setup") or [], target, env):
         if "put" in step:
+            if "fixture" in step and step["fixture"] not in env.fixtures and step["fixture"].startswith("go:"):
+                pytest.skip("the vector needs the Go build %s: %s" % (step["fixture"], "; ".join(GO_MISSING) or "not built"))
             data = step["text"].encode("utf-8") if "text" in step else env.fixtures[step["fixture"]]
             target.put(step["put"], data)
             continue
@@ -744,7 +804,7 @@ def test_vector_real_host(vector: Vector, mode: str, agent_path: str, env: Env, 
 
 @functools.lru_cache(maxsize=None)
 def documented_ops() -> tuple[str, ...]:
-    return tuple(re.findall(r"^### ([a-z]+\.[a-z]+)\s*$", PROTOCOL_DOC.read_text(encoding="utf-8"), re.M))
+    return tuple(re.findall(r"^### ([a-z]+\.[a-z_]+)\s*$", PROTOCOL_DOC.read_text(encoding="utf-8"), re.M))
 
 
 def test_every_family_has_a_vector_file() -> None:

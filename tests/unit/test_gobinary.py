@@ -10,6 +10,7 @@ toolchain the tests that need them are skipped with the reason. Build info is co
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import random
 import struct
@@ -70,8 +71,7 @@ def go_version_m(go: str, path: str) -> dict:
         elif word == "build":
             key, _sep, value = cols[1].partition("=")
             if value.startswith('"'):
-                assert "\\" not in value, "test parser only handles plain quoted values"
-                value = value[1:-1]
+                value = json.loads(value)  # strconv.Quote of ASCII text reads back as a JSON string
             res["settings"][key] = value
     return res
 

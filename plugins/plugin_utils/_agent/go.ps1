@@ -85,6 +85,36 @@ function Stop-ProcessTree {
     }
 }
 
+function Invoke-NativeTool {
+    # Run a tool of System32 (sc.exe, secedit.exe, ...) with an argument list quoted by
+    # ConvertTo-CommandLine, its output captured; returns @{ rc; output }. No shell reads the arguments.
+    # Used by the service and policy families (they require this one).
+    param([string]$Tool, $ArgList, [int]$TimeoutMs = 60000)
+    $psi = New-Object System.Diagnostics.ProcessStartInfo
+    $psi.FileName = [System.IO.Path]::Combine([System.Environment]::SystemDirectory, $Tool)
+    $psi.Arguments = ConvertTo-CommandLine $ArgList
+    $psi.UseShellExecute = $false
+    $psi.CreateNoWindow = $true
+    $psi.RedirectStandardInput = $true
+    $psi.RedirectStandardOutput = $true
+    $psi.RedirectStandardError = $true
+    $proc = [System.Diagnostics.Process]::Start($psi)
+    try {
+        $proc.StandardInput.Close()
+        $outTask = $proc.StandardOutput.ReadToEndAsync()
+        $errTask = $proc.StandardError.ReadToEndAsync()
+        if (-not $proc.WaitForExit($TimeoutMs)) {
+            Stop-ProcessTree $proc
+            Stop-Op 'internal' ($Tool + ' did not finish within ' + ($TimeoutMs / 1000) + ' seconds')
+        }
+        $proc.WaitForExit()
+        $out = ($outTask.Result + $errTask.Result).Trim()
+        return @{ rc = [int]$proc.ExitCode; output = $out }
+    } finally {
+        $proc.Dispose()
+    }
+}
+
 function Invoke-OpGoRun {
     param($OpArgs)
     $exe = Get-PathArg $OpArgs 'exe' -Required -AllowUnc

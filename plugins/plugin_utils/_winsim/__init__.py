@@ -14,6 +14,7 @@ from ansible_collections.gowin.server.plugins.plugin_utils._winsim.acl import Ac
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.download import DownloadOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.env import EnvOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.eventlog import EventlogOps
+from ansible_collections.gowin.server.plugins.plugin_utils._winsim.firewall import FirewallOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.fs import FsOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.go import GoOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.host import (
@@ -36,7 +37,9 @@ from ansible_collections.gowin.server.plugins.plugin_utils._winsim.host import (
 )
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.junction import JunctionOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.lock import LockOps
+from ansible_collections.gowin.server.plugins.plugin_utils._winsim.policy import PolicyOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.registry import RegistryOps
+from ansible_collections.gowin.server.plugins.plugin_utils._winsim.service import ServiceOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.tree import TreeOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.write import WriteOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.zip import ZipOps
@@ -49,5 +52,6 @@ __all__ = [
 ]
 
 
-class WinSimHost(RegistryOps, EnvOps, EventlogOps, FsOps, TreeOps, WriteOps, JunctionOps, DownloadOps, ZipOps, AclOps, GoOps, LockOps, HostBase):
+class WinSimHost(RegistryOps, EnvOps, EventlogOps, ServiceOps, PolicyOps, FirewallOps, FsOps, TreeOps, WriteOps, JunctionOps,
+                 DownloadOps, ZipOps, AclOps, GoOps, LockOps, HostBase):
     """One simulated host. Every public method is one locked transaction on the state directory."""

@@ -56,10 +56,11 @@ WRITE_DATA_APPEND_DATA = 6
 ERROR_KINDS = (
     "bad_args", "not_found", "exists", "access_denied", "in_use", "path_too_long", "disk_full",
     "checksum_mismatch", "verify_failed", "corrupt_archive", "download_failed", "identity_not_found",
-    "identity_lookup_failed", "exec_failed", "unsupported", "busy", "conflict", "internal",
+    "identity_lookup_failed", "exec_failed", "unsupported", "busy", "conflict", "service_failed", "timeout", "internal",
 )
 REG_TYPES = ("REG_SZ", "REG_EXPAND_SZ", "REG_DWORD", "REG_QWORD", "REG_MULTI_SZ", "REG_BINARY")
 SECRET_ARGS = frozenset({"password"})
+SECRET_MAP_ARGS = frozenset({"secret_environment"})  # mappings whose values are secret
 SECRET_MASK = "********"
 
 ENV_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Environment"
@@ -898,6 +899,23 @@ class HostBase:
             "drives": {"C": {"free_bytes": INITIAL_FREE_BYTES}},
             "pending_reboot": [],
             "notifications": 0,
+            # The SCM's run states (service.py): the baseline's automatic services are running.
+            "services": {
+                "eventlog": {"state": "running", "pid": 1388, "exit_code": 0},
+                "winrm": {"state": "running", "pid": 2216, "exit_code": 0},
+            },
+            # Local user rights (policy.py): who holds each right, as secedit exports them.
+            "rights": {"SeServiceLogonRight": ["*S-1-5-80-0"]},
+            "policy_rights": [],
+            # The firewall rule store (firewall.py), as Windows reports rules.
+            "firewall": {
+                "winrm-http-in-tcp": {
+                    "name": "WINRM-HTTP-In-TCP", "display_name": "Windows Remote Management (HTTP-In)",
+                    "description": "Inbound rule for Windows Remote Management via WS-Management. [TCP 5985]",
+                    "direction": "inbound", "action": "allow", "enabled": True, "protocol": "tcp", "local_ports": ["5985"],
+                    "remote_addresses": [], "profiles": ["domain", "private"], "program": "System", "service": None,
+                },
+            },
         }
         reg = self.registry
         exp, sz, dword = "REG_EXPAND_SZ", "REG_SZ", "REG_DWORD"
@@ -1366,6 +1384,9 @@ class HostBase:
             raw = item.get("args")
             if isinstance(raw, dict):
                 secrets = [str(raw[k]) for k in SECRET_ARGS if raw.get(k)]
+                for k in SECRET_MAP_ARGS:
+                    if isinstance(raw.get(k), dict):
+                        secrets += [str(v) for v in raw[k].values() if v]
             fault = self._take_fault(lambda f: f["fault"] == "fail_op" and f["op"] == name)
             if fault is not None:
                 raise OpFailure(fault["kind"], fault.get("message") or "injected fault (winsim fail_op)")
