@@ -20,7 +20,7 @@ Vector format (one list per family file):
   expect:  {ok: true, data: {...}} | {ok: false, error: {kind: K, message_contains: [..]}} | {connection_failure: true}
            dicts match as subsets; lists match element by element and must have the same length;
            "<any>", "<absent>", "<int>", "<bool>", "<str>", "<sid>", "<sha256>" match by kind;
-           "<exact>": true in a dict forbids extra keys
+           "<exact>": true in a dict forbids extra keys; {"<contains>": [...]} is a list holding at least those items
   then:    [{op, args, expect}]    checks of the resulting state, each its own round trip
   state_unchanged: true            (winsim) the host's snapshot is byte-for-byte the same after the op
 
@@ -664,6 +664,11 @@ def match(actual: t.Any, expected: t.Any, where: str) -> None:
     """Assert `actual` matches `expected` (see the module docstring for the rules)."""
     if isinstance(expected, str) and expected in _KINDS:
         assert _KINDS[expected](actual), "%s: %r is not %s" % (where, actual, expected)
+        return
+    if isinstance(expected, dict) and list(expected) == ["<contains>"]:
+        assert isinstance(actual, list), "%s: expected a list, got %r" % (where, actual)
+        for want in expected["<contains>"]:
+            assert want in actual, "%s: %r is not in %r" % (where, want, actual)
         return
     if isinstance(expected, dict):
         assert isinstance(actual, dict), "%s: expected an object, got %r" % (where, actual)

@@ -66,10 +66,18 @@ function Invoke-OpPolicyUserRight {
     param($OpArgs)
     $right = Get-StringArg $OpArgs 'right' -Required
     if ($right -cnotmatch '^Se[A-Za-z]{1,60}(Right|Privilege)$') { Stop-Op 'bad_args' "argument 'right' must be a user right constant such as SeServiceLogonRight" }
-    $sid = Get-StringArg $OpArgs 'sid' -Required
-    if ($sid -notmatch '^S-1-\d+(-\d+)+$') { Stop-Op 'bad_args' "argument 'sid' must be a SID (S-1-...)" }
     $grant = $null
     if (Test-Arg $OpArgs 'grant') { $grant = Get-BoolArg $OpArgs 'grant' $false }
+    if (-not (Test-Arg $OpArgs 'sid') -and $null -eq $grant) {
+        # No sid: every holder, as secedit exports them (SIDs without their '*', unmapped names as they are).
+        $list = New-Object System.Collections.ArrayList
+        foreach ($e in (Read-UserRight $right)) {
+            if ($e.StartsWith('*')) { [void]$list.Add($e.Substring(1)) } else { [void]$list.Add($e) }
+        }
+        return [ordered]@{ holders = @($list); changed = $false; policy_owned = (Test-PolicyOwnsRight $right) }
+    }
+    $sid = Get-StringArg $OpArgs 'sid' -Required
+    if ($sid -notmatch '^S-1-\d+(-\d+)+$') { Stop-Op 'bad_args' "argument 'sid' must be a SID (S-1-...)" }
     $entries = Read-UserRight $right
     $has = Test-HoldsSid $entries $sid
     $owned = Test-PolicyOwnsRight $right

@@ -28,12 +28,15 @@ class PolicyOps:
         right = a.need_text("right")
         if not _RIGHT.match(right):
             a.fail("right", "must be a user right constant such as SeServiceLogonRight")
-        sid = a.need_text("sid")
-        if not _SID.match(sid):
-            a.fail("sid", "must be a SID (S-1-...)")
         grant = a.flag("grant", False) if a.given("grant") else None
         rights = self._state.setdefault("rights", {})
         holders = rights.get(right, [])
+        if not a.given("sid") and grant is None:
+            return {"holders": [h[1:] if h.startswith("*") else h for h in holders], "changed": False,
+                    "policy_owned": right in self._state.get("policy_rights", [])}
+        sid = a.need_text("sid")
+        if not _SID.match(sid):
+            a.fail("sid", "must be a SID (S-1-...)")
         has = ("*" + sid).lower() in [h.lower() for h in holders]
         owned = right in self._state.get("policy_rights", [])
         if grant is None or grant == has:
