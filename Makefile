@@ -127,7 +127,7 @@ go-toolchain:
 contract: venv collection
 	$(call pytest_in,tests/contract)
 
-integration: venv collection
+integration: venv collection go-toolchain
 	$(call pytest_in,tests/integration)
 
 # Molecule 26 finds collection scenarios (extensions/molecule/<name>/molecule.yml) only when run
@@ -209,7 +209,7 @@ changelog-lint: venv
 demo: venv collection
 	$(RUN_ENV) $(VBIN)/python tools/demo.py
 
-bench: venv collection
+bench: venv collection go-toolchain
 	$(RUN_ENV) $(VBIN)/python tools/bench.py
 
 clean:

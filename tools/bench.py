@@ -53,6 +53,31 @@ MODULE_TASKS: list[tuple[str, str]] = [
 # the request; tools/bench.py of that commit measured 38.7 KiB sent per round trip for the role.
 BEFORE_AGENT_PACKED = 36348
 
+# win_service_go on one fresh host: a real Go service build (tests/fixtures/build.py) registered with an
+# environment, a secret, and a firewall rule, then the same task again. {src} is the build's path.
+SERVICE_TASK = ("gowin.server.win_service_go:\n        name: orders-api\n        src: {src}\n"
+                "        args: [--config, 'C:\\ProgramData\\orders-api\\config.yaml']\n"
+                "        environment: {{GOMAXPROCS: '4', GOMEMLIMIT: 2GiB}}\n"
+                "        secret_environment: {{DB_PASS: bench-secret}}\n"
+                "        firewall: {{port: 8443, remote_addresses: [10.0.0.0/8]}}")
+# The same service as stock tasks (ESTIMATE, one round trip per task run or loop item): (task, module,
+# first run, no-change run, note). None of them reads the binary, so a console program is registered and
+# fails with 1053 at its first start.
+SERVICE_COMPARISON: list[tuple[str, str, int, int, str]] = [
+    ("Release, log and data folders", "ansible.windows.win_file, loop of 3", 3, 3, ""),
+    ("Copy the binary", "ansible.windows.win_copy", 1, 1, "no PE, arch or SCM check"),
+    ("Inheritance off on the three folders", "ansible.windows.win_acl_inheritance, loop of 3", 3, 3, ""),
+    ("Service SID, Administrators, SYSTEM on each folder", "ansible.windows.win_acl, loop of 9", 9, 9,
+     "the service SID by name, resolvable only once the service exists"),
+    ("Register: image path, account, start mode", "ansible.windows.win_service", 1, 1, ""),
+    ("Recovery actions", "community.windows.win_service_recovery", 1, 1, ""),
+    ("Per-service environment", "ansible.windows.win_regedit (REG_MULTI_SZ)", 1, 1, "secret values readable in the diff"),
+    ("Log on as a service", "ansible.windows.win_user_right", 1, 1, ""),
+    ("Event source", "community.windows.win_eventlog", 1, 1, ""),
+    ("Firewall rule", "community.windows.win_firewall_rule", 1, 1, ""),
+    ("Restart when the binary or environment changed", "ansible.windows.win_service (handler)", 1, 0, ""),
+]
+
 # What the role does (gowin.server.go_install with its defaults, then gowin.server.go_facts), as a
 # role composed of stock module tasks: resolve the version from the index, download with a SHA-256
 # check, extract, check VERSION and the PE machine of go.exe, move into place, run go version and
@@ -196,6 +221,20 @@ def module_table(modules: list[dict]) -> list[str]:
     return lines
 
 
+def service_binary() -> str | None:
+    """The svcnative Go build for windows/amd64 (tests/fixtures/build.py), or None without Go."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gowin_fixture_build", os.path.join(REPO, "tests", "fixtures", "build.py"))
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    try:
+        return build.build("svcnative-amd64", build.go_binary())
+    except build.GoMissing as err:
+        print("bench: %s; win_service_go is not measured" % err, file=sys.stderr)
+        return None
+
+
 def measure_modules(playbook_bin: str, workdir: str, state_dir: str, base: str, WinSimHost: type) -> list[dict]:
     """Each module alone on one fresh host (first run, then no change): round trips and bytes sent."""
     from ansible_collections.gowin.server.plugins.plugin_utils import _channel
@@ -207,7 +246,11 @@ def measure_modules(playbook_bin: str, workdir: str, state_dir: str, base: str, 
     demo.write_inventory(inventory, {name: {}}, group_vars)
     files = _channel.load_agent_files()
     out = []
-    for module, task in MODULE_TASKS:
+    tasks = list(MODULE_TASKS)
+    binary = service_binary()
+    if binary:
+        tasks.append(("win_service_go", SERVICE_TASK.format(src=binary)))
+    for module, task in tasks:
         playbook = os.path.join(workdir, "module-%s.yml" % module)
         with open(playbook, "w", encoding="utf-8") as handle:
             handle.write("- hosts: all\n  gather_facts: false\n  tasks:\n    - name: %s\n      %s\n" % (module, task))
@@ -333,6 +376,20 @@ def render(runs: list[dict], args: argparse.Namespace, ansible_version: str, mod
             "",
         ]
         out += module_table(modules)
+    service = [m for m in modules or [] if m["module"] == "win_service_go"]
+    if service:
+        first = sum(row[2] for row in SERVICE_COMPARISON)
+        again = sum(row[3] for row in SERVICE_COMPARISON)
+        out += ["", "## win_service_go compared with stock tasks (estimate)", "",
+                "One service (binary, environment with a secret, firewall rule), first run and no-change run. The stock "
+                "column is an **estimate** counted task by task as above; the win_service_go column is measured.", "",
+                "| task | module | first run | no-change run | note |", "| --- | --- | ---: | ---: | --- |"]
+        for task, module, a, b, note in SERVICE_COMPARISON:
+            module = re.sub(r"\b([a-z_]+\.[a-z_]+\.[a-z_0-9]+)\b", r"`\1`", module)
+            out.append("| %s | %s | %d | %d | %s |" % (task, module, a, b, note))
+        out.append("| **total (estimate)** | | **%d** | **%d** | |" % (first, again))
+        out.append("| **gowin.server.win_service_go (measured)** | | **%d** | **%d** | |"
+                   % (service[0]["round_trips"], service[-1]["round_trips"]))
     if controller:
         out += ["", "## Controller-side work", "", "Best of three runs on the controller (no host involved).", "",
                 "| work | goal | measured |", "|---|---|---|"]

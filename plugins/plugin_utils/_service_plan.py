@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from ansible_collections.gowin.server.plugins.plugin_utils._winsvc import command_line, service_sid
 
 __all__ = [
-    "Account", "ServiceError", "account_of", "config_changes", "env_digest", "environment_of", "firewall_differs",
-    "firewall_rule", "image_path", "recovery_of", "release_folder", "check_service_name",
+    "Account", "ServiceError", "account_of", "acl_differs", "binary_view", "check_binary", "check_service_name", "config_changes",
+    "env_digest", "environment_of", "firewall_differs", "firewall_rule", "folder_aces", "image_path", "recovery_of",
+    "release_folder", "token_sids", "unreadable_parent",
 ]
 
 DEFAULT_RECOVERY = [{"type": "restart", "delay_ms": 5000}, {"type": "restart", "delay_ms": 30000},
@@ -123,11 +124,13 @@ def environment_of(plain: dict | None, secret: dict | None) -> tuple[dict[str, s
         checked = {}
         for name, value in values.items():
             if not isinstance(name, str) or not _ENV_NAME.match(name):
-                raise ServiceError("%s names must be 1 to 255 printable ASCII characters without '=' or spaces" % option)
+                raise ServiceError("%s names must be 1 to 255 printable ASCII characters without '=' or spaces, got %r"
+                                   % (option, name if isinstance(name, str) else type(name).__name__))
             if not isinstance(value, str):
-                raise ServiceError("%s values must be strings; quote numbers and booleans (GOMAXPROCS: '4')" % option)
+                raise ServiceError("%s values must be strings; quote numbers and booleans (GOMAXPROCS: '4'); %s is not"
+                                   % (option, name))
             if "\0" in value:
-                raise ServiceError("%s values must not contain NUL" % option)
+                raise ServiceError("%s values must not contain NUL (the value of %s does)" % (option, name))
             if name.upper() in seen:
                 raise ServiceError("%s names %s, which %s has too (names are case-insensitive)" % (option, name, seen[name.upper()]))
             seen[name.upper()] = option
@@ -141,12 +144,25 @@ def env_digest(key: bytes, value: str) -> str:
     return hmac.new(key, hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest(), hashlib.sha256).hexdigest()
 
 
+def _known_keys(option: str, given: dict, known: tuple[str, ...]) -> None:
+    unknown = sorted(str(k) for k in given if k not in known)
+    if unknown:
+        word = "key" if len(unknown) == 1 else "keys"
+        raise ServiceError("%s has no %s %s; it accepts %s" % (option, word, ", ".join(unknown), ", ".join(known)))
+
+
 def recovery_of(recovery: dict | None, allow_reboot_action: bool) -> dict:
     recovery = dict(recovery or {})
+    _known_keys("recovery", recovery, ("actions", "reset_after_s", "on_non_crash_failure", "command"))
     actions = recovery.get("actions")
     actions = DEFAULT_RECOVERY if actions is None else actions
     checked = []
+    if not isinstance(actions, list):
+        raise ServiceError("recovery actions must be a list of {type, delay_ms}")
     for action in actions:
+        if not isinstance(action, dict):
+            raise ServiceError("recovery actions must be a list of {type, delay_ms}, got an entry %r" % (action,))
+        _known_keys("recovery actions entry", action, ("type", "delay_ms"))
         kind = action.get("type")
         if kind not in ("restart", "run", "none", "reboot"):
             raise ServiceError("recovery actions type must be restart, run or none (reboot with allow_reboot_action: true)")
@@ -264,6 +280,7 @@ def _meaning(address: str) -> str:
 
 def firewall_rule(name: str, firewall: dict, program: str, display_name: str) -> dict:
     """The firewall.set arguments of the rule the module owns (gowin-<name>)."""
+    _known_keys("firewall", firewall, ("port", "protocol", "profiles", "remote_addresses"))
     protocol = (firewall.get("protocol") or "tcp").lower()
     if protocol not in ("tcp", "udp"):
         raise ServiceError("firewall protocol must be tcp or udp")
@@ -295,3 +312,148 @@ def firewall_differs(current: dict, desired: dict) -> bool:
     if sorted(current.get("profiles") or ["any"]) != sorted(desired["profiles"]):
         return True
     return sorted(_meaning(a) for a in current.get("remote_addresses") or []) != sorted(_meaning(a) for a in desired["remote_addresses"])
+
+
+# ---- the binary -----------------------------------------------------------------------------
+
+XSYS_FIXED = "v0.0.0-20211216021012-1d35b9e2eb4e"  # golang/go#44921: svc.Run as a non-LocalSystem account
+
+
+def _xsys_older(version: str) -> bool:
+    """Whether an x/sys module version is older than XSYS_FIXED (pseudo-versions compare by their time)."""
+    m = re.match(r"^v(\d+)\.(\d+)\.(\d+)(?:-(?:[0-9A-Za-z.]+\.)?(\d{14})-[0-9a-f]+)?", version or "")
+    if not m:
+        return False
+    major, minor, patch, stamp = int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4)
+    if (major, minor, patch) != (0, 0, 0):
+        return False  # every tagged x/sys release (v0.1.0, 2022) is newer
+    return stamp is not None and stamp < "20211216021012"
+
+
+def check_binary(info: dict, option: str, host_arch: str, allow_wow64: bool, service_protocol: str,
+                 account: Account) -> list[str]:
+    """Refuse a binary that cannot run as this service (ServiceError naming `option`); the warnings."""
+    warnings = []
+    machine = info.get("machine")
+    if info.get("dll"):
+        raise ServiceError("%s is a DLL, not a program" % option)
+    if machine != host_arch:
+        if machine == "386" and host_arch in ("amd64", "arm64"):
+            if not allow_wow64:
+                raise ServiceError("%s is a 32-bit (386) program and the host is %s: set allow_wow64: true to run it under "
+                                   "WOW64, or build it with GOARCH=%s" % (option, host_arch, host_arch))
+        else:
+            raise ServiceError("%s is a program for %s and the host is %s: build it with GOOS=windows GOARCH=%s"
+                               % (option, machine or "an unknown machine", host_arch, host_arch))
+    build = info.get("build_info") or {}
+    goos = (build.get("settings") or {}).get("GOOS")
+    if goos and goos != "windows":
+        raise ServiceError("%s was built for GOOS=%s: build it with GOOS=windows" % (option, goos))
+    scm = info.get("scm") or {}
+    if service_protocol != "native":
+        if not scm.get("dispatches") and scm.get("rule") != "unknown" and (info.get("go") or service_protocol == "refuse"):
+            raise ServiceError(
+                "%s does not talk to the Windows Service Control Manager (%s): the SCM would kill it with error 1053 "
+                "(the service did not respond in time) about 30 seconds after each start. Build it with "
+                "golang.org/x/sys/windows/svc (svc.Run), or run it under a service wrapper (the wrapper mode of a later "
+                "release); service_protocol: native skips this check" % (option, scm.get("evidence", "no dispatcher found")))
+        if not scm.get("dispatches"):
+            why = "it is not a Go program" if not info.get("go") else scm.get("evidence", "")
+            if service_protocol == "refuse":
+                raise ServiceError("%s: whether it talks to the Service Control Manager cannot be told (%s), and "
+                                   "service_protocol is refuse" % (option, why))
+            warnings.append("%s: whether it talks to the Service Control Manager cannot be told (%s); if it does not, it "
+                            "fails to start with error 1053" % (option, why))
+    for dep in build.get("deps") or []:
+        mod = dep.get("replace") or dep
+        if dep.get("path") == "golang.org/x/sys" and _xsys_older(mod.get("version", "")) and account.kind != "LocalSystem":
+            warnings.append("%s uses golang.org/x/sys %s, older than %s: svc.Run may fail to detect that it runs as a service "
+                            "under an account other than LocalSystem (golang/go#44921); update golang.org/x/sys"
+                            % (option, mod.get("version"), XSYS_FIXED))
+    return warnings
+
+
+def binary_view(info: dict) -> dict:
+    """The `binary` result: what was read, without the parser's internals."""
+    build = info.get("build_info")
+    view = {k: info.get(k) for k in ("sha256", "size", "machine", "pe_format", "subsystem", "go")}
+    view["scm"] = {k: (info.get("scm") or {}).get(k) for k in ("dispatches", "rule", "evidence")}
+    if build:
+        settings = build.get("settings") or {}
+        view["build_info"] = {
+            "go_version": build.get("go_version"), "path": build.get("path"),
+            "main": {k: (build.get("main") or {}).get(k) for k in ("path", "version")} if build.get("main") else None,
+            "vcs_revision": settings.get("vcs.revision"), "vcs_modified": settings.get("vcs.modified"),
+            "goos": settings.get("GOOS"), "goarch": settings.get("GOARCH"), "cgo_enabled": settings.get("CGO_ENABLED"),
+            "settings": dict(settings),
+            "deps": [{"path": d.get("path"), "version": d.get("version"),
+                      "replace": ({"path": d["replace"].get("path"), "version": d["replace"].get("version")}
+                                  if d.get("replace") else None)} for d in build.get("deps") or []],
+        }
+    return view
+
+
+# ---- folders and their ACLs -----------------------------------------------------------------
+
+FULL_CONTROL, MODIFY, READ_AND_EXECUTE = 2032127, 1245631, 1179817
+SID_SYSTEM, SID_ADMINISTRATORS = "S-1-5-18", "S-1-5-32-544"
+# Groups in a service process's token besides its own identity (checked on the first real host).
+_TOKEN_GROUPS = ("S-1-1-0", "S-1-5-11", "S-1-5-32-545", "S-1-5-6")
+_LIST, _TRAVERSE, _GENERIC_ALL, _GENERIC_READ, _GENERIC_EXECUTE = 0x1, 0x20, 0x10000000, 0x80000000, 0x20000000
+
+
+def folder_aces(identity_sid: str, mask: int) -> list[dict]:
+    """The explicit ACEs of a folder the module owns (protected): SYSTEM and Administrators full, the identity `mask`."""
+    aces = [{"identity": SID_SYSTEM, "mask": FULL_CONTROL, "type": "allow", "inherit": True},
+            {"identity": SID_ADMINISTRATORS, "mask": FULL_CONTROL, "type": "allow", "inherit": True}]
+    if identity_sid not in (SID_SYSTEM, SID_ADMINISTRATORS):
+        aces.append({"identity": identity_sid, "mask": mask, "type": "allow", "inherit": True})
+    return aces
+
+
+def acl_differs(current: dict, aces: list[dict]) -> bool:
+    """Whether acl.get's `current` is not exactly the protected ACL of these explicit ACEs."""
+    if not current.get("exists") or not current.get("protected") or not current.get("canonical", True):
+        return True
+    have = sorted((a["sid"], a["mask"], a["type"], tuple(a.get("flags") or [])) for a in current.get("aces") or []
+                  if not a.get("inherited"))
+    want = sorted((a["identity"], a["mask"], a["type"], ("OI", "CI") if a["inherit"] else ()) for a in aces)
+    return have != want or any(a.get("inherited") for a in current.get("aces") or [])
+
+
+def token_sids(account: Account, identity_sid: str | None) -> set[str]:
+    sids = set(_TOKEN_GROUPS)
+    if identity_sid:
+        sids.add(identity_sid)
+    if account.kind == "virtual":
+        sids.add("S-1-5-80-0")
+    if account.kind == "LocalSystem":
+        sids.update((SID_SYSTEM, SID_ADMINISTRATORS))
+    return sids
+
+
+def _reads(mask: int) -> bool:
+    return bool(mask & _GENERIC_ALL) or (mask & (_LIST | _TRAVERSE)) == (_LIST | _TRAVERSE) or \
+        (bool(mask & _GENERIC_READ) and bool(mask & _GENERIC_EXECUTE))
+
+
+def unreadable_parent(parents: list[tuple[str, dict]], sids: set[str]) -> str | None:
+    """The first folder (from the drive root down) the service identity cannot list and traverse, or None.
+
+    `parents` are (path, acl.get data) from the root down. A folder that does not exist yet gets the
+    container-inheritable ACEs of the nearest existing one above it (how Windows creates it)."""
+    inherited: list[dict] | None = None
+    for path, acl in parents:
+        if acl.get("exists"):
+            aces = [a for a in acl.get("aces") or [] if "IO" not in (a.get("flags") or [])]
+            inherited = [a for a in acl.get("aces") or [] if "CI" in (a.get("flags") or [])]
+        elif inherited is not None:
+            aces = inherited
+        else:
+            continue
+        if any(a["type"] == "deny" and a.get("sid") in sids and a["mask"] & (_LIST | _TRAVERSE | _GENERIC_ALL | _GENERIC_READ)
+               for a in aces):
+            return path
+        if not any(a["type"] == "allow" and a.get("sid") in sids and _reads(a["mask"]) for a in aces):
+            return path
+    return None

@@ -158,3 +158,67 @@ def test_release_folder_and_names() -> None:
     for bad in ("", "a/b", "a\\b", " x", "x" * 257, "a\tb"):
         with pytest.raises(sp.ServiceError, match="name"):
             sp.check_service_name(bad)
+
+
+@pytest.mark.parametrize("version,older", [
+    ("v0.0.0-20210630005230-0f9fa26af87c", True),
+    ("v0.0.0-20211216021012-1d35b9e2eb4e", False),
+    ("v0.0.0-20220520151302-bc2c85ada10a", False),
+    ("v0.1.0", False),
+    ("v0.15.0", False),
+    ("(devel)", False),
+])
+def test_x_sys_versions_before_the_non_local_system_fix(version: str, older: bool) -> None:
+    assert sp._xsys_older(version) is older  # pylint: disable=protected-access
+
+
+def test_check_binary_refuses_what_cannot_run_and_names_the_option() -> None:
+    account = sp.account_of("svc", "virtual", None, False)
+    native = {"machine": "amd64", "go": True, "scm": {"dispatches": True, "rule": "own-call"},
+              "build_info": {"settings": {"GOOS": "windows"}, "deps": []}}
+    assert sp.check_binary(native, "src", "amd64", False, "auto", account) == []
+    with pytest.raises(sp.ServiceError, match="^url is a program for arm64 and the host is amd64"):
+        sp.check_binary(dict(native, machine="arm64"), "url", "amd64", False, "auto", account)
+    with pytest.raises(sp.ServiceError, match="allow_wow64"):
+        sp.check_binary(dict(native, machine="386"), "src", "amd64", False, "auto", account)
+    assert sp.check_binary(dict(native, machine="386"), "src", "amd64", True, "auto", account) is not None
+    console = dict(native, scm={"dispatches": False, "rule": "no-dispatcher"})
+    with pytest.raises(sp.ServiceError, match="1053"):
+        sp.check_binary(console, "path", "amd64", False, "auto", account)
+    sp.check_binary(console, "path", "amd64", False, "native", account)  # the user vouches for it
+    with pytest.raises(sp.ServiceError, match="DLL"):
+        sp.check_binary(dict(native, dll=True), "src", "amd64", False, "auto", account)
+
+
+def test_acl_differs_only_when_the_folder_is_not_exactly_the_owned_acl() -> None:
+    sid = service_sid("svc")
+    aces = sp.folder_aces(sid, sp.MODIFY)
+    exact = {"exists": True, "protected": True, "canonical": True,
+             "aces": [{"sid": a["identity"], "mask": a["mask"], "type": "allow", "flags": ["OI", "CI"]} for a in aces]}
+    assert not sp.acl_differs(exact, aces)
+    assert sp.acl_differs(dict(exact, protected=False), aces)
+    assert sp.acl_differs({"exists": False}, aces)
+    extra = dict(exact, aces=exact["aces"] + [{"sid": "S-1-5-32-545", "mask": sp.READ_AND_EXECUTE, "type": "allow",
+                                               "flags": ["OI", "CI"]}])
+    assert sp.acl_differs(extra, aces)  # Users must have nothing
+    weaker = dict(exact, aces=exact["aces"][:2] + [dict(exact["aces"][2], mask=sp.READ_AND_EXECUTE)])
+    assert sp.acl_differs(weaker, aces)
+    assert sp.folder_aces(sp.SID_SYSTEM, sp.MODIFY) == aces[:2]  # SYSTEM has full control already
+
+
+def test_a_folder_above_the_binary_the_identity_cannot_list() -> None:
+    account = sp.account_of("svc", "virtual", None, False)
+    sids = sp.token_sids(account, service_sid("svc"))
+    users_read = {"exists": True, "aces": [{"sid": "S-1-5-32-545", "mask": sp.READ_AND_EXECUTE, "type": "allow",
+                                           "flags": ["OI", "CI"]}]}
+    admins_only = {"exists": True, "aces": [{"sid": "S-1-5-32-544", "mask": sp.FULL_CONTROL, "type": "allow",
+                                            "flags": ["OI", "CI"]}]}
+    assert sp.unreadable_parent([("C:\\", users_read), ("C:\\opt", users_read)], sids) is None
+    assert sp.unreadable_parent([("C:\\", users_read), ("C:\\opt", admins_only)], sids) == "C:\\opt"
+    # a folder not there yet inherits from the nearest one above it
+    assert sp.unreadable_parent([("C:\\", users_read), ("C:\\opt", admins_only), ("C:\\opt\\svc", {"exists": False})],
+                                sids) == "C:\\opt"
+    assert sp.unreadable_parent([("C:\\", users_read), ("C:\\new", {"exists": False})], sids) is None
+    denied = {"exists": True, "aces": users_read["aces"] + [{"sid": service_sid("svc"), "mask": sp.READ_AND_EXECUTE,
+                                                            "type": "deny", "flags": []}]}
+    assert sp.unreadable_parent([("C:\\", denied)], sids) == "C:\\"

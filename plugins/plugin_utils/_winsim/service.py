@@ -226,6 +226,11 @@ class ServiceOps:
         records = self._state.setdefault("services", {})
         return records.setdefault(name.lower(), {"state": "stopped", "pid": None, "exit_code": NEVER_STARTED})
 
+    def _run_record_view(self, name: str) -> JsonDict:
+        """The run record for reading: a service never started has none stored, and a read stores none."""
+        found = (self._state.get("services") or {}).get(name.lower())
+        return dict(found) if found else {"state": "stopped", "pid": None, "exit_code": NEVER_STARTED}
+
     def _svc_value(self, name: str, value: str) -> object:
         found = self.registry.value(SERVICES_KEY + "\\" + name, value)
         return None if found is None else found["data"]
@@ -250,7 +255,7 @@ class ServiceOps:
             if key is not None:
                 row["digest"] = _digest(key, entry[eq + 1:])
             environment.append(row)
-        record = self._run_record(canonical)
+        record = self._run_record_view(canonical)
         kind = v("Type")
         return {
             "exists": True,
@@ -601,12 +606,12 @@ class ServiceOps:
             canonical = self._service_name(name)
             if canonical is None:
                 raise KeyError("no service named %r" % name)
-            return dict(self._run_record(canonical))
+            return self._run_record_view(canonical)
 
     def crash_service(self, name: str, exit_code: int = PROCESS_ABORTED) -> None:
         """The service's process ends on its own (as a crash does): stopped, with that exit code."""
         with self._transaction():
             canonical = self._service_name(name)
-            if canonical is None or self._run_record(canonical)["state"] != "running":
+            if canonical is None or self._run_record_view(canonical)["state"] != "running":
                 raise ValueError("%r is not a running service" % name)
             self._stopped(canonical, exit_code)

@@ -1,0 +1,555 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gowin.server contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin for gowin.server.win_service_go: args -> binary read -> probe -> plan -> apply -> result.
+
+Nothing on the host changes before the binary has been read and accepted on the controller. One read
+round trip (a gMSA's or user's SID is resolved in it, beside the holders of its logon right); changes
+go in at most two batches under the host lock, with the binary pushed between them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+
+from ansible.errors import AnsibleConnectionFailure, AnsibleError
+
+from ansible_collections.gowin.server.plugins.plugin_utils import _gobinary as gb
+from ansible_collections.gowin.server.plugins.plugin_utils import _service_plan as sp
+from ansible_collections.gowin.server.plugins.plugin_utils import _sources as src
+from ansible_collections.gowin.server.plugins.plugin_utils import _winpath as wp
+from ansible_collections.gowin.server.plugins.plugin_utils._action import GowinAction, ModuleFailure
+from ansible_collections.gowin.server.plugins.plugin_utils._channel import Channel, ChannelError, OpError
+
+RECORD_KEY = "HKLM\\SOFTWARE\\GoWin\\Services"
+LOGON_RIGHT = "SeServiceLogonRight"
+# Fields whose change a running process sees only when it starts again.
+_RESTART_FIELDS = ("image_path", "account", "password", "sid_type", "environment")
+_MAX_SECONDS = 3600
+
+
+class ActionModule(GowinAction):
+    MODULE = "win_service_go"
+    MUTUALLY_EXCLUSIVE = [("src", "url", "path")]
+    REQUIRED_IF = [("state", state, ("src", "url", "path"), True) for state in ("started", "stopped", "restarted")]
+
+    # ------------------------------------------------------------ arguments
+
+    def _check(self, p: dict) -> dict:
+        for value in (p.get("password"), p.get("url_password")):
+            if value:
+                self._no_log_values |= src.url_secrets(value)
+        for value in (p.get("secret_environment") or {}).values():
+            if isinstance(value, str) and value:
+                self._no_log_values.add(value)
+        try:
+            sp.check_service_name(p["name"])
+            p["install_root"] = wp.check_absolute("install_root", p["install_root"], strict=True)
+            if not wp.components(p["install_root"]):
+                raise wp.PathError("install_root must be a folder, not the root of a drive, got %r" % p["install_root"])
+            base = wp.join("C:\\ProgramData", p["name"])
+            for option, default in (("log_dir", wp.join(base, "logs")), ("data_dir", wp.join(base, "data"))):
+                p[option] = wp.check_absolute(option, p[option] if p.get(option) is not None else default)
+                if not wp.components(p[option]):
+                    raise wp.PathError("%s must be a folder, not the root of a drive, got %r" % (option, p[option]))
+            if p.get("path") is not None:
+                p["path"] = wp.check_absolute("path", p["path"])
+            p["sha256"] = src.parse_checksum("checksum", p.get("checksum"))
+            if p.get("url") is not None:
+                p["url"] = src.check_url("url", p["url"], p["allow_plain_http"])
+                if p["sha256"] is None:
+                    raise sp.ServiceError("url needs checksum (sha256:<64 hex digits>): a downloaded binary is run only when its SHA-256 is known")
+            if p.get("url_password") is not None and p.get("url_username") is None:
+                raise sp.ServiceError("url_password needs url_username (HTTP basic authentication sends both)")
+            p["plan_account"] = sp.account_of(p["name"], p["account"], p.get("password"), p["allow_local_system"])
+            p["plain_env"], p["secret_env"] = sp.environment_of(p["environment"], p["secret_environment"])
+            p["plan_recovery"] = sp.recovery_of(p.get("recovery"), p["allow_reboot_action"])
+        except (sp.ServiceError, wp.PathError, src.SourceError) as err:
+            raise ModuleFailure(str(err)) from None
+        for option, low, high in (("keep_releases", 0, 100), ("stop_timeout_s", 1, _MAX_SECONDS),
+                                  ("start_timeout_s", 1, _MAX_SECONDS), ("timeout", 1, 86400)):
+            if not low <= p[option] <= high:
+                raise ModuleFailure("%s must be a whole number from %d to %d, got %d" % (option, low, high, p[option]))
+        for option in ("display_name", "description"):
+            value = p.get(option)
+            if value is not None and (len(value) > (256 if option == "display_name" else 32767) or "\n" in value and option == "display_name"):
+                raise ModuleFailure("%s must be one line of at most 256 characters" % option)
+        for dep in p["dependencies"]:
+            try:
+                sp.check_service_name(dep)
+            except sp.ServiceError as err:
+                raise ModuleFailure("dependencies: %s" % str(err).replace("name must", "each entry must")) from None
+            if dep.lower() == p["name"].lower():
+                raise ModuleFailure("dependencies must not name the service itself (%s)" % dep)
+        source = p.get("event_source")
+        p["event_source"] = p["name"] if source is None else source
+        if not 1 <= len(p["event_source"]) <= 212 or set(p["event_source"]) & set("\\/") or \
+                any(ord(c) < 32 for c in p["event_source"]) or p["event_source"].strip() != p["event_source"]:
+            raise ModuleFailure("event_source must be 1 to 212 characters without '\\', '/', control characters or "
+                                "leading or trailing spaces")
+        if not p["event_log"] or set(p["event_log"]) & set("\\/") or any(ord(c) < 32 for c in p["event_log"]):
+            raise ModuleFailure("event_log must be the name of an event log (Application, System, or one an application made)")
+        return p
+
+    def _binary_name(self, p: dict) -> str:
+        if p.get("src") is not None:
+            name = os.path.basename(p["src"])
+        elif p.get("url") is not None:
+            name = src.url_filename(p["url"])
+        else:
+            name = wp.normalize(p["path"]).rsplit("\\", 1)[-1]
+        option = "src" if p.get("src") is not None else "url" if p.get("url") is not None else "path"
+        try:
+            wp.check_absolute(option, "C:\\" + name)
+        except wp.PathError:
+            raise ModuleFailure("%s: the file name %r cannot be a Windows file name" % (option, name)) from None
+        return name
+
+    # ------------------------------------------------------------ the binary, on the controller
+
+    def _local_binary(self, p: dict) -> tuple[str, str]:
+        """(option, local path) of a src or url binary, its checksum verified."""
+        if p.get("src") is not None:
+            try:
+                local = self._find_needle("files", p["src"])
+            except AnsibleError:
+                raise ModuleFailure("src: %s was not found on the controller" % p["src"]) from None
+            actual = src.sha256_file(local)
+            if p["sha256"] and actual != p["sha256"]:
+                raise ModuleFailure("checksum: %s does not match: expected sha256:%s, got sha256:%s (checksum mismatch)"
+                                    % (p["src"], p["sha256"], actual))
+            return "src", local
+        try:
+            cache = os.path.join(src._cache_root(), "binaries")  # pylint: disable=protected-access
+            return "url", src.controller_copy(p["url"], p["sha256"], p["validate_certs"], p.get("url_username"),
+                                              p.get("url_password"), p["timeout"], cache_dir=cache,
+                                              allow_plain_http=p["allow_plain_http"])
+        except src.SourceError as err:
+            text = str(err)
+            raise ModuleFailure(text if text.startswith("checksum:") else "url: " + text) from None
+
+    @staticmethod
+    def _inspect(option: str, data: bytes) -> dict:
+        try:
+            return gb.inspect(data)
+        except gb.BinaryError as err:
+            raise ModuleFailure("%s is not a Windows program: %s" % (option, err)) from None
+
+    def _host_binary(self, p: dict, sha256: str) -> dict:
+        """The inspection of the binary at `path` on the host: from the controller's cache, else fetched once."""
+        cache = os.path.join(src._cache_root(), "inspected")  # pylint: disable=protected-access
+        entry = os.path.join(cache, sha256 + ".json")
+        try:
+            with open(entry, encoding="utf-8") as handle:
+                found = json.load(handle)
+            if found.get("sha256") == sha256:
+                return found
+        except (OSError, ValueError):
+            pass
+        os.makedirs(cache, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="gowin-svc-") as tmp:
+            local = os.path.join(tmp, "binary")
+            try:
+                self._connection.fetch_file(p["path"], local)
+            except AnsibleConnectionFailure:
+                raise
+            except AnsibleError as err:
+                raise ModuleFailure("path: reading %s from the host failed: %s" % (p["path"], err)) from None
+            with open(local, "rb") as handle:
+                data = handle.read()
+        found = self._inspect("path", data)
+        if found["sha256"] != sha256:
+            raise ModuleFailure("path: %s changed while it was read (its SHA-256 is now %s)" % (p["path"], found["sha256"]))
+        part = entry + ".%s.part" % secrets.token_hex(4)
+        with open(part, "w", encoding="utf-8") as handle:
+            json.dump(found, handle)
+        os.replace(part, entry)
+        return found
+
+    # ------------------------------------------------------------ the run
+
+    def execute(self, params: dict, channel: Channel, task_vars: dict) -> dict:
+        p = self._check(dict(params))
+        if p["state"] == "absent":
+            return self._absent(p, channel)
+        account: sp.Account = p["plan_account"]
+        filename = self._binary_name(p)
+        local, info = None, None
+        if p.get("path") is None:
+            option, local = self._local_binary(p)
+            with open(local, "rb") as handle:
+                info = self._inspect(option, handle.read())
+        key = secrets.token_bytes(32)
+        folder = wp.join(p["install_root"], p["name"])
+        parents = [wp.join(p["install_root"][:3], *wp.components(p["install_root"])[:n]) if n else p["install_root"][:3]
+                   for n in range(len(wp.components(p["install_root"])) + 1)]
+        ops = [
+            {"op": "host.facts", "args": {}},
+            {"op": "service.get", "args": {"name": p["name"], "digest_key": key.hex()}},
+            {"op": "firewall.get", "args": {"name": "gowin-" + p["name"]}},
+            {"op": "eventlog.get", "args": {"source": p["event_source"]}},
+            {"op": "registry.get", "args": {"path": RECORD_KEY + "\\" + p["name"]}},
+            {"op": "dir.list", "args": {"path": wp.join(folder, "releases")}},
+            {"op": "acl.get", "args": {"path": folder}},
+            {"op": "acl.get", "args": {"path": p["log_dir"]}},
+            {"op": "acl.get", "args": {"path": p["data_dir"]}},
+        ] + [{"op": "acl.get", "args": {"path": path}} for path in parents]
+        if info is not None:
+            exe = wp.join(sp.release_folder(p["install_root"], p["name"], info["sha256"]), filename)
+            ops.append({"op": "file.stat", "args": {"path": exe, "checksum": True}})
+        else:
+            ops.append({"op": "file.stat", "args": {"path": p["path"], "checksum": True}})
+        if account.needs_logon_right:
+            ops.append({"op": "policy.user_right", "args": {"right": LOGON_RIGHT}})
+        if account.sid is None:
+            ops.append({"op": "identity.resolve", "args": {"names": [account.scm_name]}})
+        first_dep = len(ops)
+        ops += [{"op": "service.get", "args": {"name": dep}} for dep in p["dependencies"]]
+        data = channel.run_checked(ops)
+        missing = [dep for dep, found in zip(p["dependencies"], data[first_dep:]) if not found.get("exists")]
+        if missing:
+            raise ModuleFailure("dependencies: %s %s not a service on this host (Windows would refuse every start with error 1075)"
+                                % (", ".join(missing), "is" if len(missing) == 1 else "are"))
+        data = data[:first_dep]
+        facts, current, rule_now, source_now, record, listing, acl_folder, acl_log, acl_data = data[:9]
+        parent_acls = list(zip(parents, data[9:9 + len(parents)]))
+        stat = data[9 + len(parents)]
+        warnings: list[str] = []
+
+        if info is None:
+            if not stat.get("exists") or stat.get("type") != "file":
+                raise ModuleFailure("path: %s is not a file on the host" % p["path"])
+            if p["sha256"] and stat["sha256"] != p["sha256"]:
+                raise ModuleFailure("checksum: %s does not match: expected sha256:%s, got sha256:%s (checksum mismatch)"
+                                    % (p["path"], p["sha256"], stat["sha256"]))
+            info = self._host_binary(p, stat["sha256"])
+            exe = wp.join(sp.release_folder(p["install_root"], p["name"], info["sha256"]), filename)
+            exe_stat = None
+        else:
+            exe_stat = stat
+        option = "src" if p.get("src") is not None else "url" if p.get("url") is not None else "path"
+        try:
+            warnings += sp.check_binary(info, option, facts["arch"], p["allow_wow64"], p["service_protocol"], account)
+        except sp.ServiceError as err:
+            raise ModuleFailure(str(err), binary=sp.binary_view(info)) from None
+
+        identity_sid = account.sid
+        if identity_sid is None:
+            identity_sid = data[-1]["sids"].get(account.scm_name)
+            if identity_sid is None:
+                raise ModuleFailure("account %s is not known on the host (nor in its domain)" % account.scm_name, binary=sp.binary_view(info))
+        logon = None
+        if account.needs_logon_right:
+            rights = data[10 + len(parents)]
+            logon = {"has_right": identity_sid.upper() in {h.upper() for h in rights.get("holders") or []},
+                     "policy_owned": bool(rights.get("policy_owned"))}
+
+        release_dir = wp.parent(exe)
+        sha12 = info["sha256"][:12]
+        folder_aces = sp.folder_aces(identity_sid, sp.READ_AND_EXECUTE)
+        data_aces = sp.folder_aces(identity_sid, sp.MODIFY)
+        blocked = sp.unreadable_parent(parent_acls, sp.token_sids(account, identity_sid))
+        if blocked:
+            raise ModuleFailure("install_root: the service account %s cannot list %s, a folder above its binary: grant it "
+                                "(or Users) read and execute there, or choose another install_root" % (account.scm_name, blocked))
+
+        # ---- the plan
+        desired = {
+            "display_name": p.get("display_name") or p["name"], "image_path": sp.image_path(exe, p["args"]),
+            "start_mode": p["start_mode"], "account": account.scm_name, "sid_type": p["sid_type"],
+            "dependencies": list(p["dependencies"]), "recovery": p["plan_recovery"],
+        }
+        if p.get("description") is not None:
+            desired["description"] = p["description"]
+        created = not current.get("exists")
+        changes_set = sp.config_changes(current, desired, p["plain_env"], p["secret_env"], key)
+        if account.needs_password and (created or "account" in changes_set or p["update_password"] == "always"):
+            changes_set["account"] = account.scm_name
+            changes_set["password"] = p["password"]
+        changes: list[str] = []
+        push = exe_stat is None and not _release_in(listing, sha12) or exe_stat is not None and (
+            not exe_stat.get("exists") or exe_stat.get("sha256") != info["sha256"])
+        if push:
+            changes.append("install release %s (%s)" % (sha12, filename))
+        if created:
+            changes.append("create service %s" % p["name"])
+        else:
+            changes += ["set %s" % f for f in changes_set if f != "password"]
+            if "password" in changes_set:
+                changes.append("set password")
+        pre_ops: list[dict] = []
+        ops = []
+        if sp.acl_differs(acl_folder, folder_aces):
+            pre_ops += [{"op": "dir.ensure", "args": {"path": folder}},
+                        {"op": "acl.set", "args": {"path": folder, "protected": True, "aces": folder_aces}}]
+            changes.append("set the ACL of %s" % folder)
+        if push:
+            pre_ops.append({"op": "dir.ensure", "args": {"path": release_dir}})
+            if local is None:
+                ops.append({"op": "file.download", "args": {"url": p["path"], "dest": exe, "sha256": info["sha256"]}})
+            else:
+                ops.append({"op": "file.stat", "args": {"path": exe, "expect": {"sha256": info["sha256"]}}})
+        for path, acl in ((p["log_dir"], acl_log), (p["data_dir"], acl_data)):
+            if sp.acl_differs(acl, data_aces):
+                ops += [{"op": "dir.ensure", "args": {"path": path}},
+                        {"op": "acl.set", "args": {"path": path, "protected": True, "aces": data_aces}}]
+                changes.append("set the ACL of %s" % path)
+        if source_now.get("exists") and (source_now.get("log") or "").lower() != p["event_log"].lower():
+            raise ModuleFailure("event_source %s is registered to the log %s, not %s: remove it there first, or choose another "
+                                "event_source" % (p["event_source"], source_now.get("log"), p["event_log"]))
+        if not source_now.get("exists"):
+            ops.append({"op": "eventlog.register", "args": {"source": p["event_source"], "log": p["event_log"]}})
+            changes.append("register event source %s in %s" % (p["event_source"], p["event_log"]))
+        if logon is not None and not logon.get("has_right"):
+            ops.append({"op": "policy.user_right", "args": {"right": LOGON_RIGHT, "sid": identity_sid, "grant": True}})
+            changes.append("grant %s Log on as a service" % account.scm_name)
+            if logon.get("policy_owned"):
+                warnings.append("Log on as a service is set by a group policy on this host: the grant to %s is undone at the "
+                                "next policy refresh unless that policy grants it too" % account.scm_name)
+        running = current.get("state") == "running"
+        restart = running and any(f in changes_set for f in _RESTART_FIELDS)
+        stop = running and (restart or p["state"] == "stopped" or p["state"] == "restarted")
+        if stop:
+            ops.append({"op": "service.stop", "args": {"name": p["name"], "timeout_s": p["stop_timeout_s"]}})
+            changes.append("stop service %s" % p["name"])
+        if changes_set:
+            args = dict(changes_set, name=p["name"], digest_key=key.hex())
+            if created:
+                args["create"] = True
+            ops.append({"op": "service.set", "args": args})
+        rule = None
+        if p.get("firewall") is not None:
+            try:
+                rule = sp.firewall_rule(p["name"], p["firewall"], wp.normalize(exe), desired["display_name"])
+            except sp.ServiceError as err:
+                raise ModuleFailure(str(err)) from None
+            if sp.firewall_differs(rule_now, rule):
+                ops.append({"op": "firewall.set", "args": rule})
+                changes.append("%s firewall rule %s" % ("replace" if rule_now.get("exists") else "create", rule["name"]))
+        elif rule_now.get("exists"):
+            ops.append({"op": "firewall.remove", "args": {"name": "gowin-" + p["name"]}})
+            changes.append("remove firewall rule gowin-%s" % p["name"])
+        start = p["state"] in ("started", "restarted") and (not running or stop)
+        if start:
+            ops.append({"op": "service.start", "args": {"name": p["name"], "timeout_s": p["start_timeout_s"]}})
+            changes.append("start service %s" % p["name"])
+        releases = [r for r in ((record.get("values") or {}).get("Releases") or {}).get("data") or [] if isinstance(r, str)]
+        new_record = [sha12] + [r for r in releases if r != sha12]
+        keep = set(new_record[:max(p["keep_releases"], 1)]) | {sha12}
+        on_disk = [e["name"] for e in listing.get("entries") or [] if e.get("type") == "directory"]
+        prune = [n for n in on_disk if n.lower() not in keep]
+        new_record = [r for r in new_record if r in keep]
+        if new_record != releases:
+            ops.append({"op": "registry.set", "args": {"path": RECORD_KEY + "\\" + p["name"], "name": "Releases",
+                                                       "type": "REG_MULTI_SZ", "data": new_record}})
+        for name in prune:
+            ops.append({"op": "path.remove", "args": {"path": wp.join(folder, "releases", name)}})
+            changes.append("remove release %s" % name)
+
+        result = {
+            "changed": bool(pre_ops or ops),
+            "binary": sp.binary_view(info),
+            "release": {"folder": release_dir, "path": exe, "sha256": info["sha256"], "previous": _release_of(current, folder),
+                        "kept": sorted(keep), "removed": prune},
+            "firewall_rule": rule,
+            "event_source": {"source": p["event_source"], "log": p["event_log"]},
+            "changes": changes,
+            "warnings": [self._scrub(w) for w in warnings],
+            "diff": {"before": _diff_text(current, rule_now, p, None, key), "after": _diff_text(desired, rule, p, changes_set),
+                     "before_header": "service %s" % p["name"], "after_header": "service %s" % p["name"]},
+        }
+        if logon is not None:
+            result["logon_right"] = {"account": account.scm_name, "sid": identity_sid, "right": LOGON_RIGHT,
+                                     "has_right": bool(logon.get("has_right")) or not self.check_mode,
+                                     "policy_owned": bool(logon.get("policy_owned"))}
+        after = _service_view(current, desired, changes_set, p, identity_sid)
+        if self.check_mode or not result["changed"]:
+            if p["state"] == "stopped":
+                after["state"], after["pid"] = "stopped", None
+            elif start or running:
+                after["state"] = "running"
+            result["service"] = after
+            return result
+
+        # ---- apply
+        if pre_ops or push and local is not None:
+            self.run_locked(channel, pre_ops, release=False)
+            if push and local is not None:
+                try:
+                    self._connection.put_file(local, exe)
+                except AnsibleConnectionFailure:
+                    raise
+                except AnsibleError as err:
+                    undo = [{"op": "path.remove", "args": {"path": release_dir}}]
+                    channel.run(undo)
+                    raise ModuleFailure("%s: copying the binary to the host failed: %s. The release folder was removed; the "
+                                        "service was not touched" % (option, err), changes=changes[:1]) from None
+        try:
+            done = self.run_locked(channel, ops)
+        except OpError as err:
+            return self._failed_apply(p, err, ops, current, result, channel)
+        by_op = {op["op"]: d for op, d in zip(ops, done)}
+        final = by_op.get("service.start") or {}
+        service = by_op.get("service.set")
+        after = _service_view(service or current, desired, {}, p, identity_sid)
+        if final:
+            after["state"], after["pid"] = final.get("state", after["state"]), final.get("pid")
+        elif "service.stop" in by_op:
+            after["state"], after["pid"] = "stopped", None
+        result["service"] = after
+        if "service.stop" in by_op:
+            result["stopped_by"] = by_op["service.stop"].get("stopped_by")
+        if any(d.get("modelled") for d in done):
+            result["modelled"] = True
+        return result
+
+    def _failed_apply(self, p: dict, err: OpError, ops: list[dict], current: dict, result: dict, channel: Channel) -> dict:
+        """A refused op: when the start of a switched release failed, switch back and start the previous one."""
+        failed = err.op["op"]
+        switched = any(op["op"] == "service.set" and "image_path" in op["args"] for op in ops[: err.index])
+        note = ""
+        if failed == "service.start" and switched and current.get("exists"):
+            back = [{"op": "service.set", "args": {"name": p["name"], "image_path": current["image_path"]}}]
+            if current.get("state") == "running":
+                back.append({"op": "service.start", "args": {"name": p["name"], "timeout_s": p["start_timeout_s"]}})
+            try:
+                undone = channel.run(back)
+            except ChannelError:
+                undone = []
+            ok = len(undone) == len(back) and all(r.get("ok") for r in undone)
+            result["rolled_back"] = ok
+            note = (" The image path was switched back to the previous release%s." % (" and it was started again" if len(back) > 1 else "")
+                    if ok else " Switching back to the previous release failed too: %s" % _first_error(undone))
+        raise ModuleFailure("%s failed (%s): %s.%s" % (failed, err.kind, err, note), error_kind=err.kind,
+                            changes=result["changes"], binary=result["binary"], **({"rolled_back": result["rolled_back"]}
+                                                                                   if "rolled_back" in result else {}))
+
+    # ------------------------------------------------------------ absent
+
+    def _absent(self, p: dict, channel: Channel) -> dict:
+        folder = wp.join(p["install_root"], p["name"])
+        ops = [
+            {"op": "service.get", "args": {"name": p["name"]}},
+            {"op": "firewall.get", "args": {"name": "gowin-" + p["name"]}},
+            {"op": "eventlog.get", "args": {"source": p["event_source"]}},
+            {"op": "registry.get", "args": {"path": RECORD_KEY + "\\" + p["name"]}},
+            {"op": "file.stat", "args": {"path": folder}},
+            {"op": "file.stat", "args": {"path": p["log_dir"]}},
+            {"op": "file.stat", "args": {"path": p["data_dir"]}},
+        ]
+        current, rule_now, source_now, record, folder_stat, log_stat, data_stat = channel.run_checked(ops)
+        ops, changes = [], []
+        if current.get("exists"):
+            if current.get("state") not in ("stopped", None):
+                ops.append({"op": "service.stop", "args": {"name": p["name"], "timeout_s": p["stop_timeout_s"]}})
+                changes.append("stop service %s" % p["name"])
+            ops.append({"op": "service.remove", "args": {"name": p["name"]}})
+            changes.append("remove service %s" % p["name"])
+        if source_now.get("exists") and not source_now.get("log_default"):
+            ops.append({"op": "eventlog.remove", "args": {"source": p["event_source"]}})
+            changes.append("remove event source %s" % p["event_source"])
+        if rule_now.get("exists"):
+            ops.append({"op": "firewall.remove", "args": {"name": "gowin-" + p["name"]}})
+            changes.append("remove firewall rule gowin-%s" % p["name"])
+        if folder_stat.get("exists"):
+            ops.append({"op": "path.remove", "args": {"path": folder}})
+            changes.append("remove %s" % folder)
+        if record.get("exists"):
+            ops.append({"op": "registry.remove", "args": {"path": RECORD_KEY + "\\" + p["name"]}})
+        if p["remove_data"]:
+            for path, stat in ((p["log_dir"], log_stat), (p["data_dir"], data_stat)):
+                if stat.get("exists"):
+                    ops.append({"op": "path.remove", "args": {"path": path}})
+                    changes.append("remove %s" % path)
+        result = {
+            "changed": bool(ops), "changes": changes, "firewall_rule": None,
+            "event_source": {"source": p["event_source"], "log": None},
+            "diff": {"before": _diff_text(current, rule_now, p, None) if current.get("exists") else "",
+                     "after": "", "before_header": "service %s" % p["name"], "after_header": "service %s" % p["name"]},
+        }
+        if ops and not self.check_mode:
+            done = self.run_locked(channel, ops)
+            for op, d in zip(ops, done):
+                if op["op"] == "service.stop":
+                    result["stopped_by"] = d.get("stopped_by")
+                if d.get("modelled"):
+                    result["modelled"] = True
+        return result
+
+
+def _release_in(listing: dict, sha12: str) -> bool:
+    return any(e.get("name", "").lower() == sha12 and e.get("type") == "directory" for e in listing.get("entries") or [])
+
+
+def _release_of(current: dict, folder: str) -> str | None:
+    """The release folder the service's image path points into now, or None."""
+    image = current.get("image_path") or ""
+    prefix = (wp.join(folder, "releases") + "\\").lower()
+    text = image.lstrip('"')
+    if not text.lower().startswith(prefix):
+        return None
+    return text[len(prefix):].split("\\", 1)[0]
+
+
+def _first_error(results: list[dict]) -> str:
+    for r in results:
+        if not r.get("ok"):
+            error = r.get("error") or {}
+            return "%s: %s" % (error.get("kind"), error.get("message"))
+    return "the connection ended"
+
+
+def _service_view(base: dict, desired: dict, changes_set: dict, p: dict, identity_sid: str) -> dict:
+    view = {k: base.get(k) for k in ("name", "display_name", "description", "image_path", "start_mode", "account", "sid_type",
+                                     "dependencies", "recovery", "state", "pid")}
+    view["name"] = view["name"] or p["name"]
+    for field in ("display_name", "description", "image_path", "start_mode", "account", "sid_type", "dependencies", "recovery"):
+        if field in changes_set or not base.get("exists"):
+            view[field] = desired.get(field, view.get(field))
+    if changes_set.get("environment") is not None or not base.get("exists"):
+        view["environment"] = sorted({**p["plain_env"], **p["secret_env"]}, key=str.upper)
+    else:
+        view["environment"] = [e["name"] for e in base.get("environment") or []]
+    view["state"] = view["state"] or "stopped"
+    view["sid"] = sp.service_sid(p["name"])
+    view["identity_sid"] = identity_sid
+    return view
+
+
+def _diff_text(config: dict, rule: dict | None, p: dict, changes_set: dict | None, key: bytes | None = None) -> str:
+    """The service as text. `changes_set` None: what the host has (environment known by name and digest only)."""
+    if not config or config.get("exists") is False:
+        return ""
+    lines = []
+    for field in ("display_name", "description", "image_path", "start_mode", "account", "sid_type"):
+        if config.get(field) is not None:
+            lines.append("%s: %s" % (field, config[field]))
+    lines.append("dependencies: %s" % ", ".join(config.get("dependencies") or []))
+    recovery = config.get("recovery") or {}
+    lines.append("recovery: %s; reset after %s s; on non-crash failure %s%s" % (
+        ", ".join("%s after %d ms" % (a.get("type"), a.get("delay_ms", 0)) for a in recovery.get("actions") or []) or "none",
+        recovery.get("reset_after_s"), "yes" if recovery.get("on_non_crash_failure") else "no",
+        "; command %s" % recovery["command"] if recovery.get("command") else ""))
+    lines.append("environment:")
+    if changes_set is None:
+        plain = {n.upper(): v for n, v in p["plain_env"].items()}
+        secret = {n.upper() for n in p["secret_env"]}
+        for entry in config.get("environment") or []:
+            name = entry["name"]
+            if name.upper() in secret:
+                lines.append("  %s=********" % name)
+            elif name.upper() in plain and key is not None and entry.get("digest") == sp.env_digest(key, plain[name.upper()]):
+                lines.append("  %s=%s" % (name, plain[name.upper()]))
+            else:
+                lines.append("  %s=<another value>" % name)
+    else:
+        for name, value in sorted({**p["plain_env"], **{n: "********" for n in p["secret_env"]}}.items(), key=lambda i: i[0].upper()):
+            lines.append("  %s=%s" % (name, value))
+    if rule and rule.get("exists", True):
+        lines.append("firewall rule %s: %s %s from %s, profiles %s" % (
+            rule.get("name"), rule.get("protocol"), ",".join(rule.get("local_ports") or []) or "any",
+            ",".join(rule.get("remote_addresses") or []) or "any", ",".join(rule.get("profiles") or [])))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,378 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gowin.server contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# This file holds only documentation: the work is done by the action plugin of the same name
+# on the controller, which talks to the host through the gowin agent.
+
+DOCUMENTATION = r"""
+---
+module: win_service_go
+short_description: Run a Go program as a least-privilege Windows service, checked before it is trusted
+version_added: 0.2.0
+description:
+  - Installs a Go program and registers it as a Windows service. The binary is read on the controller before anything
+    on the host changes. The module reads its PE machine, subsystem and Go build information, as C(go version -m) shows
+    it, and checks whether it talks to the Service Control Manager. A plain console program would fail to start with
+    error 1053, so it is refused.
+  - The binary goes to C(<install_root>\<name>\releases\<first 12 hex digits of its SHA-256>\<file name>), and the
+    service's image path points there. A running binary is never overwritten. A new binary means stop, switch the
+    image path, start. When that start fails, the image path is switched back and the previous release started again.
+  - The service runs as its virtual account C(NT SERVICE\<name>) by default. Other choices are C(LocalService),
+    C(NetworkService), a gMSA or a user; C(LocalSystem) only when O(allow_local_system) says so. C(Log on as a service)
+    is granted to a gMSA or user account, and the result says when a group policy owns that right.
+  - Sets the recovery policy (restart after 5, 30 and 120 seconds by default) and the per-service environment. Values
+    of O(secret_environment) never appear in results or diffs. Registers an event source.
+  - Sets the folder permissions. The service identity can read its install folder and change its log and data
+    folders. Administrators and SYSTEM have full control, other users nothing. The ACEs name SIDs the controller
+    computes, so nothing depends on name resolution on the host. Every folder above the binary must be readable by the
+    service identity before the first start.
+  - Owns one firewall rule, C(gowin-<name>), scoped to the program and the service, replaced as a whole when it differs.
+  - Only what differs is sent to the host. A run that changes nothing costs one round trip (two for a gMSA or user
+    account, whose SID is resolved on the host first). With O(path), a controller that has not read that binary
+    before fetches it once.
+  - The connection account must be a local administrator on the host. C(become) does not apply.
+author:
+  - Gowin Team (@gowin)
+options:
+  name:
+    description:
+      - The service name, 1 to 256 characters without C(/) or C(\). It is compared case-insensitively.
+    type: str
+    required: true
+  display_name:
+    description: The display name. Default is the service name.
+    type: str
+  description:
+    description: The service description. Default is none.
+    type: str
+  state:
+    description:
+      - V(started) installs, configures and starts the service. V(stopped) installs and configures it and stops it.
+      - V(restarted) is V(started) plus a restart when nothing else restarted it in this task.
+      - V(absent) stops and removes the service, its event source, its firewall rule, its install folder and its
+        release record. Its log and data folders are kept unless O(remove_data=true).
+      - A running service is restarted when its image path, account, password, SID type or environment changes, since
+        a process reads them only when it starts.
+    type: str
+    choices: [started, stopped, restarted, absent]
+    default: started
+  src:
+    description:
+      - The binary on the controller, pushed with the connection's file transfer. A relative path is looked up like
+        the C(src) of M(ansible.builtin.copy), in the role's or playbook's C(files) folder.
+      - Exactly one of O(src), O(url) and O(path) is needed unless O(state=absent).
+    type: path
+  url:
+    description:
+      - The binary at an C(https://) URL (C(http://) with O(allow_plain_http=true)). The controller downloads it, checks
+        O(checksum), reads it, then pushes it. O(checksum) is required.
+    type: str
+  path:
+    description:
+      - The binary, already on the host (an absolute path). It is copied into its release folder. O(checksum) is
+        optional; when it is given, the file must match it.
+    type: str
+  checksum:
+    description: The binary's SHA-256, as C(sha256:<64 hex digits>).
+    type: str
+  url_username:
+    description: User name for HTTP basic authentication to O(url).
+    type: str
+  url_password:
+    description: Password for HTTP basic authentication to O(url).
+    type: str
+  validate_certs:
+    description: Whether the certificate of an C(https://) O(url) must be valid.
+    type: bool
+    default: true
+  allow_plain_http:
+    description: Accept an C(http://) O(url). The SHA-256 check still applies.
+    type: bool
+    default: false
+  timeout:
+    description: Seconds allowed for each request when downloading O(url).
+    type: int
+    default: 300
+  install_root:
+    description: The folder under which each service has its own folder, C(<install_root>\<name>).
+    type: str
+    default: C:\opt\services
+  keep_releases:
+    description:
+      - How many release folders to keep, newest first, besides the active one. Older ones are removed after a
+        successful switch.
+    type: int
+    default: 3
+  args:
+    description:
+      - Arguments of the program. They are joined into the image path with the quoting the Microsoft C runtime reads
+        back, so that each element reaches the program as one argument.
+    type: list
+    elements: str
+    default: []
+  environment:
+    description:
+      - The service's own environment (the C(Environment) value of its service key). Names are 1 to 255 printable
+        ASCII characters without C(=) or spaces. Values are strings; quote numbers.
+      - The service key's environment is replaced as a whole by O(environment) and O(secret_environment) together.
+    type: dict
+    default: {}
+  secret_environment:
+    description:
+      - Environment values that are secrets. They are set like O(environment) but never appear in results, diffs or
+        messages. They are compared through keyed digests, not read back.
+    type: dict
+    default: {}
+  account:
+    description:
+      - V(virtual) (the service's virtual account C(NT SERVICE\<name>)), V(LocalService), V(NetworkService),
+        V(LocalSystem) (with O(allow_local_system=true)), a gMSA (C(DOMAIN\name$), no password), or a user
+        (C(DOMAIN\name), C(.\name) or C(name@domain)) with O(password).
+    type: str
+    default: virtual
+  password:
+    description:
+      - The password of a user O(account). It is set through the service configuration API, never on a command line,
+        and sent only when the service is created, when the account changes, or with O(update_password=always).
+    type: str
+  update_password:
+    description:
+      - V(on_create) sends O(password) only when the service is created or its account changes.
+      - V(always) sends it on every run. The host cannot tell whether a password is the same, so the task then always
+        reports a change.
+    type: str
+    choices: [always, on_create]
+    default: on_create
+  allow_local_system:
+    description: Accept O(account=LocalSystem), which runs the service with every right on the host.
+    type: bool
+    default: false
+  sid_type:
+    description: The service SID type. V(restricted) adds the service SID to a write-restricted token.
+    type: str
+    choices: [unrestricted, restricted, none]
+    default: unrestricted
+  start_mode:
+    description: How the service starts.
+    type: str
+    choices: [auto, delayed, manual, disabled]
+    default: auto
+  dependencies:
+    description: The services this one depends on. The SCM starts them first.
+    type: list
+    elements: str
+    default: []
+  recovery:
+    description: What the SCM does when the service fails.
+    type: dict
+    suboptions:
+      actions:
+        description:
+          - Up to 16 actions, one per failure, each C({type, delay_ms}). Each C(type) is V(restart),
+            V(run) or V(none), or V(reboot) with O(allow_reboot_action=true). Default is restart after 5 s, 30 s and
+            120 s.
+        type: list
+        elements: dict
+      reset_after_s:
+        description: Seconds without failure after which the failure count goes back to zero.
+        type: int
+        default: 86400
+      on_non_crash_failure:
+        description: Also act when the service stops with an error exit code, not only when its process dies.
+        type: bool
+        default: true
+      command:
+        description: The command line a V(run) action runs.
+        type: str
+  allow_reboot_action:
+    description: Accept a V(reboot) recovery action, which restarts the whole host when the service fails.
+    type: bool
+    default: false
+  stop_timeout_s:
+    description:
+      - Seconds a stop waits for the SCM. After that the service's process tree is ended. The result's RV(stopped_by)
+        says which of the two ended it.
+    type: int
+    default: 30
+  start_timeout_s:
+    description: Seconds a start waits for the service to report running.
+    type: int
+    default: 60
+  event_source:
+    description: The event source the service writes under. Default is the service name.
+    type: str
+  event_log:
+    description: The log of O(event_source). It must exist.
+    type: str
+    default: Application
+  log_dir:
+    description: The service's log folder, created with modify access for the service identity.
+    type: str
+  data_dir:
+    description: The service's data folder, created with modify access for the service identity.
+    type: str
+  remove_data:
+    description: With O(state=absent), also remove O(log_dir) and O(data_dir).
+    type: bool
+    default: false
+  firewall:
+    description:
+      - The inbound firewall rule C(gowin-<name>), for this program and service only. Without this option the module
+        removes that rule if it exists.
+    type: dict
+    suboptions:
+      port:
+        description: A port, a range such as C(8000-8080), or a list of them.
+        type: raw
+        required: true
+      protocol:
+        description: The protocol.
+        type: str
+        choices: [tcp, udp]
+        default: tcp
+      profiles:
+        description: The firewall profiles the rule applies in.
+        type: list
+        elements: str
+        choices: [any, domain, private, public]
+        default: [any]
+      remote_addresses:
+        description:
+          - The addresses allowed to connect, as addresses, subnets (C(10.0.0.0/8)), ranges (C(a-b)) or keywords
+            such as C(LocalSubnet). Default is any address.
+        type: list
+        elements: str
+        default: []
+  service_protocol:
+    description:
+      - V(auto) refuses a binary that is known not to talk to the Service Control Manager (it would fail with error
+        1053), and warns when that cannot be told from the binary.
+      - V(refuse) also refuses a binary for which it cannot be told.
+      - V(native) trusts the user and only reports what was found.
+    type: str
+    choices: [auto, native, refuse]
+    default: auto
+  allow_wow64:
+    description: Accept a 32-bit (386) binary on a 64-bit host.
+    type: bool
+    default: false
+notes:
+  - Check mode and diff mode are supported. In check mode the binary is still read and checked, on the controller.
+  - The environment of a running service is read as names and keyed digests only, so the diff shows a value that
+    changed as C(<another value>). Values of O(secret_environment) are shown as C(********).
+  - Windows starts the services a service depends on. It does not stop it when they stop.
+seealso:
+  - module: gowin.server.go_install
+  - name: Agent protocol, families service, policy, firewall and eventlog
+    description: What each host operation does, and which Windows behaviour it relies on.
+    link: https://github.com/gowin/server/blob/main/docs/agent-protocol.md
+"""
+
+EXAMPLES = r"""
+- name: A Go service that dispatches to the SCM, pushed from the controller
+  gowin.server.win_service_go:
+    name: orders-api
+    src: build/orders-api.exe
+    checksum: sha256:9f2b4c3d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f809
+    args: [--config, 'C:\ProgramData\orders-api\config.yaml']
+    environment:
+      GOMAXPROCS: "4"
+      GOMEMLIMIT: 2GiB
+    secret_environment:
+      ORDERS_DB_PASSWORD: "{{ orders_db_password }}"
+
+- name: The same service run by a gMSA, downloaded from an artifact store
+  gowin.server.win_service_go:
+    name: billing-worker
+    url: https://artifacts.example.com/billing-worker/1.4.2/billing-worker.exe
+    checksum: sha256:0c1d2e3f405162738495a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091
+    account: CORP\svc-billing$
+    start_mode: delayed
+    recovery:
+      actions:
+        - {type: restart, delay_ms: 10000}
+        - {type: restart, delay_ms: 60000}
+      reset_after_s: 3600
+
+- name: An API reachable on 8443 from the internal network only
+  gowin.server.win_service_go:
+    name: inventory-api
+    path: C:\drop\inventory-api.exe
+    firewall:
+      port: 8443
+      profiles: [domain, private]
+      remote_addresses: [10.0.0.0/8, 192.168.10.0/24]
+
+- name: Remove a service, keeping its logs and data
+  gowin.server.win_service_go:
+    name: legacy-api
+    state: absent
+"""
+
+RETURN = r"""
+service:
+  description:
+    - The service as the host reports it after the task (in check mode, as it would be). Environment values are
+      never returned, only their names.
+  returned: unless O(state=absent)
+  type: dict
+  contains:
+    name: {description: The SCM's spelling of the name., type: str}
+    display_name: {description: The display name., type: str}
+    state: {description: 'The run state (stopped, running, and so on).', type: str}
+    start_mode: {description: 'One of auto, delayed, manual or disabled.', type: str}
+    account: {description: 'The account, as the SCM stores it.', type: str}
+    image_path: {description: The command line the SCM starts., type: str}
+    dependencies: {description: The services it depends on., type: list, elements: str}
+    recovery: {description: The recovery policy., type: dict}
+    environment: {description: The names of its environment variables., type: list, elements: str}
+    sid_type: {description: The service SID type., type: str}
+    sid: {description: 'The service SID (S-1-5-80-...), computed from the name.', type: str}
+binary:
+  description:
+    - What was read from the binary. It holds its SHA-256, size, PE machine, subsystem and whether it is a Go program.
+      A Go program also has its build info (Go version, main module, vcs.revision, GOOS, GOARCH, CGO_ENABLED, the
+      dependencies). C(scm) says whether it talks to the Service Control Manager and why.
+  returned: when a binary was given
+  type: dict
+release:
+  description: The active release folder, the binary in it, the previous one, and the release folders removed.
+  returned: unless O(state=absent)
+  type: dict
+firewall_rule:
+  description: The rule C(gowin-<name>) as the module wants it, or null when there is none.
+  returned: always
+  type: dict
+event_source:
+  description: The event source and its log.
+  returned: always
+  type: dict
+logon_right:
+  description: For a gMSA or user account, whether it holds C(Log on as a service) and whether a group policy owns it.
+  returned: when the account needs the right
+  type: dict
+stopped_by:
+  description: When the task stopped the service, who ended it. V(scm) answered the stop, V(kill) means its process tree was ended.
+  returned: when the service was stopped
+  type: str
+rolled_back:
+  description: True when the new release failed to start and the previous one was started again.
+  returned: when a start after a switch failed
+  type: bool
+modelled:
+  description: True when the host is simulated (winsim) and a start or stop was modelled, not run.
+  returned: when a start or stop was modelled
+  type: bool
+changes:
+  description: What the task changed (or would change in check mode), for people.
+  returned: always
+  type: list
+  elements: str
+round_trips:
+  description: How many round trips to the host the task made.
+  returned: always
+  type: int
+  sample: 1
+"""
