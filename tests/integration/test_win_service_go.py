@@ -592,3 +592,21 @@ def test_install_root_the_identity_cannot_list_is_refused(host1, exe):
     r = failed(svc(host1, src=exe("svcnative-amd64"), install_root="C:\\locked\\services"))
     assert r["msg"].startswith("install_root: the service account NT SERVICE\\%s cannot list C:\\locked" % NAME)
     assert h.snapshot() == before
+
+
+@pytest.mark.parametrize("after_ops", [0, 1, 2, 4])
+def test_connection_drop_during_an_update_leaves_the_old_or_the_new_release_and_the_next_run_completes(host1, exe, after_ops):
+    h = host1.host("win1")
+    old, new = exe("svcnative-amd64"), exe("svcnative-stripped-amd64")
+    ok(svc(host1, src=old))
+    # skip the read round trip and the folders one: the drop comes inside the locked apply batch
+    h.add_fault({"fault": "drop_connection", "after_ops": after_ops, "skip_round_trips": 2})
+    run = svc(host1, src=new)
+    assert run.rc != 0 and not h.faults(), run.stdout[-2000:]  # the drop happened
+    assert "Traceback" not in run.stdout + run.stderr
+    image = reg(h, SVC_KEY, "ImagePath")
+    assert sha(old)[:12] in image or sha(new)[:12] in image
+    r = ok(svc(host1, src=new))
+    assert h.service_state(NAME)["state"] == "running" and sha(new)[:12] in reg(h, SVC_KEY, "ImagePath")
+    assert r["service"]["state"] == "running"
+    assert ok(svc(host1, src=new))["changed"] is False
