@@ -275,11 +275,11 @@ class ActionModule(GowinAction):
         if push:
             changes.append("install release %s (%s)" % (sha12, filename))
         if created:
-            changes.append("create service %s" % p["name"])
+            config_changes = ["create service %s" % p["name"]]
         else:
-            changes += ["set %s" % f for f in changes_set if f != "password"]
+            config_changes = ["set %s" % f for f in changes_set if f != "password"]
             if "password" in changes_set:
-                changes.append("set password")
+                config_changes.append("set password")
         pre_ops: list[dict] = []
         ops = []
         if sp.acl_differs(acl_folder, folder_aces):
@@ -320,6 +320,7 @@ class ActionModule(GowinAction):
             if created:
                 args["create"] = True
             ops.append({"op": "service.set", "args": args})
+            changes += config_changes
         rule = None
         if p.get("firewall") is not None:
             try:
@@ -386,7 +387,7 @@ class ActionModule(GowinAction):
                     undo = [{"op": "path.remove", "args": {"path": release_dir}}]
                     channel.run(undo)
                     raise ModuleFailure("%s: copying the binary to the host failed: %s. The release folder was removed; the "
-                                        "service was not touched" % (option, err), changes=changes[:1]) from None
+                                        "service was not touched" % (option, err), changes=[c for c in changes if c == "set the ACL of %s" % folder]) from None
         try:
             done = self.run_locked(channel, ops)
         except OpError as err:
