@@ -107,24 +107,26 @@ endef
 unit: venv collection go-toolchain
 	$(call pytest_in,tests/unit)
 
-# Real Go binaries are the fixtures of the binary reader's tests (tests/fixtures/build.py builds them
+# Real Go binaries (and osslsigncode, which signs some of them) are the fixtures of the binary reader's tests (tests/fixtures/build.py builds them
 # for windows/amd64, arm64 and 386; Debian's golang-go cross-compiles). When go is missing it is
 # installed with apt-get (as root, or with sudo that needs no password); when that cannot be done the
 # tests that need the binaries are reported as skipped with the reason.
 go-toolchain:
-	@if command -v go >/dev/null 2>&1; then exit 0; fi; \
+	@pkgs=""; command -v go >/dev/null 2>&1 || pkgs="golang-go"; \
+	command -v osslsigncode >/dev/null 2>&1 || pkgs="$$pkgs osslsigncode"; \
+	pkgs=$$(echo $$pkgs); if [ -z "$$pkgs" ]; then exit 0; fi; \
 	if ! command -v apt-get >/dev/null 2>&1; then \
-		echo "go-toolchain: go is missing and there is no apt-get: the tests that need real Go binaries are skipped"; exit 0; fi; \
+		echo "go-toolchain: $$pkgs missing and there is no apt-get: the tests that need real Go binaries (or signed ones) are skipped"; exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then sudo=""; \
 	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
-	else echo "go-toolchain: go is missing and apt-get needs root: the tests that need real Go binaries are skipped"; exit 0; fi; \
-	echo "go-toolchain: installing golang-go with apt-get"; \
+	else echo "go-toolchain: $$pkgs missing and apt-get needs root: the tests that need them are skipped"; exit 0; fi; \
+	echo "go-toolchain: installing $$pkgs with apt-get"; \
 	export DEBIAN_FRONTEND=noninteractive; \
-	$$sudo apt-get install -y -q golang-go >/dev/null 2>&1 || \
-		{ $$sudo apt-get update -q >/dev/null 2>&1 && $$sudo apt-get install -y -q golang-go >/dev/null 2>&1; } || \
-		echo "go-toolchain: apt-get install golang-go failed: the tests that need real Go binaries are skipped"
+	$$sudo apt-get install -y -q $$pkgs >/dev/null 2>&1 || \
+		{ $$sudo apt-get update -q >/dev/null 2>&1 && $$sudo apt-get install -y -q $$pkgs >/dev/null 2>&1; } || \
+		echo "go-toolchain: apt-get install $$pkgs failed: the tests that need them are skipped"
 
-contract: venv collection
+contract: venv collection go-toolchain
 	$(call pytest_in,tests/contract)
 
 integration: venv collection go-toolchain

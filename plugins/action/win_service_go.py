@@ -84,6 +84,14 @@ class ActionModule(GowinAction):
                 raise ModuleFailure("dependencies: %s" % str(err).replace("name must", "each entry must")) from None
             if dep.lower() == p["name"].lower():
                 raise ModuleFailure("dependencies must not name the service itself (%s)" % dep)
+        pins = []
+        for thumb in p["signer_thumbprints"]:
+            text = "".join(c for c in str(thumb) if c not in " :").upper()
+            if len(text) != 40 or set(text) - set("0123456789ABCDEF"):
+                raise ModuleFailure("signer_thumbprints entries must be SHA-1 thumbprints of 40 hex digits, got %r" % thumb)
+            pins.append(text)
+        p["signer_thumbprints"] = pins
+        p["check_signature"] = bool(pins) or p["signature"] == "valid"
         source = p.get("event_source")
         p["event_source"] = p["name"] if source is None else source
         if not 1 <= len(p["event_source"]) <= 212 or set(p["event_source"]) & set("\\/") or \
@@ -202,6 +210,7 @@ class ActionModule(GowinAction):
             ops.append({"op": "file.stat", "args": {"path": exe, "checksum": True}})
         else:
             ops.append({"op": "file.stat", "args": {"path": p["path"], "checksum": True}})
+        ops.append({"op": "signature.get", "args": {"path": ops[-1]["args"]["path"]}})
         if account.needs_logon_right:
             ops.append({"op": "policy.user_right", "args": {"right": LOGON_RIGHT}})
         if account.sid is None:
@@ -216,7 +225,7 @@ class ActionModule(GowinAction):
         data = data[:first_dep]
         facts, current, rule_now, source_now, record, listing, acl_folder, acl_log, acl_data = data[:9]
         parent_acls = list(zip(parents, data[9:9 + len(parents)]))
-        stat = data[9 + len(parents)]
+        stat, signature = data[9 + len(parents)], data[10 + len(parents)]
         warnings: list[str] = []
 
         if info is None:
@@ -225,6 +234,7 @@ class ActionModule(GowinAction):
             if p["sha256"] and stat["sha256"] != p["sha256"]:
                 raise ModuleFailure("checksum: %s does not match: expected sha256:%s, got sha256:%s (checksum mismatch)"
                                     % (p["path"], p["sha256"], stat["sha256"]))
+            self._judge_signature(p, _signature_view(signature) or {}, "path")  # before the binary is fetched to be read
             info = self._host_binary(p, stat["sha256"])
             exe = wp.join(sp.release_folder(p["install_root"], p["name"], info["sha256"]), filename)
             exe_stat = None
@@ -236,6 +246,13 @@ class ActionModule(GowinAction):
         except sp.ServiceError as err:
             raise ModuleFailure(str(err), binary=sp.binary_view(info)) from None
 
+        on_host = exe_stat is None or (exe_stat.get("exists") and exe_stat.get("sha256") == info["sha256"])
+        if not on_host:
+            signature = None
+        info["signature"] = _signature_view(signature)
+        if signature is not None:
+            self._judge_signature(p, info["signature"], option)
+
         identity_sid = account.sid
         if identity_sid is None:
             identity_sid = data[-1]["sids"].get(account.scm_name)
@@ -243,7 +260,7 @@ class ActionModule(GowinAction):
                 raise ModuleFailure("account %s is not known on the host (nor in its domain)" % account.scm_name, binary=sp.binary_view(info))
         logon = None
         if account.needs_logon_right:
-            rights = data[10 + len(parents)]
+            rights = data[11 + len(parents)]
             logon = {"has_right": identity_sid.upper() in {h.upper() for h in rights.get("holders") or []},
                      "policy_owned": bool(rights.get("policy_owned"))}
 
@@ -274,6 +291,8 @@ class ActionModule(GowinAction):
             not exe_stat.get("exists") or exe_stat.get("sha256") != info["sha256"])
         if push:
             changes.append("install release %s (%s)" % (sha12, filename))
+            if p["check_signature"] and exe_stat is not None:
+                changes.append("check the Authenticode signature of release %s on the host" % sha12)
         if created:
             config_changes = ["create service %s" % p["name"]]
         else:
@@ -388,6 +407,15 @@ class ActionModule(GowinAction):
                     channel.run(undo)
                     raise ModuleFailure("%s: copying the binary to the host failed: %s. The release folder was removed; the "
                                         "service was not touched" % (option, err), changes=[c for c in changes if c == "set the ACL of %s" % folder]) from None
+                if p["check_signature"]:
+                    try:
+                        seen = _signature_view(channel.run_checked([{"op": "signature.get", "args": {"path": exe}}])[0])
+                        result["binary"]["signature"] = seen
+                        self._judge_signature(p, seen, option)
+                    except ModuleFailure as err:
+                        channel.run([{"op": "path.remove", "args": {"path": release_dir}}])
+                        raise ModuleFailure("%s The release folder was removed; the service was not touched." % err,
+                                            binary=result["binary"]) from None
         try:
             done = self.run_locked(channel, ops)
         except OpError as err:
@@ -406,6 +434,19 @@ class ActionModule(GowinAction):
         if any(d.get("modelled") for d in done):
             result["modelled"] = True
         return result
+
+    @staticmethod
+    def _judge_signature(p: dict, seen: dict, option: str) -> None:
+        """Refuse a binary whose Authenticode signature the task does not accept (ModuleFailure)."""
+        if not p["check_signature"]:
+            return
+        signer = (seen.get("signer") or {}).get("thumbprint")
+        if seen.get("status") != "Valid":
+            raise ModuleFailure("signature: the Authenticode signature of the %s binary is %s on this host, not Valid: %s%s" % (
+                option, seen.get("status"), seen.get("status_message") or "", " (signer %s)" % signer if signer else ""))
+        if p["signer_thumbprints"] and (signer or "").upper() not in p["signer_thumbprints"]:
+            raise ModuleFailure("signer_thumbprints: the %s binary is signed by %s (%s), which is not one of %s" % (
+                option, signer, (seen.get("signer") or {}).get("subject"), ", ".join(p["signer_thumbprints"])))
 
     def _failed_apply(self, p: dict, err: OpError, ops: list[dict], current: dict, result: dict, channel: Channel) -> dict:
         """A refused op: when the start of a switched release failed, switch back and start the previous one."""
@@ -479,6 +520,12 @@ class ActionModule(GowinAction):
                 if d.get("modelled"):
                     result["modelled"] = True
         return result
+
+
+def _signature_view(seen: dict | None) -> dict | None:
+    if not seen or not seen.get("exists"):
+        return None
+    return {k: seen.get(k) for k in ("status", "status_message", "signer", "timestamped")}
 
 
 def _release_in(listing: dict, sha12: str) -> bool:

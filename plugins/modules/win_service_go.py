@@ -258,6 +258,24 @@ options:
     description: Accept a 32-bit (386) binary on a 64-bit host.
     type: bool
     default: false
+  signature:
+    description:
+      - The Authenticode signature the binary must have, as the host judges it (C(Get-AuthenticodeSignature), against
+        the host's certificate stores).
+      - V(any) accepts any binary and reports its signature when it is known.
+      - V(valid) refuses a binary whose signature is not C(Valid) (unsigned, changed after signing, or signed by a
+        certificate the host does not trust). A binary copied from the controller or downloaded is checked on the
+        host right after the copy, before anything else changes, and removed when it is refused.
+    type: str
+    choices: [any, valid]
+    default: any
+  signer_thumbprints:
+    description:
+      - The SHA-1 thumbprints (40 hex digits; spaces and colons are ignored) of the certificates allowed to sign the
+        binary. When given, the signature must be C(Valid) and its signer one of these, whatever O(signature) says.
+    type: list
+    elements: str
+    default: []
 notes:
   - Check mode and diff mode are supported. In check mode the binary is still read and checked, on the controller.
   - The environment of a running service is read as names and keyed digests only, so the diff shows a value that
@@ -334,7 +352,9 @@ binary:
   description:
     - What was read from the binary. It holds its SHA-256, size, PE machine, subsystem and whether it is a Go program.
       A Go program also has its build info (Go version, main module, vcs.revision, GOOS, GOARCH, CGO_ENABLED, the
-      dependencies). C(scm) says whether it talks to the Service Control Manager and why.
+      dependencies). C(scm) says whether it talks to the Service Control Manager and why. C(signature) is what the
+      host said of its Authenticode signature (C(status), C(status_message), C(signer) with its C(thumbprint),
+      C(subject), C(issuer) and C(not_after), C(timestamped)), or null when the binary is not on the host yet.
   returned: when a binary was given
   type: dict
 release:

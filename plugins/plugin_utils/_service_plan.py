@@ -378,6 +378,7 @@ def binary_view(info: dict) -> dict:
     build = info.get("build_info")
     view = {k: info.get(k) for k in ("sha256", "size", "machine", "pe_format", "subsystem", "go")}
     view["scm"] = {k: (info.get("scm") or {}).get(k) for k in ("dispatches", "rule", "evidence")}
+    view["signature"] = info.get("signature")
     if build:
         settings = build.get("settings") or {}
         view["build_info"] = {

@@ -19,7 +19,7 @@ Vector format (one list per family file):
   op + args + expect   or   batch: [{op, args}] + expect: [one per result]
   expect:  {ok: true, data: {...}} | {ok: false, error: {kind: K, message_contains: [..]}} | {connection_failure: true}
            dicts match as subsets; lists match element by element and must have the same length;
-           "<any>", "<absent>", "<int>", "<bool>", "<str>", "<sid>", "<sha256>" match by kind;
+           "<any>", "<absent>", "<int>", "<bool>", "<str>", "<sid>", "<sha256>", "<thumbprint>" match by kind;
            "<exact>": true in a dict forbids extra keys; {"<contains>": [...]} is a list holding at least those items
   then:    [{op, args, expect}]    checks of the resulting state, each its own round trip
   state_unchanged: true            (winsim) the host's snapshot is byte-for-byte the same after the op
@@ -32,7 +32,8 @@ removed after it on a real host), {service:a|b|c} (service names of this vector,
 {service_upper:X} in upper case; {service_sid:X} the service SID of that name, whose user rights are revoked after it), {rule:a|b|c} (firewall rule
 names, removed after it on a real host).
 Fixtures named go:<variant> are real Go builds of tests/fixtures/go (tests/fixtures/build.py); without a Go
-toolchain the vectors that use them are skipped with the reason.
+toolchain the vectors that use them are skipped with the reason. go-signed:<variant> is that build signed
+with the test certificate by osslsigncode, go-tampered:<variant> the same changed after signing.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ fixture_build = importlib.util.module_from_spec(_build_spec)
 _build_spec.loader.exec_module(fixture_build)
 # The Go builds the vectors use (go:<variant>); the reason they are missing, if they are.
 GO_FIXTURES = ("svcnative-amd64", "svcnative-arm64", "consolehttp-amd64", "svcnative-hang-amd64", "svcnative-exit-amd64")
+SIGNED_FIXTURES = ("svcnative-amd64",)
 VECTOR_DIR = HERE / "vectors"
 PROTOCOL_DOC = HERE.parent.parent / "docs" / "agent-protocol.md"
 # The op families the agent ships (plugins/plugin_utils/_agent/<family>.ps1): one vector file each.
@@ -201,10 +203,17 @@ def go_fixtures() -> dict[str, bytes]:
     """go:<variant> -> the bytes of that real Go build; none (and GO_MISSING says why) without Go."""
     try:
         go = fixture_build.go_binary()
-        return {"go:" + name: Path(fixture_build.build(name, go)).read_bytes() for name in GO_FIXTURES}
+        found = {"go:" + name: Path(fixture_build.build(name, go)).read_bytes() for name in GO_FIXTURES}
     except fixture_build.GoMissing as e:
         GO_MISSING.append(str(e))
         return {}
+    try:  # go-signed:<variant> signed by the test certificate, go-tampered:<variant> changed after signing
+        for name in SIGNED_FIXTURES:
+            found["go-signed:" + name] = Path(fixture_build.signed(name, go)).read_bytes()
+            found["go-tampered:" + name] = Path(fixture_build.signed(name, go, tampered=True)).read_bytes()
+    except fixture_build.SignMissing as e:
+        GO_MISSING.append(str(e))
+    return found
 
 
 # 2.5 MiB that deflate cannot shrink: more than one of the agent's (and winsim's) 1 MiB copy buffers.
@@ -657,6 +666,7 @@ _KINDS: dict[str, t.Callable[[t.Any], bool]] = {
     "<str>": lambda v: isinstance(v, str),
     "<sid>": lambda v: isinstance(v, str) and re.fullmatch(r"S-1-\d+(-\d+)+", v) is not None,
     "<sha256>": lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v) is not None,
+    "<thumbprint>": lambda v: isinstance(v, str) and re.fullmatch(r"[0-9A-F]{40}", v) is not None,
 }
 
 
@@ -712,7 +722,7 @@ def _secrets(ops: list[dict]) -> list[str]:
 def _setup(target: Target, vector: Vector, env: Env) -> None:
     for step in expand(vector.spec.get("setup") or [], target, env):
         if "put" in step:
-            if "fixture" in step and step["fixture"] not in env.fixtures and step["fixture"].startswith("go:"):
+            if "fixture" in step and step["fixture"] not in env.fixtures and step["fixture"].startswith(("go:", "go-signed:", "go-tampered:")):
                 pytest.skip("the vector needs the Go build %s: %s" % (step["fixture"], "; ".join(GO_MISSING) or "not built"))
             data = step["text"].encode("utf-8") if "text" in step else env.fixtures[step["fixture"]]
             target.put(step["put"], data)

@@ -511,6 +511,8 @@ BAD = [
     ("display_name", {"display_name": "x" * 300}, ["display_name", "256"]),
     ("src missing", {"src": "/no/such/file.exe"}, ["src", "not found"]),
     ("path relative", {"src": None, "path": "orders.exe"}, ["path"]),
+    ("signature", {"signature": "signed"}, ["signature", "any", "valid"]),
+    ("signer_thumbprints", {"signer_thumbprints": ["abc"]}, ["signer_thumbprints", "40 hex digits"]),
 ]
 
 
@@ -610,3 +612,62 @@ def test_connection_drop_during_an_update_leaves_the_old_or_the_new_release_and_
     assert h.service_state(NAME)["state"] == "running" and sha(new)[:12] in reg(h, SVC_KEY, "ImagePath")
     assert r["service"]["state"] == "running"
     assert ok(svc(host1, src=new))["changed"] is False
+
+
+@pytest.fixture(scope="module")
+def signed(exe):
+    """(signed build, tampered build, the test signer's thumbprint); skipped without osslsigncode."""
+    try:
+        return build.signed("svcnative-amd64"), build.signed("svcnative-amd64", tampered=True), build.signing_cert()[2]
+    except build.SignMissing as e:
+        pytest.skip(str(e))
+
+
+def test_signature_valid_is_checked_on_the_host_after_the_copy(host1, signed):
+    h = host1.host("win1")
+    good, _tampered, thumb = signed
+    r = failed(svc(host1, src=good, signature="valid"))
+    assert r["msg"].startswith("signature: the Authenticode signature of the src binary is UnknownError on this host")
+    assert thumb in r["msg"] and "release folder was removed" in r["msg"]
+    assert reg(h, SVC_KEY, "ImagePath") is None
+    assert not h.execute([{"op": "file.stat", "args": {"path": ROOT + "\\releases\\" + sha(good)[:12]}}])[0]["data"]["exists"]
+    h.trust_certificate(thumb)  # the test root goes into the host's Trusted Root store
+    r = ok(svc(host1, src=good, signature="valid", signer_thumbprints=[":".join(thumb[i:i + 2] for i in range(0, 40, 2)).lower()]))
+    assert r["binary"]["signature"]["status"] == "Valid" and r["binary"]["signature"]["signer"]["thumbprint"] == thumb
+    assert h.service_state(NAME)["state"] == "running"
+    again = ok(svc(host1, src=good, signature="valid", signer_thumbprints=[thumb]))
+    assert again["changed"] is False and again["binary"]["signature"]["status"] == "Valid"
+    assert h.counters()["round_trips"] == 1
+    # pinned to another signer: refused in the read, nothing changes
+    before = h.snapshot()
+    r = failed(svc(host1, src=good, signer_thumbprints=["0" * 40]))
+    assert r["msg"].startswith("signer_thumbprints: the src binary is signed by %s" % thumb)
+    assert h.snapshot() == before
+
+
+def test_a_binary_changed_after_signing_is_refused(host1, signed):
+    h = host1.host("win1")
+    _good, tampered, thumb = signed
+    h.trust_certificate(thumb)
+    r = failed(svc(host1, src=tampered, signature="valid"))
+    assert "HashMismatch" in r["msg"]
+    assert reg(h, SVC_KEY, "ImagePath") is None
+
+
+def test_signature_any_reports_what_the_host_says(host1, exe):
+    binary = exe("svcnative-amd64")
+    first = ok(svc(host1, src=binary))
+    assert first["binary"]["signature"] is None  # not on the host before the copy
+    again = ok(svc(host1, src=binary))
+    assert again["binary"]["signature"]["status"] == "NotSigned" and again["binary"]["signature"]["signer"] is None
+
+
+def test_path_that_is_not_signed_is_refused_before_anything_changes(host1, exe):
+    h = host1.host("win1")
+    h.execute([{"op": "dir.ensure", "args": {"path": "C:\\drop"}}])
+    h.put(exe("svcnative-amd64"), "C:\\drop\\orders-api.exe")
+    before = h.snapshot()
+    r = failed(svc(host1, path="C:\\drop\\orders-api.exe", signature="valid"))
+    assert r["msg"].startswith("signature: the Authenticode signature of the path binary is NotSigned")
+    assert h.snapshot() == before
+    assert h.counters()["round_trips"] == 1

@@ -40,6 +40,7 @@ from ansible_collections.gowin.server.plugins.plugin_utils._winsim.lock import L
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.policy import PolicyOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.registry import RegistryOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.service import ServiceOps
+from ansible_collections.gowin.server.plugins.plugin_utils._winsim.signature import SignatureOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.tree import TreeOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.write import WriteOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.zip import ZipOps
@@ -52,6 +53,6 @@ __all__ = [
 ]
 
 
-class WinSimHost(RegistryOps, EnvOps, EventlogOps, ServiceOps, PolicyOps, FirewallOps, FsOps, TreeOps, WriteOps, JunctionOps,
-                 DownloadOps, ZipOps, AclOps, GoOps, LockOps, HostBase):
+class WinSimHost(RegistryOps, EnvOps, EventlogOps, ServiceOps, SignatureOps, PolicyOps, FirewallOps, FsOps, TreeOps, WriteOps,
+                 JunctionOps, DownloadOps, ZipOps, AclOps, GoOps, LockOps, HostBase):
     """One simulated host. Every public method is one locked transaction on the state directory."""
