@@ -391,8 +391,12 @@ def test_user_password_never_shown_and_update_password(host1, exe):
 def test_metacharacters_are_stored_literally(host1, exe):
     h = host1.host("win1")
     text = "$(Remove-Item C:\\) ; & | `\"'%PATH%"
+    folder = "C:\\ProgramData\\$(calc) 'x' `y; &z"
+    source = "orders $(calc) `y; &z '"
     r = ok(svc(host1, src=exe("svcnative-amd64"), args=[text], environment={"GREETING": text}, display_name=text,
-               description=text))
+               description=text, log_dir=folder + "\\logs", data_dir=folder + "\\data", event_source=source))
+    assert h.execute([{"op": "file.stat", "args": {"path": folder + "\\logs"}}])[0]["data"]["type"] == "directory"
+    assert h.execute([{"op": "eventlog.get", "args": {"source": source}}])[0]["data"]["exists"]
     assert _winsvc.split_command_line(reg(h, SVC_KEY, "ImagePath"))[1:] == [text]
     assert "GREETING=" + text in environment_of(h)
     assert reg(h, SVC_KEY, "DisplayName") == text and reg(h, SVC_KEY, "Description") == text

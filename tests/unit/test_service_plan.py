@@ -222,3 +222,18 @@ def test_a_folder_above_the_binary_the_identity_cannot_list() -> None:
     denied = {"exists": True, "aces": users_read["aces"] + [{"sid": service_sid("svc"), "mask": sp.READ_AND_EXECUTE,
                                                             "type": "deny", "flags": []}]}
     assert sp.unreadable_parent([("C:\\", denied)], sids) == "C:\\"
+
+
+def test_an_old_x_sys_warns_unless_the_account_is_local_system() -> None:
+    info = {"machine": "amd64", "go": True, "scm": {"dispatches": True, "rule": "svc.Run"},
+            "build_info": {"settings": {"GOOS": "windows"},
+                           "deps": [{"path": "golang.org/x/sys", "version": "v0.0.0-20210630005230-0f9fa26af87c"}]}}
+    virtual = sp.account_of("svc", "virtual", None, False)
+    system = sp.account_of("svc", "LocalSystem", None, True)
+    warnings = sp.check_binary(info, "src", "amd64", False, "auto", virtual)
+    assert len(warnings) == 1 and "golang/go#44921" in warnings[0] and warnings[0].startswith("src uses golang.org/x/sys")
+    assert sp.check_binary(info, "src", "amd64", False, "auto", system) == []
+    info["build_info"]["deps"][0]["replace"] = {"path": "golang.org/x/sys", "version": "v0.15.0"}
+    assert sp.check_binary(info, "src", "amd64", False, "auto", virtual) == []  # the replacement is what is built in
+    with pytest.raises(sp.ServiceError, match="GOOS=linux"):
+        sp.check_binary(dict(info, build_info={"settings": {"GOOS": "linux"}}), "src", "amd64", False, "auto", virtual)
