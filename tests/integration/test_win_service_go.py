@@ -77,6 +77,18 @@ def failed(run, host="win1"):
     return res.result
 
 
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # pylint: disable=arguments-differ
+        pass
+
+
+def serve_folder(folder: Path) -> http.server.ThreadingHTTPServer:
+    """A loopback HTTP server for `folder` (stop it with .shutdown())."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 def environment_of(h) -> list[str]:
     return reg(h, SVC_KEY, "Environment") or []
 
@@ -422,10 +434,7 @@ def test_url_download_with_checksum(host1, exe, tmp_path):
     serve = tmp_path / "www"
     serve.mkdir()
     shutil.copyfile(binary, serve / "orders-api.exe")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(serve))
-    handler.log_message = lambda *a: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve_folder(serve)
     try:
         url = "http://127.0.0.1:%d/orders-api.exe" % server.server_address[1]
         r = ok(svc(host1, url=url, checksum="sha256:" + sha(binary), allow_plain_http=True))
@@ -555,10 +564,7 @@ def test_module_examples_run(host1, exe, tmp_path):
                  if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "EXAMPLES")
     serve = tmp_path / "www"
     serve.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(serve))
-    handler.log_message = lambda *a: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve_folder(serve)
     h.add_account("CORP\\svc-billing$", "S-1-5-21-1004336348-1177238915-682003330-4102")
     h.execute([{"op": "dir.ensure", "args": {"path": "C:\\drop"}}])
     try:
