@@ -67,6 +67,7 @@ class ActionModule(GowinAction):
             p["plan_account"] = sp.account_of(p["name"], p["account"], p.get("password"), p["allow_local_system"])
             p["plain_env"], p["secret_env"] = sp.environment_of(p["environment"], p["secret_environment"])
             p["plan_recovery"] = sp.recovery_of(p.get("recovery"), p["allow_reboot_action"])
+            p["plan_health"] = sp.health_of(p.get("health"))
         except (sp.ServiceError, wp.PathError, src.SourceError) as err:
             raise ModuleFailure(str(err)) from None
         for option, low, high in (("keep_releases", 0, 100), ("stop_timeout_s", 1, _MAX_SECONDS),
@@ -356,9 +357,12 @@ class ActionModule(GowinAction):
         if start:
             ops.append({"op": "service.start", "args": {"name": p["name"], "timeout_s": p["start_timeout_s"]}})
             changes.append("start service %s" % p["name"])
+            if p["plan_health"] is not None:
+                ops.append({"op": "health.probe", "args": dict(p["plan_health"], service=p["name"])})
         releases = [r for r in ((record.get("values") or {}).get("Releases") or {}).get("data") or [] if isinstance(r, str)]
         new_record = [sha12] + [r for r in releases if r != sha12]
-        keep = set(new_record[:max(p["keep_releases"], 1)]) | {sha12}
+        previous = _release_of(current, folder)
+        keep = set(new_record[:max(p["keep_releases"], 1)]) | {sha12} | ({previous.lower()} if previous else set())
         on_disk = [e["name"] for e in listing.get("entries") or [] if e.get("type") == "directory"]
         prune = [n for n in on_disk if n.lower() not in keep]
         new_record = [r for r in new_record if r in keep]
@@ -372,7 +376,7 @@ class ActionModule(GowinAction):
         result = {
             "changed": bool(pre_ops or ops),
             "binary": sp.binary_view(info),
-            "release": {"folder": release_dir, "path": exe, "sha256": info["sha256"], "previous": _release_of(current, folder),
+            "release": {"folder": release_dir, "path": exe, "sha256": info["sha256"], "previous": previous,
                         "kept": sorted(keep), "removed": prune},
             "firewall_rule": rule,
             "event_source": {"source": p["event_source"], "log": p["event_log"]},
@@ -433,7 +437,43 @@ class ActionModule(GowinAction):
             result["stopped_by"] = by_op["service.stop"].get("stopped_by")
         if any(d.get("modelled") for d in done):
             result["modelled"] = True
+        if "health.probe" in by_op:
+            result["health"] = self._health_view(by_op["health.probe"])
+            result["healthy"] = result["health"]["healthy"]
+            if not result["healthy"]:
+                after["state"] = (result["health"].get("service") or {}).get("state") or after["state"]
+                raise ModuleFailure(self._unhealthy_message(p, result["health"], created, switched=any(
+                    op["op"] == "service.set" and "image_path" in op["args"] for op in ops)), **result)
         return result
+
+    def _health_view(self, found: dict) -> dict:
+        """The probe's evidence as returned: secrets scrubbed from every text the service or host wrote."""
+        view = {k: found.get(k) for k in ("healthy", "reason", "kind", "target", "probe_count", "elapsed_ms", "service")}
+        view["healthy"] = bool(view["healthy"])
+        probes = []
+        for probe in found.get("probes") or []:
+            entry = dict(probe)
+            for field in ("body", "output", "error"):
+                if isinstance(entry.get(field), str):
+                    entry[field] = self._scrub(entry[field])
+            probes.append(entry)
+        view["probes"] = probes
+        if isinstance(view.get("target"), str):
+            view["target"] = self._scrub(view["target"])
+        if found.get("modelled"):
+            view["modelled"] = True
+        return view
+
+    @staticmethod
+    def _unhealthy_message(p: dict, health: dict, created: bool, switched: bool) -> str:
+        last = (health.get("probes") or [{}])[-1]
+        evidence = last.get("error") or ""
+        if last.get("status") is not None and last.get("body"):
+            evidence += " (body %r)" % last["body"][:80]
+        what = ("the new service %s" % p["name"]) if created else ("service %s on its new release" % p["name"]) if switched else \
+            ("service %s" % p["name"])
+        return "health: %s is not healthy after its start: %s%s. It was left as it is; see health.probes for the evidence" % (
+            what, health.get("reason"), "; last probe: %s" % evidence if evidence else "")
 
     @staticmethod
     def _judge_signature(p: dict, seen: dict, option: str) -> None:

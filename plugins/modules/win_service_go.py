@@ -245,6 +245,70 @@ options:
         type: list
         elements: str
         default: []
+  health:
+    description:
+      - A health check the host runs after every start or restart of the service by the task, a new release included.
+        The result says V(true) or V(false) in RV(healthy), with the evidence of each probe in RV(health). A service
+        that is not healthy fails the task; it is left as it is (switching back to the previous release comes with
+        the health-gated update).
+      - "The semantics are Kubernetes': a probe every O(health.period_s) seconds; O(health.success_threshold) passes
+        in a row make it healthy. Once a probe has passed, O(health.failure_threshold) failures in a row make it
+        unhealthy. Before the first pass, the probes go on for O(health.startup_timeout_s) seconds. A service that
+        stops meanwhile is unhealthy at once, with its exit code."
+      - Exactly one of O(health.http), O(health.tcp) or O(health.command).
+    type: dict
+    suboptions:
+      http:
+        description: An HTTP GET sent from the host. Redirects are not followed.
+        type: dict
+        suboptions:
+          url:
+            description: The URL, http or https, such as C(http://127.0.0.1:8080/healthz). No user name or password.
+            type: str
+            required: true
+          expect_status:
+            description: The HTTP status a healthy service answers.
+            type: int
+            default: 200
+          body_regex:
+            description:
+              - A regular expression the first 64 KiB of the answer must match (searched, not anchored). The host
+                evaluates it with .NET's regular expressions (a match may take at most 1 second); keep to the syntax
+                .NET and Python share, which the controller checks.
+            type: str
+          validate_certs:
+            description: Check the server certificate of an https URL.
+            type: bool
+            default: true
+      tcp:
+        description: A TCP connect from the host, as C(host:port) (C(127.0.0.1:8443), C([::1]:8443)) or a port, meaning 127.0.0.1.
+        type: raw
+      command:
+        description:
+          - A program on the host and its arguments, one list element each (never read by a shell); exit code 0 is
+            healthy. It runs as the connection account, in C(%SystemRoot%\System32), with no input.
+        type: list
+        elements: str
+      startup_timeout_s:
+        description: How long the service may take to pass its first probes, in seconds (1 to 3600).
+        type: int
+        default: 60
+      period_s:
+        description: Seconds between the starts of two probes (1 to 3600).
+        type: int
+        default: 2
+      timeout_s:
+        description: How long one probe may take, in seconds (1 to 3600).
+        type: int
+        default: 5
+      success_threshold:
+        description: Passes in a row that make the service healthy (1 to 100).
+        type: int
+        default: 1
+      failure_threshold:
+        description: Failures in a row, after a first pass, that make it unhealthy (1 to 100).
+        type: int
+        default: 3
   service_protocol:
     description:
       - V(auto) refuses a binary that is known not to talk to the Service Control Manager (it would fail with error
@@ -300,6 +364,9 @@ EXAMPLES = r"""
       GOMEMLIMIT: 2GiB
     secret_environment:
       ORDERS_DB_PASSWORD: "{{ orders_db_password }}"
+    health:
+      http: {url: 'http://127.0.0.1:8080/healthz'}
+      success_threshold: 2
 
 - name: The same service run by a gMSA, downloaded from an artifact store
   gowin.server.win_service_go:
@@ -381,6 +448,18 @@ rolled_back:
   description: True when the new release failed to start and the previous one was started again.
   returned: when a start after a switch failed
   type: bool
+healthy:
+  description: Whether the service passed its health check after the task started it.
+  returned: when O(health) is set and the task started the service
+  type: bool
+health:
+  description:
+    - The health check's evidence. C(reason) says why it ended; C(probes) holds the last 10 probes, each with C(n),
+      C(at_ms), C(duration_ms), C(ok), C(error) and, by kind, the HTTP C(status) and the first 200 characters of the
+      C(body), or the C(exit_code) and C(output) of the command. Secrets the task knows are replaced by C(********).
+      C(service) holds the state and exit code of a service that stopped during the check.
+  returned: when O(health) is set and the task started the service
+  type: dict
 modelled:
   description: True when the host is simulated (winsim) and a start or stop was modelled, not run.
   returned: when a start or stop was modelled

@@ -18,12 +18,13 @@ import ipaddress
 import re
 import typing as t
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from ansible_collections.gowin.server.plugins.plugin_utils._winsvc import command_line, service_sid
 
 __all__ = [
     "Account", "ServiceError", "account_of", "acl_differs", "binary_view", "check_binary", "check_service_name", "config_changes",
-    "env_digest", "environment_of", "firewall_differs", "firewall_rule", "folder_aces", "image_path", "recovery_of",
+    "env_digest", "environment_of", "firewall_differs", "firewall_rule", "folder_aces", "health_of", "image_path", "recovery_of",
     "release_folder", "token_sids", "unreadable_parent",
 ]
 
@@ -297,6 +298,80 @@ def firewall_rule(name: str, firewall: dict, program: str, display_name: str) ->
         "profiles": ["any"] if "any" in profiles else [p for p in ("domain", "private", "public") if p in profiles],
         "program": program, "service": name,
     }
+
+
+HEALTH_TIMES = (("startup_timeout_s", 60, 1, 3600), ("period_s", 2, 1, 3600), ("timeout_s", 5, 1, 3600),
+                ("success_threshold", 1, 1, 100), ("failure_threshold", 3, 1, 100))
+_HOST_PORT = re.compile(r"^(?:(\[[0-9A-Fa-f:.]+\]|[^:\s\[\]]+):)?([0-9]{1,5})$")
+
+
+def _whole(option: str, value: t.Any, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ServiceError("%s must be a whole number from %d to %d, got %r" % (option, low, high, value))
+    return value
+
+
+def health_of(health: dict | None) -> dict | None:
+    """The health.probe arguments (without the service) of the module's health option, or None without one."""
+    if health is None:
+        return None
+    if not isinstance(health, dict):
+        raise ServiceError("health must be a mapping with one of http, tcp or command")
+    _known_keys("health", health, ("http", "tcp", "command") + tuple(t[0] for t in HEALTH_TIMES))
+    given = [k for k in ("http", "tcp", "command") if health.get(k) is not None]
+    if len(given) != 1:
+        raise ServiceError("health needs exactly one of http, tcp or command, got %s" % (", ".join(given) or "none"))
+    args: dict[str, t.Any] = {}
+    for option, default, low, high in HEALTH_TIMES:
+        value = health.get(option)
+        args[option] = default if value is None else _whole("health %s" % option, value, low, high)
+    kind = given[0]
+    value = health[kind]
+    if kind == "command":
+        if not isinstance(value, list) or not value or not all(isinstance(x, str) for x in value) or not value[0].strip():
+            raise ServiceError("health command must be a list of strings: the program on the host, then its arguments")
+        if any("\0" in x for x in value):
+            raise ServiceError("health command must not hold NUL characters")
+        args["command"] = list(value)
+    elif kind == "tcp":
+        text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+        found = _HOST_PORT.match(text.strip())
+        port = int(found.group(2)) if found else 0
+        if not found or not 1 <= port <= 65535:
+            raise ServiceError("health tcp must be host:port (127.0.0.1:8443, [::1]:8443) or a port (8443, meaning 127.0.0.1), got %r" % (value,))
+        args["tcp"] = {"host": (found.group(1) or "127.0.0.1").strip("[]"), "port": port}
+    else:
+        if not isinstance(value, dict):
+            raise ServiceError("health http must be a mapping with url (and expect_status, body_regex, validate_certs)")
+        _known_keys("health http", value, ("url", "expect_status", "body_regex", "validate_certs"))
+        url = value.get("url")
+        parts = urlsplit(url) if isinstance(url, str) else None
+        try:
+            port_ok = parts is not None and (parts.port is None or 1 <= parts.port <= 65535)
+        except ValueError:
+            port_ok = False
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not port_ok or any(c in url for c in " \t\r\n"):
+            raise ServiceError("health http url must be an http or https URL on the host, such as http://127.0.0.1:8080/healthz, got %r" % (url,))
+        if parts.username is not None or parts.password is not None:
+            raise ServiceError("health http url must not hold a user name or password (the probe sends no credentials)")
+        spec: dict[str, t.Any] = {"url": url, "expect_status": 200, "validate_certs": True}
+        if value.get("expect_status") is not None:
+            spec["expect_status"] = _whole("health http expect_status", value["expect_status"], 100, 599)
+        if value.get("validate_certs") is not None:
+            if not isinstance(value["validate_certs"], bool):
+                raise ServiceError("health http validate_certs must be true or false")
+            spec["validate_certs"] = value["validate_certs"]
+        pattern = value.get("body_regex")
+        if pattern is not None:
+            if not isinstance(pattern, str) or not pattern or len(pattern) > 1000:
+                raise ServiceError("health http body_regex must be a regular expression of 1 to 1000 characters")
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                raise ServiceError("health http body_regex is not a regular expression: %s" % err) from None
+            spec["body_regex"] = pattern
+        args["http"] = spec
+    return args
 
 
 def firewall_differs(current: dict, desired: dict) -> bool:

@@ -571,6 +571,9 @@ def test_module_examples_run(host1, exe, tmp_path):
         for task in tasks:
             args = task["gowin.server.win_service_go"]
             binary = exe("svcnative-amd64", args["name"] + ".exe")
+            if "health" in args:  # a build that answers /healthz, on the port its behaviour marker names
+                binary = exe("svcnative-healthy-amd64", args["name"] + ".exe")
+                args["health"]["http"]["url"] = args["health"]["http"]["url"].replace(":8080/", ":47931/")
             if "src" in args:
                 args["src"] = binary
             if "url" in args:
@@ -593,6 +596,7 @@ def test_module_examples_run(host1, exe, tmp_path):
     assert SECRET not in run.stdout + run.stderr
     for name in ("orders-api", "billing-worker", "inventory-api"):
         assert h.service_state(name)["state"] == "running"
+    assert run.one("win1", tasks[0]["name"]).result["healthy"] is True
 
 
 def test_install_root_the_identity_cannot_list_is_refused(host1, exe):

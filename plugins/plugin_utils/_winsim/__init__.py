@@ -17,6 +17,7 @@ from ansible_collections.gowin.server.plugins.plugin_utils._winsim.eventlog impo
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.firewall import FirewallOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.fs import FsOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.go import GoOps
+from ansible_collections.gowin.server.plugins.plugin_utils._winsim.health import HealthOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.host import (
     ACCOUNT_NAME,
     ACCOUNT_SID,
@@ -53,6 +54,6 @@ __all__ = [
 ]
 
 
-class WinSimHost(RegistryOps, EnvOps, EventlogOps, ServiceOps, SignatureOps, PolicyOps, FirewallOps, FsOps, TreeOps, WriteOps,
+class WinSimHost(RegistryOps, EnvOps, EventlogOps, HealthOps, ServiceOps, SignatureOps, PolicyOps, FirewallOps, FsOps, TreeOps, WriteOps,
                  JunctionOps, DownloadOps, ZipOps, AclOps, GoOps, LockOps, HostBase):
     """One simulated host. Every public method is one locked transaction on the state directory."""

@@ -544,7 +544,7 @@ class ServiceOps:
             if node.path.key not in [p.lower() for p in locked]:
                 locked.append(str(node.path))
             record["image"] = str(node.path)
-        record.update(state="running", pid=self._next_pid(), exit_code=0, behaviour=behaviour)
+        record.update(state="running", pid=self._next_pid(), exit_code=0, behaviour=behaviour, uptime_ms=0)
         return {"modelled": True, "modelled_from": how}
 
     def _next_pid(self) -> int:
@@ -555,6 +555,7 @@ class ServiceOps:
     def _stopped(self, name: str, exit_code: int) -> None:
         record = self._run_record(name)
         image = record.pop("image", None)
+        record.pop("uptime_ms", None)
         record.update(state="stopped", pid=None, exit_code=exit_code, behaviour={})
         if image is not None:
             still = [r.get("image", "").lower() for r in self._state["services"].values() if r.get("state") == "running"]

@@ -1,0 +1,173 @@
+"""win_service_go's health check on winsim: real Go builds whose behaviour marker says how they answer.
+
+Each test runs ansible-playbook against winsim; the probes run on the host in modelled time, inside the
+apply round trip, and the tests read the service's run record and winsim's counters back."""
+
+from __future__ import annotations
+
+import pytest
+
+from test_win_service_go import NAME, SECRET, exe, failed, ok, sha, svc  # noqa: F401  (exe is a fixture)
+
+HEALTHZ = {"http": {"url": "http://127.0.0.1:47931/healthz"}}
+
+
+def test_a_new_service_is_probed_after_its_start_in_the_same_round_trip(host1, exe):
+    h = host1.host("win1")
+    h.reset_counters()
+    r = ok(svc(host1, src=exe("svcnative-healthy-amd64"), health=dict(HEALTHZ, success_threshold=2, period_s=3)))
+    assert r["changed"] is True and r["healthy"] is True
+    health = r["health"]
+    assert health["kind"] == "http" and health["target"] == "http://127.0.0.1:47931/healthz"
+    assert health["probe_count"] == 2 and health["reason"] == "passed 2 probe(s) in a row"
+    assert [(p["n"], p["at_ms"], p["ok"], p["status"], p["body"]) for p in health["probes"]] == \
+        [(1, 0, True, 200, "ok"), (2, 3000, True, 200, "ok")]
+    assert health["modelled"] is True
+    assert h.counters()["ops"].get("health.probe") == 1
+    with_health = h.counters()["round_trips"]
+    # the second run starts nothing, so it probes nothing: one round trip
+    h.reset_counters()
+    again = ok(svc(host1, src=exe("svcnative-healthy-amd64"), health=dict(HEALTHZ, success_threshold=2, period_s=3)))
+    assert again["changed"] is False and "healthy" not in again and "health" not in again
+    assert h.counters()["round_trips"] == 1 and "health.probe" not in h.counters()["ops"]
+    # the same first deploy without a health check costs as many round trips: the probe rides in the apply batch
+    ok(svc(host1, state="absent", remove_data=True))
+    h.reset_counters()
+    ok(svc(host1, src=exe("svcnative-healthy-amd64")))
+    assert h.counters()["round_trips"] == with_health
+
+
+def test_a_new_service_that_answers_503_fails_the_task_with_the_evidence(host1, exe):
+    h = host1.host("win1")
+    r = failed(svc(host1, src=exe("svcnative-unhealthy-amd64"),
+                   health={"http": {"url": "http://127.0.0.1:47932/healthz"}, "startup_timeout_s": 4, "period_s": 2}))
+    assert r["healthy"] is False
+    assert r["msg"].startswith("health: the new service %s is not healthy after its start: no probe passed within "
+                               "startup_timeout_s (4 s); last probe: HTTP 503, expected 200 (body 'db-down')" % NAME), r["msg"]
+    assert [(p["at_ms"], p["status"], p["ok"]) for p in r["health"]["probes"]] == [(0, 503, False), (2000, 503, False), (4000, 503, False)]
+    # the task says what it did: the service is registered and running (left as it is)
+    assert r["changes"][-1] == "start service %s" % NAME
+    assert h.service_state(NAME)["state"] == "running"
+
+
+def test_expect_status_and_body_regex_decide_what_healthy_means(host1, exe):
+    r = ok(svc(host1, src=exe("svcnative-unhealthy-amd64"),
+               health={"http": {"url": "http://localhost:47932/healthz", "expect_status": 503, "body_regex": "^db-"}}))
+    assert r["healthy"] is True and r["health"]["probes"][0]["status"] == 503
+
+
+def test_a_body_that_does_not_match_fails_each_probe_saying_so(host1, exe):
+    r = failed(svc(host1, src=exe("svcnative-healthy-amd64"),
+                   health={"http": {"url": "http://127.0.0.1:47931/healthz", "body_regex": '"status":\\s*"up"'},
+                           "startup_timeout_s": 2, "period_s": 1}))
+    assert [p["error"] for p in r["health"]["probes"]] == ["the body does not match body_regex"] * 3
+    assert "last probe: the body does not match body_regex (body 'ok')" in r["msg"]
+
+
+def test_a_service_that_takes_time_to_listen_is_healthy_once_it_does(host1, exe):
+    r = ok(svc(host1, src=exe("svcnative-slow-amd64"), health={"tcp": "127.0.0.1:47934", "period_s": 1}))
+    assert r["healthy"] is True
+    assert [(p["at_ms"], p["ok"]) for p in r["health"]["probes"]] == [(0, False), (1000, False), (2000, False), (3000, False), (4000, True)]
+
+
+def test_a_service_that_is_slower_than_startup_timeout_fails(host1, exe):
+    r = failed(svc(host1, src=exe("svcnative-slow-amd64"), health={"tcp": 47934, "period_s": 1, "startup_timeout_s": 3}))
+    assert r["health"]["reason"] == "no probe passed within startup_timeout_s (3 s)"
+    assert r["health"]["probe_count"] == 4
+
+
+def test_a_release_that_crashes_after_its_start_is_unhealthy_with_its_exit_code(host1, exe):
+    h = host1.host("win1")
+    r = failed(svc(host1, src=exe("svcnative-crash-amd64"),
+                   health={"http": {"url": "http://127.0.0.1:47933/healthz"}, "period_s": 1, "success_threshold": 5}))
+    assert r["health"]["service"] == {"state": "stopped", "exit_code": 1067}
+    assert r["health"]["reason"] == "the service %s is stopped (exit code 1067)" % NAME
+    assert [p["ok"] for p in r["health"]["probes"]] == [True, True, True]
+    assert r["service"]["state"] == "stopped"
+    assert h.service_state(NAME)["state"] == "stopped" and h.service_state(NAME)["exit_code"] == 1067
+
+
+def test_an_update_is_probed_and_a_failing_new_release_fails_the_task(host1, exe):
+    h = host1.host("win1")
+    ok(svc(host1, src=exe("svcnative-healthy-amd64"), health=HEALTHZ))
+    bad = exe("svcnative-unhealthy-amd64")
+    r = failed(svc(host1, src=bad, health=dict(HEALTHZ, startup_timeout_s=2)))
+    assert r["msg"].startswith("health: service %s on its new release is not healthy after its start" % NAME), r["msg"]
+    # nothing listens on 47931 any more: the new release listens on 47932
+    assert r["health"]["probes"][0]["error"].startswith("ConnectFailure")
+    assert r["release"]["sha256"] == sha(bad)
+    assert h.service_state(NAME)["state"] == "running"
+
+
+def test_state_restarted_probes_after_the_start(host1, exe):
+    ok(svc(host1, src=exe("svcnative-healthy-amd64")))
+    r = ok(svc(host1, src=exe("svcnative-healthy-amd64"), state="restarted", health={"tcp": "localhost:47931"}))
+    assert r["changed"] is True and r["healthy"] is True and r["health"]["kind"] == "tcp"
+
+
+def test_a_command_probe_runs_the_program_on_the_host(host1, exe):
+    h = host1.host("win1")
+    h.put(exe("cli-amd64", "check.exe"), "C:\\tools\\check.exe")
+    r = ok(svc(host1, src=exe("svcnative-healthy-amd64"), health={"command": ["C:\\tools\\check.exe", "-version"]}))
+    assert r["healthy"] is True and r["health"]["probes"][0]["exit_code"] == 0
+    r = failed(svc(host1, src=exe("svcnative-healthy-amd64"), state="restarted",
+                   health={"command": ["C:\\tools\\missing.exe"], "startup_timeout_s": 1, "period_s": 1}))
+    assert "cannot start C:\\tools\\missing.exe" in r["health"]["probes"][0]["error"]
+
+
+def test_check_mode_probes_nothing_and_changes_nothing(host1, exe):
+    h = host1.host("win1")
+    before = h.snapshot()
+    h.reset_counters()
+    r = ok(svc(host1, check=True, src=exe("svcnative-healthy-amd64"), health=HEALTHZ))
+    assert r["changed"] is True and "healthy" not in r
+    assert h.snapshot() == before and "health.probe" not in h.counters()["ops"]
+
+
+def test_secrets_never_reach_the_evidence(host1, exe):
+    # the secret is the health body the service answers with (it echoes configuration): scrubbed everywhere
+    r = failed(svc(host1, src=exe("svcnative-unhealthy-amd64"), verbosity=4, secret_environment={"DB_PASSWORD": "db-down"},
+                   health={"http": {"url": "http://127.0.0.1:47932/healthz"}, "startup_timeout_s": 1, "period_s": 1}))
+    assert all(p["body"] == "********" for p in r["health"]["probes"])
+    assert "db-down" not in r["msg"]
+
+
+BAD = [
+    ({}, ["health needs exactly one of http, tcp or command, got none"]),
+    ({"tcp": 8080, "command": ["x.exe"]}, ["exactly one of http, tcp or command, got tcp, command"]),
+    ({"tcp": "host:port"}, ["health tcp must be host:port"]),
+    ({"tcp": 70000}, ["health tcp must be host:port"]),
+    ({"tcp": True}, ["health tcp must be host:port"]),
+    ({"command": []}, ["health command must be a list of strings"]),
+    ({"command": [""]}, ["health command must be a list of strings"]),
+    ({"http": {"url": "ftp://127.0.0.1/x"}}, ["health http url must be an http or https URL"]),
+    ({"http": {"url": "http://user:pw@127.0.0.1/x"}}, ["must not hold a user name or password"]),
+    ({"http": {"url": "http://127.0.0.1:99999/x"}}, ["health http url must be an http or https URL"]),
+    ({"http": {"url": "http://127.0.0.1/x", "expect_status": 99}}, ["health http expect_status must be a whole number from 100 to 599"]),
+    ({"http": {"url": "http://127.0.0.1/x", "body_regex": "(open"}}, ["health http body_regex is not a regular expression"]),
+    ({"http": {"url": "http://127.0.0.1/x", "bogus": 1}}, ["health http has no key bogus"]),
+    ({"tcp": 8080, "period_s": 0}, ["health period_s must be a whole number from 1 to 3600"]),
+    ({"tcp": 8080, "startup_timeout_s": 3601}, ["health startup_timeout_s must be a whole number from 1 to 3600"]),
+    ({"tcp": 8080, "success_threshold": 0}, ["health success_threshold must be a whole number from 1 to 100"]),
+    ({"tcp": 8080, "failure_threshold": 101}, ["health failure_threshold must be a whole number from 1 to 100"]),
+    ({"tcp": 8080, "timeout_s": -1}, ["health timeout_s must be a whole number from 1 to 3600"]),
+    ({"tcp": 8080, "interval": 3}, ["health has no key interval"]),
+]
+
+
+def test_bad_health_values_are_refused_before_anything_changes(host1, exe):
+    h = host1.host("win1")
+    binary = exe("svcnative-healthy-amd64")
+    before = h.snapshot()
+    tasks = [{"name": "bad %d" % n, "gowin.server.win_service_go": {"name": NAME, "src": binary, "health": health},
+              "ignore_errors": True} for n, (health, _words) in enumerate(BAD)]
+    run = host1.play(tasks, allow_warnings=True)
+    assert "Traceback" not in run.stdout + run.stderr
+    wrong = []
+    for n, (health, words) in enumerate(BAD):
+        res = run.one("win1", "bad %d" % n)
+        msg = res.result.get("msg", "")
+        if not res.failed or any(w not in msg for w in words):
+            wrong.append((health, res.status, msg))
+    assert not wrong, "\n".join(map(repr, wrong))
+    assert h.snapshot() == before
