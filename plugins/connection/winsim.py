@@ -237,6 +237,8 @@ class Connection(ConnectionBase):
             host.execute(ops[: drop["after_ops"]], families)
             raise AnsibleConnectionFailure("winsim: the connection dropped after %d op(s) (drop_connection fault)" % drop["after_ops"])
         results = host.execute(ops, families)
+        if host.agent_killed:
+            raise AnsibleConnectionFailure("winsim: %s" % host.agent_killed)
         document = {"v": _channel.PROTOCOL_VERSION, "agent": agent_hash, "results": results}
         return 0, json.dumps(document, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 

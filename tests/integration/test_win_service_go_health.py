@@ -5,9 +5,7 @@ apply round trip, and the tests read the service's run record and winsim's count
 
 from __future__ import annotations
 
-import pytest
-
-from test_win_service_go import NAME, SECRET, exe, failed, ok, sha, svc  # noqa: F401  (exe is a fixture)
+from test_win_service_go import NAME, exe, failed, ok, sha, svc  # noqa: F401  pylint: disable=unused-import  (exe is a fixture)
 
 HEALTHZ = {"http": {"url": "http://127.0.0.1:47931/healthz"}}
 

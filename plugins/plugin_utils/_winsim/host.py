@@ -772,10 +772,11 @@ FAULT_FORMS: dict[str, dict[str, type]] = {
     "drop_connection": {"after_ops": int, "skip_round_trips": int},
     "disk_full": {"free_bytes": int, "drive": str},
     "trust_failure": {"domain": str, "message": str},
+    "kill_agent": {"op": str, "after_stage": str},
 }
 _FAULT_REQUIRED = {
     "fail_op": ("op", "kind"), "truncate_download": ("bytes",), "drop_connection": ("after_ops",), "disk_full": ("free_bytes",),
-    "trust_failure": ("domain",),
+    "trust_failure": ("domain",), "kill_agent": ("after_stage",),
 }
 # What NTAccount.Translate throws (a SystemException with the text of Win32 error 1789) when the trust
 # to the domain that holds a name is broken.
@@ -788,6 +789,10 @@ def _new_counters() -> JsonDict:
 
 def _dump(value: object) -> str:
     return json.dumps(value, indent=1, ensure_ascii=True) + "\n"
+
+
+class AgentKilled(Exception):
+    """The agent's process ended in the middle of an op (the kill_agent fault): effects so far stay, no answer."""
 
 
 class HostBase:
@@ -809,6 +814,7 @@ class HostBase:
         self._depth = 0
         self._state: JsonDict = {}
         self._faults: list[JsonDict] = []
+        self.agent_killed: str | None = None
         self._counters: JsonDict = _new_counters()
         self._listings: dict[str, dict[str, str]] = {}
         with self._transaction() as state:
@@ -1363,9 +1369,14 @@ class HostBase:
         core.ps1 and those family files (an op of any other family is an unknown op)."""
         results: list[JsonDict] = []
         known = set(OPS) if families is None else {name for name in OPS if op_family(name) in set(families)}
+        self.agent_killed = None
         with self._transaction():
             for index, item in enumerate(ops):
-                result = self._run_one(index, item, known)
+                try:
+                    result = self._run_one(index, item, known)
+                except AgentKilled as killed:
+                    self.agent_killed = str(killed)
+                    break
                 results.append(result)
                 if not result["ok"]:
                     break
@@ -1387,11 +1398,19 @@ class HostBase:
                 for k in SECRET_MAP_ARGS:
                     if isinstance(raw.get(k), dict):
                         secrets += [str(v) for v in raw[k].values() if v]
+                nested = raw.get("set")  # deploy.update carries service.set's arguments
+                if isinstance(nested, dict):
+                    secrets += [str(nested[k]) for k in SECRET_ARGS if nested.get(k)]
+                    for k in SECRET_MAP_ARGS:
+                        if isinstance(nested.get(k), dict):
+                            secrets += [str(v) for v in nested[k].values() if v]
             fault = self._take_fault(lambda f: f["fault"] == "fail_op" and f["op"] == name)
             if fault is not None:
                 raise OpFailure(fault["kind"], fault.get("message") or "injected fault (winsim fail_op)")
             handler, accepted = OPS[name]
             return {"ok": True, "data": handler(self, Args(name, raw, accepted, self._long_paths()))}
+        except AgentKilled:
+            raise
         except OpFailure as failure:
             kind, message = failure.kind, failure.message
         except Exception as exc:  # a bug in the model must still answer like the agent would

@@ -1,0 +1,210 @@
+# gowin.server agent, op family 'deploy': a service update that finishes on the host, with its journal.
+# Part of the agent that core.ps1 assembles (docs/agent-protocol.md, 'Op families'); its twin is
+# plugins/plugin_utils/_winsim/deploy.py and its contract vectors tests/contract/vectors/deploy.yml.
+# requires: firewall, health
+#
+# deploy.update carries out, in one op, a plan the controller made: switch the service's configuration
+# (its image path first, so that a recovery restart starts the new binary) and its firewall rule, stop
+# it (the SCM first, then its process tree), start it, probe it; when a step fails or the probe says
+# unhealthy, switch back, start the previous release again, probe it. Each stage is written to the
+# journal HKLM\SOFTWARE\GoWin\Journal\<name> before the next one begins, so a run that finds a journal
+# whose Outcome is empty knows the op was cut off and at which stage. The journal holds the two image
+# paths, the stage and the outcome, never an argument that can be secret.
+#
+# Windows behaviour relied on (each one held by a vector):
+# - The SCM reads ImagePath at every start: a change made while the service runs takes effect at its
+#   next start (a recovery restart included), never on the running process.
+# - HKLM\SOFTWARE is writable by Administrators and SYSTEM only (the default ACL of the hive).
+# - The op runs in the agent's process: if the WinRM or PSRP client goes away, the command goes on until
+#   it ends (the shell outlives a client that vanished until its idle timeout); if the process itself
+#   is ended, the journal says where.
+
+Register-AgentOps @{
+    'deploy.update' = @{ accepted = @('name', 'id', 'set', 'back', 'firewall', 'firewall_back', 'stop_timeout_s', 'start_timeout_s', 'health', 'rollback'); run = { param($a) Invoke-OpDeployUpdate $a } }
+    'deploy.journal' = @{ accepted = @('name'); run = { param($a) Invoke-OpDeployJournal $a } }
+}
+
+$script:JournalKey = 'SOFTWARE\GoWin\Journal'
+$script:JournalValues = @('Id', 'Stage', 'Outcome', 'From', 'To', 'Started', 'Finished', 'Detail')
+
+function Get-JournalTime {
+    return [System.DateTime]::UtcNow.ToString('yyyy-MM-ddTHH:mm:ssZ', [System.Globalization.CultureInfo]::InvariantCulture)
+}
+
+function Write-Journal {
+    # Set journal values (REG_SZ) of one service; each call is its own registry write, flushed by the
+    # registry's own lazy writer (a power loss can lose the last stage, never reorder stages).
+    param([string]$Name, $Values)
+    $base = Open-BaseKey 'HKLM'
+    $key = $base.CreateSubKey($script:JournalKey + '\' + $Name)
+    try {
+        foreach ($k in @($Values.Keys)) { $key.SetValue($k, [string]$Values[$k], [Microsoft.Win32.RegistryValueKind]::String) }
+    } finally { $key.Close() }
+}
+
+function Read-Journal {
+    param([string]$Name)
+    $base = Open-BaseKey 'HKLM'
+    $key = $base.OpenSubKey($script:JournalKey + '\' + $Name)
+    if ($null -eq $key) { return [ordered]@{ exists = $false } }
+    try {
+        $found = [ordered]@{ exists = $true }
+        foreach ($v in $script:JournalValues) {
+            $data = $key.GetValue($v, $null)
+            if ($null -eq $data) { $found[$v.ToLowerInvariant()] = $null } else { $found[$v.ToLowerInvariant()] = [string]$data }
+        }
+        $found['interrupted'] = [string]::IsNullOrEmpty($found['outcome'])
+        return $found
+    } finally { $key.Close() }
+}
+
+function Invoke-OpDeployJournal {
+    param($OpArgs)
+    $name = Get-ServiceNameArg $OpArgs
+    return (Read-Journal $name)
+}
+
+function Invoke-DeployStep {
+    # Run one step (a scriptblock of fixed code); returns @{ ok; data; error }. An op failure of the step
+    # (Stop-Op) is caught and kept as data: the update goes on to its rollback.
+    param([scriptblock]$Step)
+    try {
+        $data = & $Step
+        return @{ ok = $true; data = $data; error = $null }
+    } catch {
+        return @{ ok = $false; data = $null; error = (Convert-ExceptionToError $_.Exception) }
+    }
+}
+
+function Get-DeployMapArg {
+    # A mapping argument that names this service (or names none: it is set to this one).
+    param($OpArgs, [string]$Arg, [string]$Name, [string]$Key, [switch]$Required)
+    $m = Get-MapArg $OpArgs $Arg -Required:$Required
+    if ($null -eq $m) { return $null }
+    $copy = @{}
+    foreach ($k in @($m.PSBase.Keys)) { $copy[$k] = $m[$k] }
+    if ($copy.ContainsKey($Key) -and [string]$copy[$Key] -ne $Name) {
+        Stop-Op 'bad_args' ("argument '" + $Arg + "' must be about the service '" + $Name + "'")
+    }
+    if (-not $copy.ContainsKey($Key)) { $copy[$Key] = $Name }
+    return $copy
+}
+
+function Invoke-OpDeployUpdate {
+    param($OpArgs)
+    $name = Get-ServiceNameArg $OpArgs
+    $id = Get-StringArg $OpArgs 'id' -Required
+    if ($id -notmatch '^[0-9a-f]{16,64}$') { Stop-Op 'bad_args' "argument 'id' must be 16 to 64 lower-case hex digits" }
+    $set = Get-DeployMapArg $OpArgs 'set' $name 'name' -Required
+    $back = Get-DeployMapArg $OpArgs 'back' $name 'name' -Required
+    foreach ($pair in @(@('set', $set), @('back', $back))) {
+        if (-not (Test-Arg $pair[1] 'image_path')) { Stop-Op 'bad_args' ("argument '" + $pair[0] + "' must hold image_path") }
+        if ($pair[1].ContainsKey('create')) { Stop-Op 'bad_args' ("argument '" + $pair[0] + "' must not hold create: deploy.update changes a service that exists") }
+    }
+    foreach ($k in @($back.Keys)) {
+        if (@('name', 'image_path') -notcontains $k) { Stop-Op 'bad_args' ("argument 'back' holds only image_path (got '" + $k + "')") }
+    }
+    $firewall = Get-MapArg $OpArgs 'firewall'
+    $firewallBack = Get-MapArg $OpArgs 'firewall_back'
+    if ($null -ne $firewallBack -and $null -eq $firewall) { Stop-Op 'bad_args' "argument 'firewall_back' needs 'firewall'" }
+    $stopTimeout = [int](Get-IntArg $OpArgs 'stop_timeout_s' -Default 30 -Min 1 -Max 3600)
+    $startTimeout = [int](Get-IntArg $OpArgs 'start_timeout_s' -Default 30 -Min 1 -Max 3600)
+    $health = Get-MapArg $OpArgs 'health'
+    if ($null -ne $health) {
+        if ($health.Contains('service')) { Stop-Op 'bad_args' "argument 'health' must not name a service: it probes this one" }
+        [void](Get-HealthSpec $health)
+        foreach ($k in @('startup_timeout_s', 'period_s', 'timeout_s')) { [void](Get-IntArg $health $k -Default 1 -Min 1 -Max 3600) }
+        foreach ($k in @('success_threshold', 'failure_threshold')) { [void](Get-IntArg $health $k -Default 1 -Min 1 -Max 100) }
+        foreach ($k in @($health.Keys)) {
+            if (@('http', 'tcp', 'command', 'startup_timeout_s', 'period_s', 'timeout_s', 'success_threshold', 'failure_threshold') -notcontains $k) {
+                Stop-Op 'bad_args' ("argument 'health' does not accept '" + $k + "'")
+            }
+        }
+    }
+    $rollback = Get-BoolArg $OpArgs 'rollback' $true
+    $info = Get-ExistingService 'deploy.update' $name
+    $name = $info.name
+    $wasRunning = ($info.state -eq 'running')
+
+    $clock = [System.Diagnostics.Stopwatch]::StartNew()
+    $stages = New-Object System.Collections.Generic.List[object]
+    Write-Journal $name ([ordered]@{ Id = $id; Stage = 'begin'; Outcome = ''; From = [string]$info.image_path; To = [string]$set['image_path']; Started = (Get-JournalTime); Finished = ''; Detail = '' })
+    $result = [ordered]@{ outcome = $null; changed = $true; journal_id = $id; stages = $null; stopped_by = $null; health = $null
+        rollback_health = $null; error = $null; rollback_error = $null; state = $null; pid = $null }
+
+    # ---- forward: switch, stop, start, probe
+    $failed = $null
+    $steps = @(
+        @{ stage = 'switched'; run = { [void](Invoke-OpServiceSet $set); if ($null -ne $firewall) { [void](Invoke-OpFirewallSet $firewall) }; $null } }
+        @{ stage = 'stopped'; run = { if ($wasRunning) { (Invoke-OpServiceStop @{ name = $name; timeout_s = $stopTimeout }).stopped_by } else { $null } } }
+        @{ stage = 'started'; run = { [void](Invoke-OpServiceStart @{ name = $name; timeout_s = $startTimeout }); $null } }
+    )
+    foreach ($step in $steps) {
+        $r = Invoke-DeployStep $step.run
+        $stages.Add([ordered]@{ stage = $step.stage; at_ms = [long]$clock.ElapsedMilliseconds; ok = $r.ok; error = $r.error })
+        if (-not $r.ok) { $failed = $r.error; break }
+        if ($step.stage -eq 'stopped') { $result.stopped_by = $r.data }
+        Write-Journal $name @{ Stage = $step.stage }
+    }
+    if ($null -eq $failed -and $null -ne $health) {
+        $probeArgs = @{}
+        foreach ($k in @($health.Keys)) { $probeArgs[$k] = $health[$k] }
+        $probeArgs['service'] = $name
+        $r = Invoke-DeployStep { Invoke-OpHealthProbe $probeArgs }
+        if ($r.ok) { $result.health = $r.data }
+        $ok = $r.ok -and [bool]$r.data.healthy
+        $err = $r.error
+        if ($r.ok -and -not $ok) { $err = @{ kind = 'unhealthy'; message = [string]$r.data.reason } }
+        $stages.Add([ordered]@{ stage = 'probed'; at_ms = [long]$clock.ElapsedMilliseconds; ok = $ok; error = $err })
+        Write-Journal $name @{ Stage = 'probed' }
+        if (-not $ok) { $failed = $err }
+    }
+
+    if ($null -eq $failed) {
+        $result.outcome = 'updated'
+    } elseif (-not $rollback) {
+        $result.outcome = 'failed'
+        $result.error = $failed
+    } else {
+        # ---- back: stop what runs, switch back, start the previous release if it ran, probe it
+        $result.error = $failed
+        Write-Journal $name @{ Stage = 'rolling_back'; Detail = ([string]$failed.kind + ': ' + [string]$failed.message) }
+        $backSteps = @(
+            @{ stage = 'stopped_back'; run = { $now = Get-ServiceInfo $name $null; if ($now.state -ne 'stopped') { [void](Invoke-OpServiceStop @{ name = $name; timeout_s = $stopTimeout }) }; $null } }
+            @{ stage = 'switched_back'; run = {
+                    [void](Invoke-OpServiceSet $back)
+                    if ($null -ne $firewallBack) { [void](Invoke-OpFirewallSet $firewallBack) }
+                    elseif ($null -ne $firewall) { [void](Invoke-OpFirewallRemove @{ name = $firewall['name'] }) }
+                    $null } }
+            @{ stage = 'started_back'; run = { if ($wasRunning) { [void](Invoke-OpServiceStart @{ name = $name; timeout_s = $startTimeout }) }; $null } }
+        )
+        $backFailed = $null
+        foreach ($step in $backSteps) {
+            $r = Invoke-DeployStep $step.run
+            $stages.Add([ordered]@{ stage = $step.stage; at_ms = [long]$clock.ElapsedMilliseconds; ok = $r.ok; error = $r.error })
+            if (-not $r.ok) { $backFailed = $r.error; break }
+            Write-Journal $name @{ Stage = $step.stage }
+        }
+        if ($null -eq $backFailed -and $wasRunning -and $null -ne $health) {
+            $probeArgs = @{}
+            foreach ($k in @($health.Keys)) { $probeArgs[$k] = $health[$k] }
+            $probeArgs['service'] = $name
+            $r = Invoke-DeployStep { Invoke-OpHealthProbe $probeArgs }
+            if ($r.ok) { $result.rollback_health = $r.data }
+            $ok = $r.ok -and [bool]$r.data.healthy
+            $err = $r.error
+            if ($r.ok -and -not $ok) { $err = @{ kind = 'unhealthy'; message = [string]$r.data.reason } }
+            $stages.Add([ordered]@{ stage = 'probed_back'; at_ms = [long]$clock.ElapsedMilliseconds; ok = $ok; error = $err })
+            if (-not $ok) { $backFailed = $err }
+        }
+        if ($null -eq $backFailed) { $result.outcome = 'rolled_back' } else { $result.outcome = 'rollback_failed'; $result.rollback_error = $backFailed }
+    }
+    $detail = ''
+    if ($null -ne $result.error) { $detail = [string]$result.error.kind + ': ' + [string]$result.error.message }
+    Write-Journal $name @{ Stage = 'done'; Outcome = $result.outcome; Finished = (Get-JournalTime); Detail = $detail }
+    $after = Get-ServiceInfo $name $null
+    $result.state = $after.state
+    $result.pid = $after.pid
+    $result.stages = $stages.ToArray()
+    return $result
+}
