@@ -64,16 +64,53 @@ function Invoke-OpDeployJournal {
     return (Read-Journal $name)
 }
 
-function Invoke-DeployStep {
-    # Run one step (a scriptblock of fixed code); returns @{ ok; data; error }. An op failure of the step
-    # (Stop-Op) is caught and kept as data: the update goes on to its rollback.
-    param([scriptblock]$Step)
+function Invoke-DeployStage {
+    # Run one stage of the update (fixed code chosen by its name); returns @{ ok; data; error }. An op
+    # failure of the stage (Stop-Op) is caught and kept as data: the update goes on to its rollback.
+    param([string]$Stage, $Ctx)
     try {
-        $data = & $Step
+        $data = $null
+        switch ($Stage) {
+            'switched' {
+                [void](Invoke-OpServiceSet $Ctx.set)
+                if ($null -ne $Ctx.firewall) { [void](Invoke-OpFirewallSet $Ctx.firewall) }
+            }
+            'stopped' {
+                if ($Ctx.was_running) { $data = (Invoke-OpServiceStop @{ name = $Ctx.name; timeout_s = $Ctx.stop_timeout }).stopped_by }
+            }
+            'started' { [void](Invoke-OpServiceStart @{ name = $Ctx.name; timeout_s = $Ctx.start_timeout }) }
+            'stopped_back' {
+                $now = Get-ServiceInfo $Ctx.name $null
+                if ($now.state -ne 'stopped') { [void](Invoke-OpServiceStop @{ name = $Ctx.name; timeout_s = $Ctx.stop_timeout }) }
+            }
+            'switched_back' {
+                [void](Invoke-OpServiceSet $Ctx.back)
+                if ($null -ne $Ctx.firewall_back) { [void](Invoke-OpFirewallSet $Ctx.firewall_back) }
+                elseif ($null -ne $Ctx.firewall) { [void](Invoke-OpFirewallRemove @{ name = $Ctx.firewall['name'] }) }
+            }
+            'started_back' {
+                if ($Ctx.was_running) { [void](Invoke-OpServiceStart @{ name = $Ctx.name; timeout_s = $Ctx.start_timeout }) }
+            }
+        }
         return @{ ok = $true; data = $data; error = $null }
     } catch {
         return @{ ok = $false; data = $null; error = (Convert-ExceptionToError $_.Exception) }
     }
+}
+
+function Invoke-DeployProbe {
+    # health.probe of this service; returns @{ ok (healthy); data (the probe's data or $null); error }.
+    param($Ctx)
+    $probeArgs = @{}
+    foreach ($k in @($Ctx.health.Keys)) { $probeArgs[$k] = $Ctx.health[$k] }
+    $probeArgs['service'] = $Ctx.name
+    try {
+        $data = Invoke-OpHealthProbe $probeArgs
+    } catch {
+        return @{ ok = $false; data = $null; error = (Convert-ExceptionToError $_.Exception) }
+    }
+    if ([bool]$data.healthy) { return @{ ok = $true; data = $data; error = $null } }
+    return @{ ok = $false; data = $data; error = @{ kind = 'unhealthy'; message = [string]$data.reason } }
 }
 
 function Get-DeployMapArg {
@@ -133,31 +170,22 @@ function Invoke-OpDeployUpdate {
         rollback_health = $null; error = $null; rollback_error = $null; state = $null; pid = $null }
 
     # ---- forward: switch, stop, start, probe
+    $ctx = @{ name = $name; set = $set; back = $back; firewall = $firewall; firewall_back = $firewallBack; was_running = $wasRunning
+        stop_timeout = $stopTimeout; start_timeout = $startTimeout; health = $health }
     $failed = $null
-    $steps = @(
-        @{ stage = 'switched'; run = { [void](Invoke-OpServiceSet $set); if ($null -ne $firewall) { [void](Invoke-OpFirewallSet $firewall) }; $null } }
-        @{ stage = 'stopped'; run = { if ($wasRunning) { (Invoke-OpServiceStop @{ name = $name; timeout_s = $stopTimeout }).stopped_by } else { $null } } }
-        @{ stage = 'started'; run = { [void](Invoke-OpServiceStart @{ name = $name; timeout_s = $startTimeout }); $null } }
-    )
-    foreach ($step in $steps) {
-        $r = Invoke-DeployStep $step.run
-        $stages.Add([ordered]@{ stage = $step.stage; at_ms = [long]$clock.ElapsedMilliseconds; ok = $r.ok; error = $r.error })
+    foreach ($stage in @('switched', 'stopped', 'started')) {
+        $r = Invoke-DeployStage $stage $ctx
+        $stages.Add([ordered]@{ stage = $stage; at_ms = [long]$clock.ElapsedMilliseconds; ok = $r.ok; error = $r.error })
         if (-not $r.ok) { $failed = $r.error; break }
-        if ($step.stage -eq 'stopped') { $result.stopped_by = $r.data }
-        Write-Journal $name @{ Stage = $step.stage }
+        if ($stage -eq 'stopped') { $result.stopped_by = $r.data }
+        Write-Journal $name @{ Stage = $stage }
     }
     if ($null -eq $failed -and $null -ne $health) {
-        $probeArgs = @{}
-        foreach ($k in @($health.Keys)) { $probeArgs[$k] = $health[$k] }
-        $probeArgs['service'] = $name
-        $r = Invoke-DeployStep { Invoke-OpHealthProbe $probeArgs }
-        if ($r.ok) { $result.health = $r.data }
-        $ok = $r.ok -and [bool]$r.data.healthy
-        $err = $r.error
-        if ($r.ok -and -not $ok) { $err = @{ kind = 'unhealthy'; message = [string]$r.data.reason } }
-        $stages.Add([ordered]@{ stage = 'probed'; at_ms = [long]$clock.ElapsedMilliseconds; ok = $ok; error = $err })
+        $r = Invoke-DeployProbe $ctx
+        $result.health = $r.data
+        $stages.Add([ordered]@{ stage = 'probed'; at_ms = [long]$clock.ElapsedMilliseconds; ok = $r.ok; error = $r.error })
         Write-Journal $name @{ Stage = 'probed' }
-        if (-not $ok) { $failed = $err }
+        if (-not $r.ok) { $failed = $r.error }
     }
 
     if ($null -eq $failed) {
@@ -169,33 +197,18 @@ function Invoke-OpDeployUpdate {
         # ---- back: stop what runs, switch back, start the previous release if it ran, probe it
         $result.error = $failed
         Write-Journal $name @{ Stage = 'rolling_back'; Detail = ([string]$failed.kind + ': ' + [string]$failed.message) }
-        $backSteps = @(
-            @{ stage = 'stopped_back'; run = { $now = Get-ServiceInfo $name $null; if ($now.state -ne 'stopped') { [void](Invoke-OpServiceStop @{ name = $name; timeout_s = $stopTimeout }) }; $null } }
-            @{ stage = 'switched_back'; run = {
-                    [void](Invoke-OpServiceSet $back)
-                    if ($null -ne $firewallBack) { [void](Invoke-OpFirewallSet $firewallBack) }
-                    elseif ($null -ne $firewall) { [void](Invoke-OpFirewallRemove @{ name = $firewall['name'] }) }
-                    $null } }
-            @{ stage = 'started_back'; run = { if ($wasRunning) { [void](Invoke-OpServiceStart @{ name = $name; timeout_s = $startTimeout }) }; $null } }
-        )
         $backFailed = $null
-        foreach ($step in $backSteps) {
-            $r = Invoke-DeployStep $step.run
-            $stages.Add([ordered]@{ stage = $step.stage; at_ms = [long]$clock.ElapsedMilliseconds; ok = $r.ok; error = $r.error })
+        foreach ($stage in @('stopped_back', 'switched_back', 'started_back')) {
+            $r = Invoke-DeployStage $stage $ctx
+            $stages.Add([ordered]@{ stage = $stage; at_ms = [long]$clock.ElapsedMilliseconds; ok = $r.ok; error = $r.error })
             if (-not $r.ok) { $backFailed = $r.error; break }
-            Write-Journal $name @{ Stage = $step.stage }
+            Write-Journal $name @{ Stage = $stage }
         }
         if ($null -eq $backFailed -and $wasRunning -and $null -ne $health) {
-            $probeArgs = @{}
-            foreach ($k in @($health.Keys)) { $probeArgs[$k] = $health[$k] }
-            $probeArgs['service'] = $name
-            $r = Invoke-DeployStep { Invoke-OpHealthProbe $probeArgs }
-            if ($r.ok) { $result.rollback_health = $r.data }
-            $ok = $r.ok -and [bool]$r.data.healthy
-            $err = $r.error
-            if ($r.ok -and -not $ok) { $err = @{ kind = 'unhealthy'; message = [string]$r.data.reason } }
-            $stages.Add([ordered]@{ stage = 'probed_back'; at_ms = [long]$clock.ElapsedMilliseconds; ok = $ok; error = $err })
-            if (-not $ok) { $backFailed = $err }
+            $r = Invoke-DeployProbe $ctx
+            $result.rollback_health = $r.data
+            $stages.Add([ordered]@{ stage = 'probed_back'; at_ms = [long]$clock.ElapsedMilliseconds; ok = $r.ok; error = $r.error })
+            if (-not $r.ok) { $backFailed = $r.error }
         }
         if ($null -eq $backFailed) { $result.outcome = 'rolled_back' } else { $result.outcome = 'rollback_failed'; $result.rollback_error = $backFailed }
     }
