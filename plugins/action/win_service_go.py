@@ -218,7 +218,9 @@ class ActionModule(GowinAction):
             ops.append({"op": "identity.resolve", "args": {"names": [account.scm_name]}})
         first_dep = len(ops)
         ops += [{"op": "service.get", "args": {"name": dep}} for dep in p["dependencies"]]
+        ops.append({"op": "deploy.journal", "args": {"name": p["name"]}})
         data = channel.run_checked(ops)
+        journal, data = data[-1], data[:-1]
         missing = [dep for dep, found in zip(p["dependencies"], data[first_dep:]) if not found.get("exists")]
         if missing:
             raise ModuleFailure("dependencies: %s %s not a service on this host (Windows would refuse every start with error 1075)"
@@ -332,35 +334,73 @@ class ActionModule(GowinAction):
         running = current.get("state") == "running"
         restart = running and any(f in changes_set for f in _RESTART_FIELDS)
         stop = running and (restart or p["state"] == "stopped" or p["state"] == "restarted")
-        if stop:
-            ops.append({"op": "service.stop", "args": {"name": p["name"], "timeout_s": p["stop_timeout_s"]}})
-            changes.append("stop service %s" % p["name"])
-        if changes_set:
-            args = dict(changes_set, name=p["name"], digest_key=key.hex())
-            if created:
-                args["create"] = True
-            ops.append({"op": "service.set", "args": args})
-            changes += config_changes
+        start = p["state"] in ("started", "restarted") and (not running or stop)
+        # An update cut off on the host (its journal has no outcome): the previous release is the one it
+        # switched from, and this run carries the whole update out again, probe and rollback included.
+        resume = bool(journal.get("exists") and journal.get("interrupted") and journal.get("from")) and not created
+        if resume:
+            warnings.append("the last update of %s (journal %s, %s -> %s) was cut off at the stage %s: this run carries it out "
+                            "again" % (p["name"], journal.get("id"), journal.get("from"), journal.get("to"), journal.get("stage")))
+            if p["state"] in ("started", "restarted"):
+                stop, start = running, True
+        use_update = not created and start and (bool(changes_set) or stop or resume)
         rule = None
+        rule_ops: list[dict] = []
         if p.get("firewall") is not None:
             try:
                 rule = sp.firewall_rule(p["name"], p["firewall"], wp.normalize(exe), desired["display_name"])
             except sp.ServiceError as err:
                 raise ModuleFailure(str(err)) from None
             if sp.firewall_differs(rule_now, rule):
-                ops.append({"op": "firewall.set", "args": rule})
-                changes.append("%s firewall rule %s" % ("replace" if rule_now.get("exists") else "create", rule["name"]))
+                rule_ops.append({"op": "firewall.set", "args": rule})
         elif rule_now.get("exists"):
             ops.append({"op": "firewall.remove", "args": {"name": "gowin-" + p["name"]}})
             changes.append("remove firewall rule gowin-%s" % p["name"])
-        start = p["state"] in ("started", "restarted") and (not running or stop)
-        if start:
-            ops.append({"op": "service.start", "args": {"name": p["name"], "timeout_s": p["start_timeout_s"]}})
-            changes.append("start service %s" % p["name"])
+        rule_change = ("%s firewall rule %s" % ("replace" if rule_now.get("exists") else "create", rule["name"])) if rule_ops else None
+        if use_update:
+            back_image = current["image_path"]
+            if resume and (journal.get("to") or "").lower() == (current.get("image_path") or "").lower():
+                back_image = journal["from"]
+            update = {"name": p["name"], "id": secrets.token_hex(8),
+                      "set": dict(changes_set, image_path=desired["image_path"], digest_key=key.hex()),
+                      "back": {"image_path": back_image}, "stop_timeout_s": p["stop_timeout_s"],
+                      "start_timeout_s": p["start_timeout_s"], "rollback": p["rollback"]}
+            if resume:  # the cut-off update had stopped a service that ran: the previous release runs again
+                update["start_back"] = True
+            if rule_ops:
+                update["firewall"] = rule
+                update["firewall_back"] = _rule_args(rule_now)
             if p["plan_health"] is not None:
-                ops.append({"op": "health.probe", "args": dict(p["plan_health"], service=p["name"])})
+                update["health"] = p["plan_health"]
+            if running:
+                changes.append("stop service %s" % p["name"])
+            changes += config_changes
+            if rule_change:
+                changes.append(rule_change)
+            changes.append("start service %s" % p["name"])
+            ops.append({"op": "deploy.update", "args": update})
+        else:
+            if stop:
+                ops.append({"op": "service.stop", "args": {"name": p["name"], "timeout_s": p["stop_timeout_s"]}})
+                changes.append("stop service %s" % p["name"])
+            if changes_set:
+                args = dict(changes_set, name=p["name"], digest_key=key.hex())
+                if created:
+                    args["create"] = True
+                ops.append({"op": "service.set", "args": args})
+                changes += config_changes
+            ops += rule_ops
+            if rule_change:
+                changes.append(rule_change)
+            if start:
+                ops.append({"op": "service.start", "args": {"name": p["name"], "timeout_s": p["start_timeout_s"]}})
+                changes.append("start service %s" % p["name"])
+                if p["plan_health"] is not None:
+                    ops.append({"op": "health.probe", "args": dict(p["plan_health"], service=p["name"])})
         releases = [r for r in ((record.get("values") or {}).get("Releases") or {}).get("data") or [] if isinstance(r, str)]
-        new_record = [sha12] + [r for r in releases if r != sha12]
+        # Newest first, by when each release was first installed: going back to a release already recorded (a
+        # rollback's release, say) leaves the record as it is.
+        new_record = releases if sha12 in releases else [sha12] + releases
         previous = _release_of(current, folder)
         keep = set(new_record[:max(p["keep_releases"], 1)]) | {sha12} | ({previous.lower()} if previous else set())
         on_disk = [e["name"] for e in listing.get("entries") or [] if e.get("type") == "directory"]
@@ -385,6 +425,10 @@ class ActionModule(GowinAction):
             "diff": {"before": _diff_text(current, rule_now, p, None, key), "after": _diff_text(desired, rule, p, changes_set),
                      "before_header": "service %s" % p["name"], "after_header": "service %s" % p["name"]},
         }
+        if journal.get("exists"):
+            result["last_update"] = {k: journal.get(k) for k in ("id", "stage", "outcome", "from", "to", "started", "finished",
+                                                                  "detail", "interrupted")}
+            result["last_update"]["detail"] = self._scrub(result["last_update"]["detail"] or "")
         if logon is not None:
             result["logon_right"] = {"account": account.scm_name, "sid": identity_sid, "right": LOGON_RIGHT,
                                      "has_right": bool(logon.get("has_right")) or not self.check_mode,
@@ -427,12 +471,15 @@ class ActionModule(GowinAction):
         by_op = {op["op"]: d for op, d in zip(ops, done)}
         final = by_op.get("service.start") or {}
         service = by_op.get("service.set")
-        after = _service_view(service or current, desired, {}, p, identity_sid)
+        after = _service_view(service or current, desired, {} if service or "deploy.update" not in by_op else changes_set, p,
+                              identity_sid)
         if final:
             after["state"], after["pid"] = final.get("state", after["state"]), final.get("pid")
         elif "service.stop" in by_op:
             after["state"], after["pid"] = "stopped", None
         result["service"] = after
+        if "deploy.update" in by_op:
+            return self._updated(p, by_op["deploy.update"], result, after, current, done)
         if "service.stop" in by_op:
             result["stopped_by"] = by_op["service.stop"].get("stopped_by")
         if any(d.get("modelled") for d in done):
@@ -445,6 +492,44 @@ class ActionModule(GowinAction):
                 raise ModuleFailure(self._unhealthy_message(p, result["health"], created, switched=any(
                     op["op"] == "service.set" and "image_path" in op["args"] for op in ops)), **result)
         return result
+
+    def _updated(self, p: dict, found: dict, result: dict, after: dict, current: dict, done: list[dict]) -> dict:
+        """The result of a deploy.update: its stages, the probes, and a failed task unless the update went in."""
+        after["state"], after["pid"] = found.get("state") or after["state"], found.get("pid")
+        result["update"] = {"outcome": found.get("outcome"), "journal_id": found.get("journal_id"),
+                            "stages": [dict(st, error=_scrubbed_error(self, st.get("error"))) for st in found.get("stages") or []]}
+        if found.get("stopped_by"):
+            result["stopped_by"] = found["stopped_by"]
+        if any(d.get("modelled") for d in done):
+            result["modelled"] = True
+        if found.get("health") is not None:
+            result["health"] = self._health_view(found["health"])
+            result["healthy"] = result["health"]["healthy"]
+        outcome = found.get("outcome")
+        if outcome == "updated":
+            return result
+        release = result["release"]
+        if outcome in ("rolled_back", "rollback_failed"):
+            after["image_path"] = current.get("image_path")
+            result["rolled_back"] = outcome == "rolled_back"
+            if found.get("rollback_health") is not None:
+                result["rollback_health"] = self._health_view(found["rollback_health"])
+        error = _scrubbed_error(self, found.get("error")) or {}
+        failed_stage = next((st["stage"] for st in found.get("stages") or [] if not st.get("ok")), "?")
+        what = "release %s of service %s %s" % (release["sha256"][:12], p["name"],
+                                                  "was not healthy" if error.get("kind") == "unhealthy" else
+                                                  "failed at the stage %s (%s)" % (failed_stage, error.get("kind")))
+        text = "%s: %s" % (what, error.get("message"))
+        if outcome == "rolled_back":
+            back = "release %s" % release["previous"] if release.get("previous") else "the previous image path"
+            text += ". Rolled back to %s, which is %s%s" % (
+                back, after["state"], " and healthy" if (result.get("rollback_health") or {}).get("healthy") else "")
+        elif outcome == "failed":
+            text += ". It was left running (rollback: false)"
+        else:
+            back_error = _scrubbed_error(self, found.get("rollback_error")) or {}
+            text += ". Rolling back failed too (%s: %s); the service is %s" % (back_error.get("kind"), back_error.get("message"), after["state"])
+        raise ModuleFailure(("health: " if error.get("kind") == "unhealthy" else "update: ") + text, **result)
 
     def _health_view(self, found: dict) -> dict:
         """The probe's evidence as returned: secrets scrubbed from every text the service or host wrote."""
@@ -560,6 +645,23 @@ class ActionModule(GowinAction):
                 if d.get("modelled"):
                     result["modelled"] = True
         return result
+
+
+def _scrubbed_error(action: ActionModule, error: dict | None) -> dict | None:
+    if not error:
+        return None
+    return {"kind": error.get("kind"), "message": action._scrub(str(error.get("message") or ""))}  # pylint: disable=protected-access
+
+
+_RULE_FIELDS = ("name", "display_name", "description", "direction", "action", "enabled", "protocol", "local_ports", "remote_addresses",
+                "profiles", "program", "service")
+
+
+def _rule_args(rule_now: dict) -> dict | None:
+    """firewall.set arguments that put back the rule firewall.get read, or None when there was none."""
+    if not rule_now.get("exists"):
+        return None
+    return {k: rule_now[k] for k in _RULE_FIELDS if rule_now.get(k) is not None}
 
 
 def _signature_view(seen: dict | None) -> dict | None:

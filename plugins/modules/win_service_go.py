@@ -249,8 +249,8 @@ options:
     description:
       - A health check the host runs after every start or restart of the service by the task, a new release included.
         The result says V(true) or V(false) in RV(healthy), with the evidence of each probe in RV(health). A service
-        that is not healthy fails the task; it is left as it is (switching back to the previous release comes with
-        the health-gated update).
+        that is not healthy fails the task. After an update the previous release is switched back and started (see
+        O(rollback)); a new service is left as it is.
       - "The semantics are Kubernetes': a probe every O(health.period_s) seconds; O(health.success_threshold) passes
         in a row make it healthy. Once a probe has passed, O(health.failure_threshold) failures in a row make it
         unhealthy. Before the first pass, the probes go on for O(health.startup_timeout_s) seconds. A service that
@@ -309,6 +309,19 @@ options:
         description: Failures in a row, after a first pass, that make it unhealthy (1 to 100).
         type: int
         default: 3
+  rollback:
+    description:
+      - When a started service changes (a new release, new arguments or configuration, O(state=restarted)), the host
+        carries out the whole update in one operation, journaled under C(HKLM\SOFTWARE\GoWin\Journal\<name>)
+        so that it finishes even when the connection drops. It switches the image path, stops the service (the
+        SCM first, then its process tree after O(stop_timeout_s)), starts it and runs O(health).
+      - V(true) switches back to the previous image path (and firewall rule) when the start or the health check fails,
+        starts the previous release and probes it. The task fails either way, with the evidence.
+      - V(false) leaves the failed release running; the task fails.
+      - Only the image path (the binary and its arguments) and the firewall rule are switched back. Other changes made
+        by the same task, such as the environment, stay.
+    type: bool
+    default: true
   service_protocol:
     description:
       - V(auto) refuses a binary that is known not to talk to the Service Control Manager (it would fail with error
@@ -445,9 +458,25 @@ stopped_by:
   returned: when the service was stopped
   type: str
 rolled_back:
-  description: True when the new release failed to start and the previous one was started again.
-  returned: when a start after a switch failed
+  description: True when the new release failed to start or was not healthy, and the previous one was started again.
+  returned: when an update failed
   type: bool
+update:
+  description:
+    - The update the host carried out in one operation, with C(outcome) (V(updated), V(rolled_back), V(failed) or
+      V(rollback_failed)), C(journal_id) and C(stages), each with C(stage), C(at_ms), C(ok) and C(error).
+  returned: when a service that exists was switched, reconfigured or restarted and started
+  type: dict
+last_update:
+  description:
+    - The journal of the last update on the host, as it was before this task. C(interrupted) is true when that update
+      was cut off (its process ended); the task then carries the whole update out again.
+  returned: when the service has a journal
+  type: dict
+rollback_health:
+  description: The health check of the previous release after a rollback, as in RV(health).
+  returned: when an update was rolled back and O(health) is set
+  type: dict
 healthy:
   description: Whether the service passed its health check after the task started it.
   returned: when O(health) is set and the task started the service

@@ -245,9 +245,14 @@ def test_update_whose_start_fails_switches_back_to_the_running_release(host1, ex
     h = host1.host("win1")
     good, bad = exe("svcnative-amd64"), exe("svcnative-exit-amd64")
     ok(svc(host1, src=good))
+    h.reset_counters()
     r = failed(svc(host1, src=bad))
     assert r["rolled_back"] is True
-    assert "service.start failed" in r["msg"] and "switched back" in r["msg"]
+    assert r["msg"].startswith("update: release %s of service %s failed at the stage started (service_failed): " % (sha(bad)[:12], NAME))
+    assert r["msg"].endswith("Rolled back to release %s, which is running" % sha(good)[:12])
+    assert [st["stage"] for st in r["update"]["stages"]] == ["switched", "stopped", "started", "stopped_back", "switched_back", "started_back"]
+    assert r["update"]["outcome"] == "rolled_back" and h.counters()["ops"]["deploy.update"] == 1
+    assert "service.start" not in h.counters()["ops"]  # the whole update was one host op
     state = h.service_state(NAME)
     assert state["state"] == "running"
     assert sha(good)[:12] in reg(h, SVC_KEY, "ImagePath")

@@ -5,7 +5,10 @@ apply round trip, and the tests read the service's run record and winsim's count
 
 from __future__ import annotations
 
-from test_win_service_go import NAME, exe, failed, ok, sha, svc  # noqa: F401  pylint: disable=unused-import  (exe is a fixture)
+import pytest
+
+from conftest import reg
+from test_win_service_go import NAME, ROOT, SVC_KEY, exe, failed, ok, sha, svc  # noqa: F401  pylint: disable=unused-import  (exe is a fixture)
 
 HEALTHZ = {"http": {"url": "http://127.0.0.1:47931/healthz"}}
 
@@ -85,16 +88,89 @@ def test_a_release_that_crashes_after_its_start_is_unhealthy_with_its_exit_code(
     assert h.service_state(NAME)["state"] == "stopped" and h.service_state(NAME)["exit_code"] == 1067
 
 
-def test_an_update_is_probed_and_a_failing_new_release_fails_the_task(host1, exe):
+def test_an_update_to_an_unhealthy_release_rolls_back_and_the_old_release_serves(host1, exe):
     h = host1.host("win1")
-    ok(svc(host1, src=exe("svcnative-healthy-amd64"), health=HEALTHZ))
-    bad = exe("svcnative-unhealthy-amd64")
-    r = failed(svc(host1, src=bad, health=dict(HEALTHZ, startup_timeout_s=2)))
-    assert r["msg"].startswith("health: service %s on its new release is not healthy after its start" % NAME), r["msg"]
-    # nothing listens on 47931 any more: the new release listens on 47932
+    good, bad = exe("svcnative-healthy-amd64"), exe("svcnative-unhealthy-amd64")
+    ok(svc(host1, src=good, health=HEALTHZ))
+    h.reset_counters()
+    r = failed(svc(host1, src=bad, health=dict(HEALTHZ, startup_timeout_s=2, period_s=1)))
+    assert r["msg"] == ("health: release %s of service %s was not healthy: no probe passed within startup_timeout_s (2 s). Rolled "
+                        "back to release %s, which is running and healthy" % (sha(bad)[:12], NAME, sha(good)[:12])), r["msg"]
+    assert r["rolled_back"] is True and r["healthy"] is False and r["rollback_health"]["healthy"] is True
+    # nothing listened on 47931 while the new release ran (it listens on 47932): the evidence says so
     assert r["health"]["probes"][0]["error"].startswith("ConnectFailure")
-    assert r["release"]["sha256"] == sha(bad)
+    assert [st["stage"] for st in r["update"]["stages"]] == ["switched", "stopped", "started", "probed", "stopped_back",
+                                                             "switched_back", "started_back", "probed_back"]
+    assert h.counters()["ops"]["deploy.update"] == 1
     assert h.service_state(NAME)["state"] == "running"
+    assert sha(good)[:12] in reg(h, SVC_KEY, "ImagePath")
+    assert r["service"]["image_path"] == reg(h, SVC_KEY, "ImagePath")
+    # both releases are kept; the journal says what happened, and the next run reports it
+    releases = {e["name"] for e in h.execute([{"op": "dir.list", "args": {"path": ROOT + "\\releases"}}])[0]["data"]["entries"]}
+    assert {sha(good)[:12], sha(bad)[:12]} <= releases
+    again = ok(svc(host1, src=good, health=HEALTHZ))
+    assert again["changed"] is False
+    assert again["last_update"]["outcome"] == "rolled_back" and again["last_update"]["interrupted"] is False
+
+
+def test_an_update_to_a_healthy_release_goes_in_with_one_host_op(host1, exe):
+    h = host1.host("win1")
+    ok(svc(host1, src=exe("svcnative-amd64")))
+    h.reset_counters()
+    r = ok(svc(host1, src=exe("svcnative-healthy-amd64"), health=HEALTHZ))
+    assert r["update"]["outcome"] == "updated" and r["healthy"] is True and r["stopped_by"] == "scm"
+    assert h.counters()["ops"]["deploy.update"] == 1 and "service.stop" not in h.counters()["ops"]
+    assert r["last_update"] if "last_update" in r else True
+    assert ok(svc(host1, src=exe("svcnative-healthy-amd64"), health=HEALTHZ))["changed"] is False
+
+
+def test_rollback_false_leaves_the_failing_release_running(host1, exe):
+    h = host1.host("win1")
+    ok(svc(host1, src=exe("svcnative-healthy-amd64")))
+    bad = exe("svcnative-unhealthy-amd64")
+    r = failed(svc(host1, src=bad, rollback=False, health={"http": {"url": "http://127.0.0.1:47932/healthz"}, "startup_timeout_s": 1}))
+    assert r["msg"].endswith("It was left running (rollback: false)") and "rolled_back" not in r
+    assert r["update"]["outcome"] == "failed"
+    assert sha(bad)[:12] in reg(h, SVC_KEY, "ImagePath") and h.service_state(NAME)["state"] == "running"
+
+
+def test_a_release_that_ignores_stop_is_ended_and_the_stage_says_so(host1, exe):
+    ok(svc(host1, src=exe("svcnative-hang-amd64")))
+    r = ok(svc(host1, src=exe("svcnative-healthy-amd64"), stop_timeout_s=3, health=HEALTHZ))
+    assert r["stopped_by"] == "kill" and r["update"]["outcome"] == "updated"
+
+
+@pytest.mark.parametrize("stage", ["begin", "switched", "stopped", "started", "probed", "rolling_back", "switched_back"])
+def test_an_update_cut_off_at_any_stage_leaves_a_release_and_the_next_run_completes_it(host1, exe, stage):
+    h = host1.host("win1")
+    good, bad = exe("svcnative-healthy-amd64"), exe("svcnative-unhealthy-amd64")
+    ok(svc(host1, src=good, health=HEALTHZ))
+    h.add_fault({"fault": "kill_agent", "after_stage": stage})
+    run = svc(host1, src=bad, health=dict(HEALTHZ, startup_timeout_s=1, period_s=1))
+    assert run.rc != 0 and not h.faults(), run.stdout[-2000:]
+    assert "Traceback" not in run.stdout + run.stderr
+    image = reg(h, SVC_KEY, "ImagePath")
+    assert sha(good)[:12] in image or sha(bad)[:12] in image  # the old or the new release, never neither
+    # the next run with the same (bad) release reads the journal, says so, and carries the update out again
+    r = failed(svc(host1, src=bad, health=dict(HEALTHZ, startup_timeout_s=1, period_s=1), allow_warnings=True))
+    assert r["last_update"]["interrupted"] is True and r["last_update"]["stage"] == stage
+    assert r["rolled_back"] is True and sha(good)[:12] in reg(h, SVC_KEY, "ImagePath")
+    assert h.service_state(NAME)["state"] == "running"
+    # and the run after that with the good release has nothing left to do
+    assert ok(svc(host1, src=good, health=HEALTHZ))["changed"] is False
+
+
+def test_a_connection_dropped_during_the_update_leaves_the_host_to_finish_it(host1, exe):
+    h = host1.host("win1")
+    good, bad = exe("svcnative-healthy-amd64"), exe("svcnative-unhealthy-amd64")
+    ok(svc(host1, src=good, health=HEALTHZ))
+    # the apply batch runs on the host in full, and its answer is lost (skip the read and folder round trips)
+    h.add_fault({"fault": "drop_connection", "after_ops": 50, "skip_round_trips": 2})
+    run = svc(host1, src=bad, health=dict(HEALTHZ, startup_timeout_s=1))
+    assert run.rc != 0 and not h.faults()
+    assert sha(good)[:12] in reg(h, SVC_KEY, "ImagePath") and h.service_state(NAME)["state"] == "running"
+    r = ok(svc(host1, src=good, health=HEALTHZ))
+    assert r["changed"] is False and r["last_update"]["outcome"] == "rolled_back"
 
 
 def test_state_restarted_probes_after_the_start(host1, exe):

@@ -20,7 +20,7 @@
 #   is ended, the journal says where.
 
 Register-AgentOps @{
-    'deploy.update' = @{ accepted = @('name', 'id', 'set', 'back', 'firewall', 'firewall_back', 'stop_timeout_s', 'start_timeout_s', 'health', 'rollback'); run = { param($a) Invoke-OpDeployUpdate $a } }
+    'deploy.update' = @{ accepted = @('name', 'id', 'set', 'back', 'firewall', 'firewall_back', 'stop_timeout_s', 'start_timeout_s', 'health', 'rollback', 'start_back'); run = { param($a) Invoke-OpDeployUpdate $a } }
     'deploy.journal' = @{ accepted = @('name'); run = { param($a) Invoke-OpDeployJournal $a } }
 }
 
@@ -89,7 +89,7 @@ function Invoke-DeployStage {
                 elseif ($null -ne $Ctx.firewall) { [void](Invoke-OpFirewallRemove @{ name = $Ctx.firewall['name'] }) }
             }
             'started_back' {
-                if ($Ctx.was_running) { [void](Invoke-OpServiceStart @{ name = $Ctx.name; timeout_s = $Ctx.start_timeout }) }
+                if ($Ctx.start_back) { [void](Invoke-OpServiceStart @{ name = $Ctx.name; timeout_s = $Ctx.start_timeout }) }
             }
         }
         return @{ ok = $true; data = $data; error = $null }
@@ -162,6 +162,9 @@ function Invoke-OpDeployUpdate {
     $info = Get-ExistingService 'deploy.update' $name
     $name = $info.name
     $wasRunning = ($info.state -eq 'running')
+    # A rollback starts the previous release again when it ran before the op, or when start_back says so (an
+    # update that an earlier op left half-done had already stopped it).
+    $startBack = Get-BoolArg $OpArgs 'start_back' $wasRunning
 
     $clock = [System.Diagnostics.Stopwatch]::StartNew()
     $stages = New-Object System.Collections.Generic.List[object]
@@ -171,7 +174,7 @@ function Invoke-OpDeployUpdate {
 
     # ---- forward: switch, stop, start, probe
     $ctx = @{ name = $name; set = $set; back = $back; firewall = $firewall; firewall_back = $firewallBack; was_running = $wasRunning
-        stop_timeout = $stopTimeout; start_timeout = $startTimeout; health = $health }
+        stop_timeout = $stopTimeout; start_timeout = $startTimeout; health = $health; start_back = $startBack }
     $failed = $null
     foreach ($stage in @('switched', 'stopped', 'started')) {
         $r = Invoke-DeployStage $stage $ctx
@@ -204,7 +207,7 @@ function Invoke-OpDeployUpdate {
             if (-not $r.ok) { $backFailed = $r.error; break }
             Write-Journal $name @{ Stage = $stage }
         }
-        if ($null -eq $backFailed -and $wasRunning -and $null -ne $health) {
+        if ($null -eq $backFailed -and $startBack -and $null -ne $health) {
             $r = Invoke-DeployProbe $ctx
             $result.rollback_health = $r.data
             $stages.Add([ordered]@{ stage = 'probed_back'; at_ms = [long]$clock.ElapsedMilliseconds; ok = $r.ok; error = $r.error })

@@ -1,14 +1,14 @@
 # gowin.server agent, op family 'health': is a service answering? One probe, repeated on a schedule.
 # Part of the agent that core.ps1 assembles (docs/agent-protocol.md, 'Op families'); its twin is
 # plugins/plugin_utils/_winsim/health.py and its contract vectors tests/contract/vectors/health.yml.
-# requires: service
+# requires: download, service
 #
 # The schedule (the same in the twin): probe n (0, 1, ...) starts period_s * n seconds after the op
 # started, or when probe n-1 ended if that is later. success_threshold successes in a row: healthy.
-# Once one probe has succeeded, failure_threshold failures in a row: unhealthy. Before the first
-# success, the probes go on until a probe would start after startup_timeout_s: unhealthy. When a
-# service is named and is not running when a probe is due: unhealthy at once. The op therefore ends
-# within startup_timeout_s + timeout_s (+ the time of one service state read).
+# Once one probe has succeeded, failure_threshold failures in a row: unhealthy. Until the verdict is
+# healthy, no probe starts after startup_timeout_s: then unhealthy. When a service is named and is
+# stopped, stopping or gone when a probe is due: unhealthy at once (start_pending goes on probing). The
+# op ends within startup_timeout_s + timeout_s, plus up to 11 s to end a command's process tree.
 #
 # Windows behaviour relied on (each one held by a vector):
 # - HttpWebRequest.GetResponse() throws WebException with Status ProtocolError and the response in
@@ -20,9 +20,14 @@
 #   match runs longer than matchTimeout, and ArgumentException for a pattern it cannot parse.
 # - TcpClient.BeginConnect / AsyncWaitHandle.WaitOne(ms) bound a TCP connect; EndConnect throws the
 #   SocketException of a refused or unreachable connect.
-# - Process.Start with UseShellExecute false finds FileName as CreateProcess does (the application's
-#   folder, the current folder, System32, the Windows folder, PATH) and throws Win32Exception when it
-#   cannot start it; its stdin is redirected and closed, so a probe never reads the agent's request.
+# - Process.Start with UseShellExecute false finds FileName as CreateProcess does (the agent's folder,
+#   the agent's current folder, System32, the Windows folder, PATH: not WorkingDirectory) and throws
+#   Win32Exception when it cannot start it; its stdin is redirected and closed, so a probe never reads the
+#   agent's request. Its output pipes stay open while a grandchild that inherited them runs: the read is
+#   bounded too.
+# - PS 5.1's default SecurityProtocol is Ssl3|Tls: Enable-ModernTls (download family) adds TLS 1.2.
+# - New-Object TcpClient is IPv4-only on .NET Framework; an InterNetworkV6 socket with DualMode reaches
+#   both families.
 
 Register-AgentOps @{
     'health.probe' = @{ accepted = @('http', 'tcp', 'command', 'service', 'startup_timeout_s', 'period_s', 'timeout_s', 'success_threshold', 'failure_threshold'); run = { param($a) Invoke-OpHealthProbe $a } }
@@ -59,12 +64,14 @@ function Get-HealthMessage {
 }
 
 function Read-HealthBody {
-    # The first HealthBodyLimit bytes of a response body, as UTF-8 (invalid bytes become U+FFFD).
-    param([System.Net.HttpWebResponse]$Response)
+    # The first HealthBodyLimit bytes of a response body, as UTF-8 (invalid bytes become U+FFFD), read
+    # before the deadline (a stopwatch and its limit in ms: ReadWriteTimeout bounds each read, not all).
+    param([System.Net.HttpWebResponse]$Response, $Clock, [long]$LimitMs)
     $stream = $Response.GetResponseStream()
     $buffer = New-Object byte[] $script:HealthBodyLimit
     $total = 0
     while ($total -lt $buffer.Length) {
+        if ($Clock.ElapsedMilliseconds -gt $LimitMs) { throw (New-Object System.TimeoutException('the body took longer than the probe timeout')) }
         $n = $stream.Read($buffer, $total, $buffer.Length - $total)
         if ($n -le 0) { break }
         $total += $n
@@ -74,21 +81,28 @@ function Read-HealthBody {
 
 function Invoke-HealthHttp {
     param($Spec, [int]$TimeoutMs)
+    Enable-ModernTls
     $probe = [ordered]@{ ok = $false; status = $null; body = $null; error = $null }
     $req = [System.Net.HttpWebRequest]([System.Net.WebRequest]::Create($Spec.uri))
     $req.Method = 'GET'
     $req.UserAgent = 'gowin-health/1'
     $req.AllowAutoRedirect = $false
     $req.KeepAlive = $false
+    $req.Proxy = $null
+    $req.ConnectionGroupName = 'gowin-health-' + [System.Guid]::NewGuid().ToString('N')
     $req.Timeout = $TimeoutMs
     $req.ReadWriteTimeout = $TimeoutMs
     if (-not $Spec.validate_certs) { $req.ServerCertificateValidationCallback = { $true } }
     $resp = $null
+    $started = [System.Diagnostics.Stopwatch]::StartNew()
     try {
         try {
             $resp = [System.Net.HttpWebResponse]$req.GetResponse()
         } catch {
             $ex = Get-HealthCause $_.Exception
+            if ($ex -is [System.Net.WebException] -and $ex.Status -ne [System.Net.WebExceptionStatus]::ProtocolError -and $null -ne $ex.Response) {
+                $ex.Response.Close()
+            }
             if (-not ($ex -is [System.Net.WebException])) {
                 $probe.error = Get-HealthMessage $ex
                 return $probe
@@ -105,7 +119,7 @@ function Invoke-HealthHttp {
         }
         $probe.status = [int]$resp.StatusCode
         $body = $null
-        try { $body = Read-HealthBody $resp } catch { $probe.error = 'reading the body failed: ' + (Get-HealthMessage $_.Exception); return $probe }
+        try { $body = Read-HealthBody $resp $started $TimeoutMs } catch { $probe.error = 'reading the body failed: ' + (Get-HealthMessage $_.Exception); return $probe }
         $probe.body = Get-HealthExcerpt $body
         if ($probe.status -ne $Spec.expect_status) {
             $probe.error = 'HTTP ' + $probe.status + ', expected ' + $Spec.expect_status
@@ -132,7 +146,8 @@ function Invoke-HealthHttp {
 function Invoke-HealthTcp {
     param($Spec, [int]$TimeoutMs)
     $probe = [ordered]@{ ok = $false; error = $null }
-    $client = New-Object System.Net.Sockets.TcpClient
+    $client = New-Object System.Net.Sockets.TcpClient([System.Net.Sockets.AddressFamily]::InterNetworkV6)
+    $client.Client.DualMode = $true
     try {
         $pending = $client.BeginConnect($Spec.host, $Spec.port, $null, $null)
         if (-not $pending.AsyncWaitHandle.WaitOne($TimeoutMs)) {
@@ -171,6 +186,7 @@ function Invoke-HealthCommand {
         $probe.error = 'cannot start ' + $Spec.argv[0] + ': ' + (Get-HealthMessage $_.Exception)
         return $probe
     }
+    $watch = [System.Diagnostics.Stopwatch]::StartNew()
     try {
         $proc.StandardInput.Close()
         $outTask = $proc.StandardOutput.ReadToEndAsync()
@@ -182,6 +198,11 @@ function Invoke-HealthCommand {
         }
         $proc.WaitForExit()
         $probe.exit_code = [int]$proc.ExitCode
+        $left = [int][math]::Max(1000, $TimeoutMs - $watch.ElapsedMilliseconds)
+        if (-not [System.Threading.Tasks.Task]::WaitAll([System.Threading.Tasks.Task[]]@($outTask, $errTask), $left)) {
+            $probe.error = 'exit code ' + $probe.exit_code + ', but its output is still open (a process it started holds it)'
+            return $probe
+        }
         $probe.output = Get-HealthExcerpt (($outTask.Result + $errTask.Result).Trim())
         if ($probe.exit_code -ne 0) { $probe.error = 'exit code ' + $probe.exit_code; return $probe }
         $probe.ok = $true
@@ -238,12 +259,16 @@ function Get-HealthSpec {
     }
 }
 
-function Get-HealthServiceState {
+function Test-HealthServiceDown {
+    # True when the service is stopped, stopping or gone (deleted meanwhile); start_pending is not down.
     param([string]$Name)
     $sc = New-Object System.ServiceProcess.ServiceController($Name)
     try {
         $sc.Refresh()
-        return $sc.Status
+        $status = $sc.Status
+        return ($status -eq [System.ServiceProcess.ServiceControllerStatus]::Stopped -or $status -eq [System.ServiceProcess.ServiceControllerStatus]::StopPending)
+    } catch {
+        return $true
     } finally { $sc.Dispose() }
 }
 
@@ -275,7 +300,7 @@ function Invoke-OpHealthProbe {
     $reason = $null
     $serviceFacts = $null
     while ($true) {
-        $due = $count * $periodMs
+        $due = [math]::Max($count * $periodMs, [long]$clock.ElapsedMilliseconds)
         if ($count -gt 0 -and $due -gt $startupMs) {
             if ($answered) {
                 $reason = 'it passed ' + $okRun + ' of the ' + $successes + ' probes in a row needed within startup_timeout_s (' + ($startupMs / 1000) + ' s)'
@@ -286,14 +311,16 @@ function Invoke-OpHealthProbe {
         }
         $wait = $due - $clock.ElapsedMilliseconds
         if ($wait -gt 0) { Start-Sleep -Milliseconds $wait }
-        if ($null -ne $service) {
-            $status = Get-HealthServiceState $service
-            if ($status -ne [System.ServiceProcess.ServiceControllerStatus]::Running) {
-                $info = Get-ServiceInfo $service $null
+        if ($null -ne $service -and (Test-HealthServiceDown $service)) {
+            $info = Get-ServiceInfo $service $null
+            if (-not $info.exists) {
+                $serviceFacts = [ordered]@{ state = 'missing'; exit_code = $null }
+                $reason = 'the service ' + $service + ' is gone (it was deleted)'
+            } else {
                 $serviceFacts = [ordered]@{ state = $info.state; exit_code = $info.exit_code }
                 $reason = 'the service ' + $service + ' is ' + $info.state + ' (exit code ' + $info.exit_code + ')'
-                break
             }
+            break
         }
         $at = [long]$clock.ElapsedMilliseconds
         if ($spec.kind -eq 'http') { $probe = Invoke-HealthHttp $spec $timeoutMs }

@@ -82,7 +82,8 @@ class DeployOps:
         found["interrupted"] = not found["outcome"]
         return found
 
-    @_op("deploy.update", "name", "id", "set", "back", "firewall", "firewall_back", "stop_timeout_s", "start_timeout_s", "health", "rollback")
+    @_op("deploy.update", "name", "id", "set", "back", "firewall", "firewall_back", "stop_timeout_s", "start_timeout_s", "health", "rollback",
+         "start_back")
     def _deploy_update(self, a: Args) -> JsonDict:
         name = _name(a)
         job = a.need_text("id")
@@ -118,6 +119,7 @@ class DeployOps:
         info = self._existing("deploy.update", name)
         name = info["name"]
         was_running = info["state"] == "running"
+        start_back = a.flag("start_back", was_running)
         clock = 0
         stages: list[JsonDict] = []
         self._journal(name, Id=job, Stage="begin", Outcome="", From=info["image_path"] or "", To=forward["image_path"], Started=_now(),
@@ -178,12 +180,12 @@ class DeployOps:
                 elif firewall is not None:
                     self._run_twin("firewall.remove", {"name": firewall.get("name")})
 
-            def start_back() -> None:
-                if was_running:
+            def start_previous() -> None:
+                if start_back:
                     start()
 
             back_failed = None
-            for stage, step in (("stopped_back", stop_back), ("switched_back", switch_back), ("started_back", start_back)):
+            for stage, step in (("stopped_back", stop_back), ("switched_back", switch_back), ("started_back", start_previous)):
                 good, _data, error = self._step(step)
                 stages.append({"stage": stage, "at_ms": clock, "ok": good, "error": error})
                 if not good:
@@ -191,7 +193,7 @@ class DeployOps:
                     break
                 self._journal(name, Stage=stage)
                 self._killed_after(stage)
-            if back_failed is None and was_running and health is not None:
+            if back_failed is None and start_back and health is not None:
                 good, found, error = self._probe(name, health)
                 result["rollback_health"] = found
                 clock += (found or {}).get("elapsed_ms", 0)

@@ -184,7 +184,7 @@ class HealthOps:
         reason = None
         facts = None
         while True:
-            due = count * period_ms
+            due = max(count * period_ms, now)
             if count and due > startup_ms:
                 reason = ("it passed %d of the %d probes in a row needed within startup_timeout_s (%d s)" % (ok_run, successes, startup_ms // 1000)
                           if answered else "no probe passed within startup_timeout_s (%d s)" % (startup_ms // 1000))
@@ -194,7 +194,10 @@ class HealthOps:
                 now = due
             if service is not None:
                 info = self._service_info(service)
-                if info["state"] != "running":
+                if not info["exists"]:
+                    facts, reason = {"state": "missing", "exit_code": None}, "the service %s is gone (it was deleted)" % service
+                    break
+                if info["state"] in ("stopped", "stop_pending"):
                     facts = {"state": info["state"], "exit_code": info["exit_code"]}
                     reason = "the service %s is %s (exit code %s)" % (service, info["state"], info["exit_code"])
                     break
