@@ -1,0 +1,97 @@
+"""The go_service role and the gowin.server.deploy_service playbook on winsim: services from a list
+variable, validated by the role's argument spec, rolled out in batches that stop at a canary that rolls back."""
+
+from __future__ import annotations
+
+from conftest import reg
+from test_win_service_go import SECRET, exe, sha  # noqa: F401  pylint: disable=unused-import  (exe is a fixture)
+
+TASK = "Deploy the Go service"
+HEALTHZ = {"http": {"url": "http://127.0.0.1:47931/healthz"}, "startup_timeout_s": 2, "period_s": 1}
+KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\"
+
+
+def _deploy(fleet, services, verbosity=0, **extra):
+    return fleet.play(playbook="gowin.server.deploy_service", verbosity=verbosity,
+                      extra_vars=dict(extra, go_service_services=services))
+
+
+def _task(run, host):
+    found = [r for r in run.results if r.host == host and r.task.endswith(TASK)]
+    assert len(found) == 1, [(r.host, r.task) for r in run.results]
+    return found[0]
+
+
+def test_the_role_deploys_each_service_and_a_second_run_changes_nothing(host1, exe):
+    h = host1.host("win1")
+    services = [
+        {"name": "orders-api", "src": exe("svcnative-healthy-amd64"), "health": HEALTHZ,
+         "secret_environment": {"ORDERS_DB_PASSWORD": SECRET}},
+        {"name": "billing-worker", "src": exe("svcnative-amd64", "billing-worker.exe"), "start_mode": "delayed"},
+    ]
+    run = _deploy(host1, services, verbosity=3)
+    assert run.rc == 0, run.stdout[-3000:]
+    res = _task(run, "win1").result
+    assert [r["changed"] for r in res["results"]] == [True, True]
+    assert res["results"][0]["healthy"] is True
+    assert SECRET not in run.stdout + run.stderr
+    for name in ("orders-api", "billing-worker"):
+        assert h.service_state(name)["state"] == "running"
+    assert reg(h, KEY + "billing-worker", "DelayedAutostart") == 1
+    again = _deploy(host1, services)
+    assert again.rc == 0 and [r["changed"] for r in _task(again, "win1").result["results"]] == [False, False]
+    assert h.counters()["round_trips"] == 2  # one per service
+
+
+def test_go_service_defaults_apply_to_every_entry(host1, exe):
+    h = host1.host("win1")
+    run = _deploy(host1, [{"name": "orders-api", "src": exe("svcnative-amd64")}],
+                  go_service_defaults={"install_root": "C:\\srv", "start_mode": "manual"})
+    assert run.rc == 0, run.stdout[-3000:]
+    assert reg(h, KEY + "orders-api", "ImagePath").startswith('C:\\srv\\orders-api\\releases\\')
+    assert reg(h, KEY + "orders-api", "Start") == 3
+
+
+def test_the_argument_spec_refuses_a_bad_entry_before_anything_changes(host1, exe):
+    h = host1.host("win1")
+    before = h.snapshot()
+    for services, words in (
+            ([{"src": exe("svcnative-amd64")}], ["name"]),
+            ([{"name": "a", "src": exe("svcnative-amd64"), "healthh": {}}], ["healthh"]),
+            ([{"name": "a", "src": exe("svcnative-amd64"), "start_mode": "sometimes"}], ["start_mode", "sometimes"]),
+            ([{"name": "a", "src": exe("svcnative-amd64")}, {"name": "A", "src": exe("svcnative-amd64")}], ["no two entries"]),
+    ):
+        run = _deploy(host1, services)
+        assert run.rc != 0 and all(w in run.stdout for w in words), run.stdout[-2000:]
+    assert h.snapshot() == before
+
+
+def test_a_release_that_rolls_back_on_the_canary_never_reaches_the_other_hosts(fleet, exe):
+    good, bad = exe("svcnative-healthy-amd64"), exe("svcnative-unhealthy-amd64")
+    run = _deploy(fleet, [{"name": "orders-api", "src": good, "health": HEALTHZ}])
+    assert run.rc == 0, run.stdout[-3000:]
+    hosts = list(fleet.hosts)
+    run = _deploy(fleet, [{"name": "orders-api", "src": bad, "health": HEALTHZ}])
+    assert run.rc != 0
+    canary = _task(run, hosts[0]).result["results"][0]
+    assert canary["failed"] is True and canary["rolled_back"] is True
+    assert canary["msg"].startswith("health: release %s of service orders-api was not healthy" % sha(bad)[:12])
+    # the canary serves the old release again; the later batches never ran
+    for name in hosts:
+        h = fleet.host(name)
+        assert sha(good)[:12] in reg(h, KEY + "orders-api", "ImagePath"), name
+        assert h.service_state("orders-api")["state"] == "running"
+    for name in hosts[1:]:
+        assert not [r for r in run.results if r.host == name], name
+        assert fleet.host(name).counters()["round_trips"] == 0
+    assert "PLAY RECAP" in run.stdout and hosts[1] not in run.stdout.split("PLAY RECAP")[1]
+
+
+def test_a_good_release_rolls_out_batch_by_batch(fleet, exe):
+    run = _deploy(fleet, [{"name": "orders-api", "src": exe("svcnative-healthy-amd64"), "health": HEALTHZ}],
+                  gowin_deploy_serial=[1, 2])
+    assert run.rc == 0, run.stdout[-3000:]
+    assert run.stdout.count("PLAY [Roll Go services out across the fleet]") == 2
+    for name in fleet.hosts:
+        assert fleet.host(name).service_state("orders-api")["state"] == "running"
+
