@@ -60,6 +60,19 @@ SERVICE_TASK = ("gowin.server.win_service_go:\n        name: orders-api\n       
                 "        environment: {{GOMAXPROCS: '4', GOMEMLIMIT: 2GiB}}\n"
                 "        secret_environment: {{DB_PASS: bench-secret}}\n"
                 "        firewall: {{port: 8443, remote_addresses: [10.0.0.0/8]}}")
+# A rolling update with gowin.server.deploy_service (canary, 25 %, the rest) from one healthy release to
+# another, with an HTTP health check; against the same job as stock tasks per host (ESTIMATE, as below).
+ROLLING_COMPARISON: list[tuple[str, str, int, str]] = [
+    ("Copy the new release beside the old one", "ansible.windows.win_copy", 1, "no PE, arch or SCM check"),
+    ("Stop the service", "ansible.windows.win_service (state: stopped)", 1, "no process-tree end after a timeout"),
+    ("Switch the image path", "ansible.windows.win_service (path)", 1, ""),
+    ("Point the firewall rule at the new program", "community.windows.win_firewall_rule", 1, ""),
+    ("Start the service", "ansible.windows.win_service (state: started)", 1, ""),
+    ("Health check", "ansible.windows.win_uri (until/retries)", 1, "one per try; at least one"),
+    ("Record the release", "ansible.windows.win_regedit", 1, ""),
+]
+ROLLING_RESCUE = 5  # rescue: stop, switch back, firewall back, start, check (only when the release fails)
+
 # The same service as stock tasks (ESTIMATE, one round trip per task run or loop item): (task, module,
 # first run, no-change run, note). None of them reads the binary, so a console program is registered and
 # fails with 1053 at its first start.
@@ -127,12 +140,13 @@ COMPARISON: list[tuple[str, str, int, int, str]] = [
 # ------------------------------------------------------------------------------------ running
 
 
-def run_playbook(playbook_bin: str, playbook: str, inventory: str, forks: int, log: str) -> tuple[float, int, str]:
+def run_playbook(playbook_bin: str, playbook: str, inventory: str, forks: int, log: str,
+                 extra_vars: str | None = None) -> tuple[float, int, str]:
     """Run the playbook with the default callback, output to `log`; (wall seconds, rc, output)."""
     env = demo.ansible_env(ANSIBLE_NOCOLOR="1")
     env.pop("ANSIBLE_FORCE_COLOR", None)
     env.pop("ANSIBLE_STDOUT_CALLBACK", None)
-    cmd = [playbook_bin, playbook, "-i", inventory, "-f", str(forks)]
+    cmd = [playbook_bin, playbook, "-i", inventory, "-f", str(forks)] + (["-e", extra_vars] if extra_vars else [])
     print("$ " + " ".join(cmd) + "  > " + os.path.relpath(log, REPO), flush=True)
     with open(log, "w", encoding="utf-8") as handle:
         start = time.monotonic()
@@ -267,6 +281,39 @@ def measure_modules(playbook_bin: str, workdir: str, state_dir: str, base: str, 
     return out
 
 
+def measure_rolling(playbook_bin: str, workdir: str, state_dir: str, inventory: str, names: list[str], forks: int,
+                    WinSimHost: type) -> list[dict]:
+    """gowin.server.deploy_service across the fleet: a first deploy, then a rolling update to another release."""
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("gowin_fixture_build", os.path.join(REPO, "tests", "fixtures", "build.py"))
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    try:
+        releases = [build.build(name, build.go_binary()) for name in ("svcnative-healthy-amd64", "svcnative-healthy2-amd64")]
+    except build.GoMissing as err:
+        print("bench: %s; the rolling update is not measured" % err, file=sys.stderr)
+        return []
+    out = []
+    for key, binary in (("deploy", releases[0]), ("update", releases[1])):
+        for name in names:
+            WinSimHost(state_dir, name).reset_counters()
+        extra = json.dumps({"go_service_services": [{
+            "name": "orders-api", "src": binary,
+            "health": {"http": {"url": "http://127.0.0.1:47931/healthz"}, "success_threshold": 2, "period_s": 1}}]})
+        log = os.path.join(workdir, "rolling-%s.log" % key)
+        wall, rc, output = run_playbook(playbook_bin, "gowin.server.deploy_service", inventory, forks, log, extra)
+        if rc != 0:
+            sys.stderr.write(output[-4000:])
+            raise RuntimeError("the rolling %s failed (rc=%d); full output in %s" % (key, rc, log))
+        counters = {name: dict(WinSimHost(state_dir, name).counters()) for name in names}
+        out.append({"key": key, "wall": wall, "round_trips": per_host(counters, "round_trips"),
+                    "batches": output.count("PLAY [Roll Go services out across the fleet]")})
+        print("rolling %s: %.1f s" % (key, wall), flush=True)
+    return out
+
+
 def _agent_bytes(files: t.Any, counters: dict) -> int:
     """Packed agent bytes of this run's round trips, from winsim's record of the families each one got."""
     total = 0
@@ -320,7 +367,7 @@ def measure_controller() -> list[tuple[str, str, str]]:
 
 
 def render(runs: list[dict], args: argparse.Namespace, ansible_version: str, modules: list[dict] | None = None,
-           controller: list[tuple[str, str, str]] | None = None) -> str:
+           controller: list[tuple[str, str, str]] | None = None, rolling: list[dict] | None = None) -> str:
     today = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")
     out = [
         "# Benchmarks",
@@ -390,6 +437,25 @@ def render(runs: list[dict], args: argparse.Namespace, ansible_version: str, mod
         out.append("| **total (estimate)** | | **%d** | **%d** | |" % (first, again))
         out.append("| **gowin.server.win_service_go (measured)** | | **%d** | **%d** | |"
                    % (service[0]["round_trips"], service[-1]["round_trips"]))
+    if rolling:
+        stock = sum(row[2] for row in ROLLING_COMPARISON)
+        update = [r for r in rolling if r["key"] == "update"][0]
+        out += ["", "## Rolling update across the fleet (gowin.server.deploy_service)", "",
+                "%d simulated hosts, %d ms per round trip, forks %d, `serial: [1, \"25%%\", \"100%%\"]` (%d batches): one service "
+                "(orders-api, an HTTP health check with success_threshold 2), first a deploy, then an update to another "
+                "healthy release. The stock column is an **estimate** of the same update per host, task by task." % (
+                    args.hosts, args.latency_ms, args.forks, update["batches"]), "",
+                "| run | round trips / host | wall time |", "| --- | ---: | ---: |"]
+        for r in rolling:
+            out.append("| %s | %s | %.1f s |" % ({"deploy": "first deploy", "update": "rolling update"}[r["key"]],
+                                                 _fmt_stat(r["round_trips"]), r["wall"]))
+        out += ["", "| task | module | round trips | note |", "| --- | --- | ---: | --- |"]
+        for task, module, n, note in ROLLING_COMPARISON:
+            module = re.sub(r"\b([a-z_]+\.[a-z_]+\.[a-z_0-9]+)\b", r"`\1`", module)
+            out.append("| %s | %s | %d | %s |" % (task, module, n, note))
+        out.append("| **total (estimate), release healthy** | | **%d** | plus %d in a `rescue` when it is not |" % (stock, ROLLING_RESCUE))
+        out.append("| **gowin.server.deploy_service (measured), update** | | **%s** | rollback included in the one host op |"
+                   % _num(update["round_trips"]["mean"]))
     if controller:
         out += ["", "## Controller-side work", "", "Best of three runs on the controller (no host involved).", "",
                 "| work | goal | measured |", "|---|---|---|"]
@@ -478,12 +544,13 @@ def main(argv: list[str] | None = None) -> int:
                 "downloads": sum(1 for r in server.requests[served_before:] if r["path"].endswith(".zip") and r["status"] == 200),
             })
             print("%s: %.1f s" % (label, wall), flush=True)
+        rolling = measure_rolling(playbook_bin, workdir, state_dir, inventory, names, args.forks, WinSimHost)
         modules = measure_modules(playbook_bin, workdir, state_dir, base, WinSimHost)
     finally:
         server.shutdown()
     controller = measure_controller()
 
-    report = render(runs, args, ansible_version, modules, controller)
+    report = render(runs, args, ansible_version, modules, controller, rolling)
     print()
     print(report)
     if not args.no_write:

@@ -218,7 +218,7 @@ class ActionModule(GowinAction):
             ops.append({"op": "identity.resolve", "args": {"names": [account.scm_name]}})
         first_dep = len(ops)
         ops += [{"op": "service.get", "args": {"name": dep}} for dep in p["dependencies"]]
-        ops.append({"op": "deploy.journal", "args": {"name": p["name"]}})
+        ops.append({"op": "journal.get", "args": {"name": p["name"]}})
         data = channel.run_checked(ops)
         journal, data = data[-1], data[:-1]
         missing = [dep for dep, found in zip(p["dependencies"], data[first_dep:]) if not found.get("exists")]
@@ -426,8 +426,8 @@ class ActionModule(GowinAction):
                      "before_header": "service %s" % p["name"], "after_header": "service %s" % p["name"]},
         }
         if journal.get("exists"):
-            result["last_update"] = {k: journal.get(k) for k in ("id", "stage", "outcome", "from", "to", "started", "finished",
-                                                                  "detail", "interrupted")}
+            fields = ("id", "stage", "outcome", "from", "to", "started", "finished", "detail", "interrupted")
+            result["last_update"] = {k: journal.get(k) for k in fields}
             result["last_update"]["detail"] = self._scrub(result["last_update"]["detail"] or "")
         if logon is not None:
             result["logon_right"] = {"account": account.scm_name, "sid": identity_sid, "right": LOGON_RIGHT,
@@ -516,9 +516,8 @@ class ActionModule(GowinAction):
                 result["rollback_health"] = self._health_view(found["rollback_health"])
         error = _scrubbed_error(self, found.get("error")) or {}
         failed_stage = next((st["stage"] for st in found.get("stages") or [] if not st.get("ok")), "?")
-        what = "release %s of service %s %s" % (release["sha256"][:12], p["name"],
-                                                  "was not healthy" if error.get("kind") == "unhealthy" else
-                                                  "failed at the stage %s (%s)" % (failed_stage, error.get("kind")))
+        how = "was not healthy" if error.get("kind") == "unhealthy" else "failed at the stage %s (%s)" % (failed_stage, error.get("kind"))
+        what = "release %s of service %s %s" % (release["sha256"][:12], p["name"], how)
         text = "%s: %s" % (what, error.get("message"))
         if outcome == "rolled_back":
             back = "release %s" % release["previous"] if release.get("previous") else "the previous image path"

@@ -4,7 +4,8 @@ variable, validated by the role's argument spec, rolled out in batches that stop
 from __future__ import annotations
 
 from conftest import reg
-from test_win_service_go import SECRET, exe, sha  # noqa: F401  pylint: disable=unused-import  (exe is a fixture)
+# exe is a fixture: imported to be used by name
+from test_win_service_go import SECRET, exe, sha  # noqa: F401  pylint: disable=unused-import
 
 TASK = "Deploy the Go service"
 HEALTHZ = {"http": {"url": "http://127.0.0.1:47931/healthz"}, "startup_timeout_s": 2, "period_s": 1}
@@ -94,4 +95,3 @@ def test_a_good_release_rolls_out_batch_by_batch(fleet, exe):
     assert run.stdout.count("PLAY [Roll Go services out across the fleet]") == 2
     for name in fleet.hosts:
         assert fleet.host(name).service_state("orders-api")["state"] == "running"
-

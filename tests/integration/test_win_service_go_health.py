@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from conftest import reg
-from test_win_service_go import NAME, ROOT, SVC_KEY, exe, failed, ok, sha, svc  # noqa: F401  pylint: disable=unused-import  (exe is a fixture)
+# exe is a fixture: imported to be used by name
+from test_win_service_go import NAME, ROOT, SVC_KEY, exe, failed, ok, sha, svc  # noqa: F401  pylint: disable=unused-import
 
 HEALTHZ = {"http": {"url": "http://127.0.0.1:47931/healthz"}}
 

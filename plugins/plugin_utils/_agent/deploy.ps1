@@ -1,7 +1,7 @@
 # gowin.server agent, op family 'deploy': a service update that finishes on the host, with its journal.
 # Part of the agent that core.ps1 assembles (docs/agent-protocol.md, 'Op families'); its twin is
 # plugins/plugin_utils/_winsim/deploy.py and its contract vectors tests/contract/vectors/deploy.yml.
-# requires: firewall, health
+# requires: firewall, health, journal
 #
 # deploy.update carries out, in one op, a plan the controller made: switch the service's configuration
 # (its image path first, so that a recovery restart starts the new binary) and its firewall rule, stop
@@ -21,47 +21,6 @@
 
 Register-AgentOps @{
     'deploy.update' = @{ accepted = @('name', 'id', 'set', 'back', 'firewall', 'firewall_back', 'stop_timeout_s', 'start_timeout_s', 'health', 'rollback', 'start_back'); run = { param($a) Invoke-OpDeployUpdate $a } }
-    'deploy.journal' = @{ accepted = @('name'); run = { param($a) Invoke-OpDeployJournal $a } }
-}
-
-$script:JournalKey = 'SOFTWARE\GoWin\Journal'
-$script:JournalValues = @('Id', 'Stage', 'Outcome', 'From', 'To', 'Started', 'Finished', 'Detail')
-
-function Get-JournalTime {
-    return [System.DateTime]::UtcNow.ToString('yyyy-MM-ddTHH:mm:ssZ', [System.Globalization.CultureInfo]::InvariantCulture)
-}
-
-function Write-Journal {
-    # Set journal values (REG_SZ) of one service; each call is its own registry write, flushed by the
-    # registry's own lazy writer (a power loss can lose the last stage, never reorder stages).
-    param([string]$Name, $Values)
-    $base = Open-BaseKey 'HKLM'
-    $key = $base.CreateSubKey($script:JournalKey + '\' + $Name)
-    try {
-        foreach ($k in @($Values.Keys)) { $key.SetValue($k, [string]$Values[$k], [Microsoft.Win32.RegistryValueKind]::String) }
-    } finally { $key.Close() }
-}
-
-function Read-Journal {
-    param([string]$Name)
-    $base = Open-BaseKey 'HKLM'
-    $key = $base.OpenSubKey($script:JournalKey + '\' + $Name)
-    if ($null -eq $key) { return [ordered]@{ exists = $false } }
-    try {
-        $found = [ordered]@{ exists = $true }
-        foreach ($v in $script:JournalValues) {
-            $data = $key.GetValue($v, $null)
-            if ($null -eq $data) { $found[$v.ToLowerInvariant()] = $null } else { $found[$v.ToLowerInvariant()] = [string]$data }
-        }
-        $found['interrupted'] = [string]::IsNullOrEmpty($found['outcome'])
-        return $found
-    } finally { $key.Close() }
-}
-
-function Invoke-OpDeployJournal {
-    param($OpArgs)
-    $name = Get-ServiceNameArg $OpArgs
-    return (Read-Journal $name)
 }
 
 function Invoke-DeployStage {

@@ -37,6 +37,7 @@ from ansible_collections.gowin.server.plugins.plugin_utils._winsim.host import (
     pe_machine,
     stand_in_pe,
 )
+from ansible_collections.gowin.server.plugins.plugin_utils._winsim.journal import JournalOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.junction import JunctionOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.lock import LockOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.policy import PolicyOps
@@ -55,6 +56,6 @@ __all__ = [
 ]
 
 
-class WinSimHost(DeployOps, RegistryOps, EnvOps, EventlogOps, HealthOps, ServiceOps, SignatureOps, PolicyOps, FirewallOps, FsOps, TreeOps, WriteOps,
+class WinSimHost(DeployOps, JournalOps, RegistryOps, EnvOps, EventlogOps, HealthOps, ServiceOps, SignatureOps, PolicyOps, FirewallOps, FsOps, TreeOps, WriteOps,
                  JunctionOps, DownloadOps, ZipOps, AclOps, GoOps, LockOps, HostBase):
     """One simulated host. Every public method is one locked transaction on the state directory."""

@@ -6,7 +6,7 @@
 winsim twin of the agent's op family 'deploy' (plugins/plugin_utils/_agent/deploy.ps1): deploy.update,
 the service update that finishes on the host (switch, stop, start, probe; on failure switch back, start,
 probe), built from the twins of service.set/stop/start, firewall.set/remove and health.probe, with the
-journal under HKLM\\SOFTWARE\\GoWin\\Journal\\<name>; and deploy.journal, which reads it. The fault
+journal under HKLM\\SOFTWARE\\GoWin\\Journal\\<name> (written with the journal twin's helper). The fault
 ``{"fault": "kill_agent", "op": "deploy.update", "after_stage": S}`` ends the agent's process right after
 stage S was journaled: the effects so far stay, the connection fails (docs/winsim.md). Vectors:
 tests/contract/vectors/deploy.yml.
@@ -22,8 +22,6 @@ from ansible_collections.gowin.server.plugins.plugin_utils._winsim.host import O
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.health import _spec
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.service import _name
 
-JOURNAL_KEY = "HKLM\\SOFTWARE\\GoWin\\Journal"
-JOURNAL_VALUES = ("Id", "Stage", "Outcome", "From", "To", "Started", "Finished", "Detail")
 STAGES = ("begin", "switched", "stopped", "started", "probed", "rolling_back", "stopped_back", "switched_back", "started_back", "done")
 
 
@@ -49,10 +47,6 @@ def _mapping(a: Args, arg: str, name: str, key: str, required: bool = False) -> 
 class DeployOps:
     """The deploy ops of WinSimHost (a mixin over the service, firewall and health twins)."""
 
-    def _journal(self, name: str, **values: str) -> None:
-        for key, value in values.items():
-            self.registry.set(JOURNAL_KEY + "\\" + name, key, "REG_SZ", value)
-
     def _run_twin(self, op: str, args: JsonDict) -> JsonDict:
         handler, accepted = OPS[op]
         return handler(self, Args(op, args, accepted, self._long_paths()))
@@ -68,19 +62,6 @@ class DeployOps:
                                  and f["after_stage"] == stage)
         if fault is not None:
             raise AgentKilled("deploy.update: the agent's process ended after the stage %s (kill_agent fault)" % stage)
-
-    @_op("deploy.journal", "name")
-    def _deploy_journal(self, a: Args) -> JsonDict:
-        name = _name(a)
-        key = self.registry.find(JOURNAL_KEY + "\\" + name)
-        if key is None:
-            return {"exists": False}
-        found: JsonDict = {"exists": True}
-        for value in JOURNAL_VALUES:
-            data = key["values"].get(value, {}).get("data")
-            found[value.lower()] = None if data is None else str(data)
-        found["interrupted"] = not found["outcome"]
-        return found
 
     @_op("deploy.update", "name", "id", "set", "back", "firewall", "firewall_back", "stop_timeout_s", "start_timeout_s", "health", "rollback",
          "start_back")
