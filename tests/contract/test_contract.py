@@ -559,6 +559,7 @@ class RealHostTarget(Target):
             self.run([{"op": "service.stop", "args": {"name": name, "timeout_s": 10}}])
             self.run([{"op": "service.remove", "args": {"name": name}}])
             self.run([{"op": "policy.user_right", "args": {"right": "SeServiceLogonRight", "sid": _winsvc.service_sid(name), "grant": False}}])
+            self.run([{"op": "registry.remove", "args": {"path": "HKLM\\SOFTWARE\\GoWin\\Journal\\" + name}}])  # deploy.update's journal
         self.run([{"op": "path.remove", "args": {"path": self.root}}, {"op": "registry.remove", "args": {"path": self.reg}}]
                  + [{"op": "eventlog.remove", "args": {"source": self.event_source(tag)}} for tag in self.EVENT_SOURCE_TAGS]
                  + [{"op": "firewall.remove", "args": {"name": self.rule(tag)}} for tag in self.RULE_TAGS])
