@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import tempfile
+import typing as t
 
 from ansible.errors import AnsibleConnectionFailure, AnsibleError
 
@@ -22,7 +23,7 @@ from ansible_collections.gowin.server.plugins.plugin_utils import _service_plan 
 from ansible_collections.gowin.server.plugins.plugin_utils import _sources as src
 from ansible_collections.gowin.server.plugins.plugin_utils import _winpath as wp
 from ansible_collections.gowin.server.plugins.plugin_utils._action import GowinAction, ModuleFailure
-from ansible_collections.gowin.server.plugins.plugin_utils._channel import Channel, ChannelError, OpError
+from ansible_collections.gowin.server.plugins.plugin_utils._channel import Channel, OpError
 
 RECORD_KEY = "HKLM\\SOFTWARE\\GoWin\\Services"
 LOGON_RIGHT = "SeServiceLogonRight"
@@ -467,12 +468,12 @@ class ActionModule(GowinAction):
         try:
             done = self.run_locked(channel, ops)
         except OpError as err:
-            return self._failed_apply(p, err, ops, current, result, channel)
+            self._failed_apply(err, result)
         by_op = {op["op"]: d for op, d in zip(ops, done)}
         final = by_op.get("service.start") or {}
         service = by_op.get("service.set")
-        after = _service_view(service or current, desired, {} if service or "deploy.update" not in by_op else changes_set, p,
-                              identity_sid)
+        # deploy.update returns no configuration: the view is the plan's (service.set never runs beside it)
+        after = _service_view(service or current, desired, changes_set if "deploy.update" in by_op else {}, p, identity_sid)
         if final:
             after["state"], after["pid"] = final.get("state", after["state"]), final.get("pid")
         elif "service.stop" in by_op:
@@ -489,15 +490,14 @@ class ActionModule(GowinAction):
             result["healthy"] = result["health"]["healthy"]
             if not result["healthy"]:
                 after["state"] = (result["health"].get("service") or {}).get("state") or after["state"]
-                raise ModuleFailure(self._unhealthy_message(p, result["health"], created, switched=any(
-                    op["op"] == "service.set" and "image_path" in op["args"] for op in ops)), **result)
+                raise ModuleFailure(self._unhealthy_message(p, result["health"], created), **result)
         return result
 
     def _updated(self, p: dict, found: dict, result: dict, after: dict, current: dict, done: list[dict]) -> dict:
         """The result of a deploy.update: its stages, the probes, and a failed task unless the update went in."""
         after["state"], after["pid"] = found.get("state") or after["state"], found.get("pid")
         result["update"] = {"outcome": found.get("outcome"), "journal_id": found.get("journal_id"),
-                            "stages": [dict(st, error=_scrubbed_error(self, st.get("error"))) for st in found.get("stages") or []]}
+                            "stages": [dict(st, error=self._scrub_error(st.get("error"))) for st in found.get("stages") or []]}
         if found.get("stopped_by"):
             result["stopped_by"] = found["stopped_by"]
         if any(d.get("modelled") for d in done):
@@ -514,7 +514,7 @@ class ActionModule(GowinAction):
             result["rolled_back"] = outcome == "rolled_back"
             if found.get("rollback_health") is not None:
                 result["rollback_health"] = self._health_view(found["rollback_health"])
-        error = _scrubbed_error(self, found.get("error")) or {}
+        error = self._scrub_error(found.get("error")) or {}
         failed_stage = next((st["stage"] for st in found.get("stages") or [] if not st.get("ok")), "?")
         how = "was not healthy" if error.get("kind") == "unhealthy" else "failed at the stage %s (%s)" % (failed_stage, error.get("kind"))
         what = "release %s of service %s %s" % (release["sha256"][:12], p["name"], how)
@@ -526,9 +526,14 @@ class ActionModule(GowinAction):
         elif outcome == "failed":
             text += ". It was left running (rollback: false)"
         else:
-            back_error = _scrubbed_error(self, found.get("rollback_error")) or {}
+            back_error = self._scrub_error(found.get("rollback_error")) or {}
             text += ". Rolling back failed too (%s: %s); the service is %s" % (back_error.get("kind"), back_error.get("message"), after["state"])
         raise ModuleFailure(("health: " if error.get("kind") == "unhealthy" else "update: ") + text, **result)
+
+    def _scrub_error(self, error: dict | None) -> dict | None:
+        if not error:
+            return None
+        return {"kind": error.get("kind"), "message": self._scrub(str(error.get("message") or ""))}
 
     def _health_view(self, found: dict) -> dict:
         """The probe's evidence as returned: secrets scrubbed from every text the service or host wrote."""
@@ -549,15 +554,14 @@ class ActionModule(GowinAction):
         return view
 
     @staticmethod
-    def _unhealthy_message(p: dict, health: dict, created: bool, switched: bool) -> str:
+    def _unhealthy_message(p: dict, health: dict, created: bool) -> str:
+        """A service started without an update (a fresh registration, or a stopped one started) failed its probe."""
         last = (health.get("probes") or [{}])[-1]
         evidence = last.get("error") or ""
         if last.get("status") is not None and last.get("body"):
             evidence += " (body %r)" % last["body"][:80]
-        what = ("the new service %s" % p["name"]) if created else ("service %s on its new release" % p["name"]) if switched else \
-            ("service %s" % p["name"])
-        return "health: %s is not healthy after its start: %s%s. It was left as it is; see health.probes for the evidence" % (
-            what, health.get("reason"), "; last probe: %s" % evidence if evidence else "")
+        return "health: %s %s is not healthy after its start: %s%s. It was left as it is; see health.probes for the evidence" % (
+            "the new service" if created else "service", p["name"], health.get("reason"), "; last probe: %s" % evidence if evidence else "")
 
     @staticmethod
     def _judge_signature(p: dict, seen: dict, option: str) -> None:
@@ -572,26 +576,12 @@ class ActionModule(GowinAction):
             raise ModuleFailure("signer_thumbprints: the %s binary is signed by %s (%s), which is not one of %s" % (
                 option, signer, (seen.get("signer") or {}).get("subject"), ", ".join(p["signer_thumbprints"])))
 
-    def _failed_apply(self, p: dict, err: OpError, ops: list[dict], current: dict, result: dict, channel: Channel) -> dict:
-        """A refused op: when the start of a switched release failed, switch back and start the previous one."""
-        failed = err.op["op"]
-        switched = any(op["op"] == "service.set" and "image_path" in op["args"] for op in ops[: err.index])
-        note = ""
-        if failed == "service.start" and switched and current.get("exists"):
-            back = [{"op": "service.set", "args": {"name": p["name"], "image_path": current["image_path"]}}]
-            if current.get("state") == "running":
-                back.append({"op": "service.start", "args": {"name": p["name"], "timeout_s": p["start_timeout_s"]}})
-            try:
-                undone = channel.run(back)
-            except ChannelError:
-                undone = []
-            ok = len(undone) == len(back) and all(r.get("ok") for r in undone)
-            result["rolled_back"] = ok
-            note = (" The image path was switched back to the previous release%s." % (" and it was started again" if len(back) > 1 else "")
-                    if ok else " Switching back to the previous release failed too: %s" % _first_error(undone))
-        raise ModuleFailure("%s failed (%s): %s.%s" % (failed, err.kind, err, note), error_kind=err.kind,
-                            changes=result["changes"], binary=result["binary"], **({"rolled_back": result["rolled_back"]}
-                                                                                   if "rolled_back" in result else {}))
+    @staticmethod
+    def _failed_apply(err: OpError, result: dict) -> t.NoReturn:
+        """A refused op of the apply batch. (A switched release is started by deploy.update, which rolls back on
+        the host; an op refused here is a fresh registration's, or one that changes no release.)"""
+        raise ModuleFailure("%s failed (%s): %s." % (err.op["op"], err.kind, err), error_kind=err.kind,
+                            changes=result["changes"], binary=result["binary"])
 
     # ------------------------------------------------------------ absent
 
@@ -646,12 +636,6 @@ class ActionModule(GowinAction):
         return result
 
 
-def _scrubbed_error(action: ActionModule, error: dict | None) -> dict | None:
-    if not error:
-        return None
-    return {"kind": error.get("kind"), "message": action._scrub(str(error.get("message") or ""))}  # pylint: disable=protected-access
-
-
 _RULE_FIELDS = ("name", "display_name", "description", "direction", "action", "enabled", "protocol", "local_ports", "remote_addresses",
                 "profiles", "program", "service")
 
@@ -681,14 +665,6 @@ def _release_of(current: dict, folder: str) -> str | None:
     if not text.lower().startswith(prefix):
         return None
     return text[len(prefix):].split("\\", 1)[0]
-
-
-def _first_error(results: list[dict]) -> str:
-    for r in results:
-        if not r.get("ok"):
-            error = r.get("error") or {}
-            return "%s: %s" % (error.get("kind"), error.get("message"))
-    return "the connection ended"
 
 
 def _service_view(base: dict, desired: dict, changes_set: dict, p: dict, identity_sid: str) -> dict:

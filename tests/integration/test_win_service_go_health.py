@@ -121,8 +121,37 @@ def test_an_update_to_a_healthy_release_goes_in_with_one_host_op(host1, exe):
     r = ok(svc(host1, src=exe("svcnative-healthy-amd64"), health=HEALTHZ))
     assert r["update"]["outcome"] == "updated" and r["healthy"] is True and r["stopped_by"] == "scm"
     assert h.counters()["ops"]["deploy.update"] == 1 and "service.stop" not in h.counters()["ops"]
-    assert r["last_update"] if "last_update" in r else True
-    assert ok(svc(host1, src=exe("svcnative-healthy-amd64"), health=HEALTHZ))["changed"] is False
+    assert "last_update" not in r  # no update had run before this one
+    again = ok(svc(host1, src=exe("svcnative-healthy-amd64"), health=HEALTHZ))
+    assert again["changed"] is False
+    assert again["last_update"]["outcome"] == "updated" and again["last_update"]["id"] == r["update"]["journal_id"]
+
+
+def test_check_mode_plans_an_update_and_runs_nothing(host1, exe):
+    h = host1.host("win1")
+    old = exe("svcnative-healthy-amd64")
+    ok(svc(host1, src=old, health=HEALTHZ))
+    before = h.snapshot()
+    r = ok(svc(host1, check=True, diff=True, src=exe("svcnative-unhealthy-amd64"), health=HEALTHZ))
+    assert r["changed"] is True and "update" not in r and "healthy" not in r
+    assert "stop service %s" % NAME in r["changes"] and "start service %s" % NAME in r["changes"]
+    assert sha(old)[:12] in r["diff"]["before"] and sha(exe("svcnative-unhealthy-amd64"))[:12] in r["diff"]["after"]
+    assert h.snapshot() == before and "deploy.update" not in h.counters()["ops"]
+
+
+def test_a_user_password_carried_by_an_update_never_reaches_output_or_the_host_state(host1, exe):
+    h = host1.host("win1")
+    h.add_account("svc-orders", "S-1-5-21-3623811015-3361044348-30300820-1107")
+    password = "Upd8-" + "s3cret!pw"
+    args = {"account": h.computer_name + "\\svc-orders", "password": password, "update_password": "always"}
+    ok(svc(host1, src=exe("svcnative-healthy-amd64"), **args))
+    run = svc(host1, src=exe("svcnative-unhealthy-amd64"), verbosity=4, health=dict(HEALTHZ, startup_timeout_s=1), **args)
+    r = failed(run)
+    assert r["rolled_back"] is True
+    assert password not in run.stdout + run.stderr
+    for path in host1.state_dir.rglob("*"):
+        if path.is_file():
+            assert password.encode() not in path.read_bytes(), path
 
 
 def test_rollback_false_leaves_the_failing_release_running(host1, exe):

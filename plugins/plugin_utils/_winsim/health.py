@@ -47,7 +47,6 @@ def _spec(a: Args) -> JsonDict:
     if not isinstance(raw, dict):
         a.fail(kind, "must be a mapping")
     sub = Args("health.probe", raw, ("host", "port") if kind == "tcp" else ("url", "expect_status", "body_regex", "validate_certs"), True)
-    sub.op = "health.probe"
     if kind == "tcp":
         host = sub.need_text("host")
         port = sub.optional_number("port", 1, 65535)
