@@ -741,3 +741,32 @@ def test_an_unparsable_url_touches_nothing(tmp_path: Path, host: WinSimHost) -> 
         failure = error(host, "file.download", url=url, dest="C:\\dl\\go.zip")
         assert failure["kind"] == "bad_args" and "'url'" in failure["message"] and "p@ss" not in failure["message"]
     assert host.snapshot() == before
+
+
+# --- secrets at depth (deploy.update carries service.set's arguments in 'set') -----------------
+
+
+def test_request_secrets_are_found_at_any_depth() -> None:
+    args = {"name": "a", "password": "top", "set": {"password": "pw1", "secret_environment": {"A": "s1", "B": ""}},
+            "list": [{"password": "pw2"}, {"secret_environment": {"C": "s2"}}], "other": {"password": 7}}
+    assert sorted(_host.request_secrets(args)) == ["pw1", "pw2", "s1", "s2", "top"]
+    assert _host.hide_secrets("pw1 and s2, not pw", ["pw1", "s2"]) == "******** and ********, not pw"
+
+
+def test_a_deploy_stage_that_fails_quoting_a_secret_of_set_reports_it_masked(tmp_path: Path, host: WinSimHost, win_files: t.Any,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    put(host, tmp_path, "C:\\svc\\r1\\svc.exe", win_files.pe_image("amd64"))
+    put(host, tmp_path, "C:\\svc\\r2\\svc.exe", win_files.pe_image("amd64"))
+    ok(host, "service.set", name="orders", create=True, image_path="C:\\svc\\r1\\svc.exe", start_mode="manual")
+    _handler, accepted = _host.OPS["service.start"]
+
+    def refuses(_self: t.Any, _a: t.Any) -> t.NoReturn:
+        raise _host.OpFailure("failed", "logon failure with tok-s3cret-value as the token")
+
+    monkeypatch.setitem(_host.OPS, "service.start", (refuses, accepted))
+    data = ok(host, "deploy.update", name="orders", id="0123456789abcdef", back={"image_path": "C:\\svc\\r1\\svc.exe"},
+              set={"image_path": "C:\\svc\\r2\\svc.exe", "secret_environment": {"API_TOKEN": "tok-s3cret-value"}})
+    assert data["outcome"] == "rolled_back" and data["error"]["message"] == "logon failure with ******** as the token"
+    assert "tok-s3cret-value" not in json.dumps(data)
+    journal = ok(host, "journal.get", name="orders")
+    assert journal["detail"] == "failed: logon failure with ******** as the token"

@@ -419,6 +419,39 @@ function ConvertTo-UInt32Long {
 
 $script:OpTable = @{}
 
+function Add-RequestSecrets {
+    param($Value, $Found)
+    if ($Value -is [System.Collections.IDictionary]) {
+        foreach ($k in @($Value.Keys)) {
+            $v = $Value[$k]
+            if ($k -eq 'password' -and $v -is [string]) {
+                if ($v.Length -gt 0) { $Found.Add($v) }
+            } elseif ($k -eq 'secret_environment' -and $v -is [System.Collections.IDictionary]) {
+                foreach ($x in @($v.Values)) { if ($x -is [string] -and $x.Length -gt 0) { $Found.Add($x) } }
+            } else {
+                Add-RequestSecrets $v $Found
+            }
+        }
+    } elseif ($Value -is [System.Collections.IList]) {
+        foreach ($x in $Value) { Add-RequestSecrets $x $Found }
+    }
+}
+
+function Get-RequestSecrets {
+    # Every secret of an op's arguments, at any depth: 'password' strings and the values of
+    # 'secret_environment' mappings (deploy.update carries service.set's arguments in 'set').
+    param($OpArgs)
+    $found = New-Object System.Collections.Generic.List[string]
+    Add-RequestSecrets $OpArgs $found
+    return ,$found.ToArray()
+}
+
+function Hide-Secrets {
+    param([string]$Text, $Secrets)
+    foreach ($secret in $Secrets) { $Text = $Text.Replace([string]$secret, '********') }
+    return $Text
+}
+
 function Register-AgentOps {
     # Entries: op name -> @{ accepted = names of its arguments; run = a scriptblock literal calling
     # one fixed function }. A command name is never built from input.
@@ -483,11 +516,8 @@ function Invoke-Agent {
             $err = Convert-ExceptionToError $_.Exception
             $message = [string]$err.message
             # A secret never appears in a result, even inside an exception text.
-            if ($item -is [System.Collections.IDictionary] -and $item.ContainsKey('args') -and $item['args'] -is [System.Collections.IDictionary]) {
-                $opArgs = $item['args']
-                if ($opArgs.ContainsKey('password') -and $opArgs['password'] -is [string] -and $opArgs['password'].Length -gt 0) {
-                    $message = $message.Replace([string]$opArgs['password'], '********')
-                }
+            if ($item -is [System.Collections.IDictionary] -and $item.ContainsKey('args')) {
+                $message = Hide-Secrets $message (Get-RequestSecrets $item['args'])
             }
             [void]$results.Add([ordered]@{ ok = $false; error = [ordered]@{ kind = $err.kind; message = $message } })
             break

@@ -53,7 +53,8 @@ function Invoke-DeployStage {
         }
         return @{ ok = $true; data = $data; error = $null }
     } catch {
-        return @{ ok = $false; data = $null; error = (Convert-ExceptionToError $_.Exception) }
+        $err = Convert-ExceptionToError $_.Exception
+        return @{ ok = $false; data = $null; error = @{ kind = $err.kind; message = (Hide-Secrets $err.message $Ctx.secrets) } }
     }
 }
 
@@ -66,7 +67,8 @@ function Invoke-DeployProbe {
     try {
         $data = Invoke-OpHealthProbe $probeArgs
     } catch {
-        return @{ ok = $false; data = $null; error = (Convert-ExceptionToError $_.Exception) }
+        $err = Convert-ExceptionToError $_.Exception
+        return @{ ok = $false; data = $null; error = @{ kind = $err.kind; message = (Hide-Secrets $err.message $Ctx.secrets) } }
     }
     if ([bool]$data.healthy) { return @{ ok = $true; data = $data; error = $null } }
     return @{ ok = $false; data = $data; error = @{ kind = 'unhealthy'; message = [string]$data.reason } }
@@ -133,7 +135,8 @@ function Invoke-OpDeployUpdate {
 
     # ---- forward: switch, stop, start, probe
     $ctx = @{ name = $name; set = $set; back = $back; firewall = $firewall; firewall_back = $firewallBack; was_running = $wasRunning
-        stop_timeout = $stopTimeout; start_timeout = $startTimeout; health = $health; start_back = $startBack }
+        stop_timeout = $stopTimeout; start_timeout = $startTimeout; health = $health; start_back = $startBack
+        secrets = (Get-RequestSecrets $OpArgs) }
     $failed = $null
     foreach ($stage in @('switched', 'stopped', 'started')) {
         $r = Invoke-DeployStage $stage $ctx

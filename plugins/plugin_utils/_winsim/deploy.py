@@ -18,7 +18,7 @@ import datetime
 import re
 import typing as t
 
-from ansible_collections.gowin.server.plugins.plugin_utils._winsim.host import OPS, AgentKilled, Args, JsonDict, OpFailure, _op
+from ansible_collections.gowin.server.plugins.plugin_utils._winsim.host import OPS, AgentKilled, Args, JsonDict, OpFailure, _op, hide_secrets, request_secrets
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.health import _spec
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.service import _name
 
@@ -51,11 +51,12 @@ class DeployOps:
         handler, accepted = OPS[op]
         return handler(self, Args(op, args, accepted, self._long_paths()))
 
-    def _step(self, step: t.Callable[[], t.Any]) -> tuple[bool, t.Any, JsonDict | None]:
+    def _step(self, step: t.Callable[[], t.Any], secrets: list[str]) -> tuple[bool, t.Any, JsonDict | None]:
+        """Run one stage; its failure is reported with every secret of the request masked (the agent's Invoke-DeployStage)."""
         try:
             return True, step(), None
         except OpFailure as failure:
-            return False, None, {"kind": failure.kind, "message": failure.message}
+            return False, None, {"kind": failure.kind, "message": hide_secrets(failure.message, secrets)}
 
     def _killed_after(self, stage: str) -> None:
         fault = self._take_fault(lambda f: f["fault"] == "kill_agent" and f.get("op", "deploy.update") == "deploy.update"
@@ -101,6 +102,7 @@ class DeployOps:
         name = info["name"]
         was_running = info["state"] == "running"
         start_back = a.flag("start_back", was_running)
+        secrets = request_secrets(a.raw)
         clock = 0
         stages: list[JsonDict] = []
         self._journal(name, Id=job, Stage="begin", Outcome="", From=info["image_path"] or "", To=forward["image_path"], Started=_now(),
@@ -123,7 +125,7 @@ class DeployOps:
 
         failed = None
         for stage, step in (("switched", switch), ("stopped", stop), ("started", start)):
-            good, data, error = self._step(step)
+            good, data, error = self._step(step, secrets)
             stages.append({"stage": stage, "at_ms": clock, "ok": good, "error": error})
             if not good:
                 failed = error
@@ -133,7 +135,7 @@ class DeployOps:
             self._journal(name, Stage=stage)
             self._killed_after(stage)
         if failed is None and health is not None:
-            good, found, error = self._probe(name, health)
+            good, found, error = self._probe(name, health, secrets)
             result["health"] = found
             clock += (found or {}).get("elapsed_ms", 0)
             stages.append({"stage": "probed", "at_ms": clock, "ok": good, "error": error})
@@ -167,7 +169,7 @@ class DeployOps:
 
             back_failed = None
             for stage, step in (("stopped_back", stop_back), ("switched_back", switch_back), ("started_back", start_previous)):
-                good, _data, error = self._step(step)
+                good, _data, error = self._step(step, secrets)
                 stages.append({"stage": stage, "at_ms": clock, "ok": good, "error": error})
                 if not good:
                     back_failed = error
@@ -175,7 +177,7 @@ class DeployOps:
                 self._journal(name, Stage=stage)
                 self._killed_after(stage)
             if back_failed is None and start_back and health is not None:
-                good, found, error = self._probe(name, health)
+                good, found, error = self._probe(name, health, secrets)
                 result["rollback_health"] = found
                 clock += (found or {}).get("elapsed_ms", 0)
                 stages.append({"stage": "probed_back", "at_ms": clock, "ok": good, "error": error})
@@ -200,8 +202,8 @@ class DeployOps:
         for arg in ("success_threshold", "failure_threshold"):
             checked.number(arg, 1, 1, 100)
 
-    def _probe(self, name: str, health: JsonDict) -> tuple[bool, JsonDict | None, JsonDict | None]:
-        good, found, error = self._step(lambda: self._run_twin("health.probe", dict(health, service=name)))
+    def _probe(self, name: str, health: JsonDict, secrets: list[str]) -> tuple[bool, JsonDict | None, JsonDict | None]:
+        good, found, error = self._step(lambda: self._run_twin("health.probe", dict(health, service=name)), secrets)
         if good and not found["healthy"]:
             return False, found, {"kind": "unhealthy", "message": found["reason"]}
         return good, found, error

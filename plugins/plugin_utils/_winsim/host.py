@@ -791,6 +791,30 @@ def _dump(value: object) -> str:
     return json.dumps(value, indent=1, ensure_ascii=True) + "\n"
 
 
+def request_secrets(value: object) -> list[str]:
+    """Every secret of an op's arguments, at any depth (the agent's Get-RequestSecrets): SECRET_ARGS strings
+    and the values of SECRET_MAP_ARGS mappings; deploy.update carries service.set's arguments in 'set'."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in SECRET_ARGS and isinstance(item, str):
+                found += [item] if item else []
+            elif key in SECRET_MAP_ARGS and isinstance(item, dict):
+                found += [v for v in item.values() if isinstance(v, str) and v]
+            else:
+                found += request_secrets(item)
+    elif isinstance(value, list):
+        for item in value:
+            found += request_secrets(item)
+    return found
+
+
+def hide_secrets(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, SECRET_MASK)
+    return text
+
+
 class AgentKilled(Exception):
     """The agent's process ended in the middle of an op (the kill_agent fault): effects so far stay, no answer."""
 
@@ -1393,17 +1417,7 @@ class HostBase:
             if name not in known:
                 raise OpFailure("unsupported", "unknown op '%s'; this agent knows: %s" % (name, ", ".join(sorted(known))))
             raw = item.get("args")
-            if isinstance(raw, dict):
-                secrets = [str(raw[k]) for k in SECRET_ARGS if raw.get(k)]
-                for k in SECRET_MAP_ARGS:
-                    if isinstance(raw.get(k), dict):
-                        secrets += [str(v) for v in raw[k].values() if v]
-                nested = raw.get("set")  # deploy.update carries service.set's arguments
-                if isinstance(nested, dict):
-                    secrets += [str(nested[k]) for k in SECRET_ARGS if nested.get(k)]
-                    for k in SECRET_MAP_ARGS:
-                        if isinstance(nested.get(k), dict):
-                            secrets += [str(v) for v in nested[k].values() if v]
+            secrets = request_secrets(raw)
             fault = self._take_fault(lambda f: f["fault"] == "fail_op" and f["op"] == name)
             if fault is not None:
                 raise OpFailure(fault["kind"], fault.get("message") or "injected fault (winsim fail_op)")
@@ -1415,9 +1429,7 @@ class HostBase:
             kind, message = failure.kind, failure.message
         except Exception as exc:  # a bug in the model must still answer like the agent would
             kind, message = "internal", "winsim: %s: %s" % (type(exc).__name__, exc)
-        for secret in secrets:
-            message = message.replace(secret, SECRET_MASK)
-        return {"ok": False, "error": {"kind": kind, "message": message}}
+        return {"ok": False, "error": {"kind": kind, "message": hide_secrets(message, secrets)}}
 
     @_op("host.facts", "path")
     def _host_facts(self, a: Args) -> JsonDict:
