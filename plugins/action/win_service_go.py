@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import tempfile
 import typing as t
@@ -30,12 +31,13 @@ LOGON_RIGHT = "SeServiceLogonRight"
 # Fields whose change a running process sees only when it starts again.
 _RESTART_FIELDS = ("image_path", "account", "password", "sid_type", "environment")
 _MAX_SECONDS = 3600
+_RELEASE_ID = re.compile(r"[0-9a-f]{12}")
 
 
 class ActionModule(GowinAction):
     MODULE = "win_service_go"
-    MUTUALLY_EXCLUSIVE = [("src", "url", "path")]
-    REQUIRED_IF = [("state", state, ("src", "url", "path"), True) for state in ("started", "stopped", "restarted")]
+    MUTUALLY_EXCLUSIVE = [("src", "url", "path", "release")]
+    REQUIRED_IF = [("state", state, ("src", "url", "path", "release"), True) for state in ("started", "stopped", "restarted")]
 
     # ------------------------------------------------------------ arguments
 
@@ -58,6 +60,11 @@ class ActionModule(GowinAction):
                     raise wp.PathError("%s must be a folder, not the root of a drive, got %r" % (option, p[option]))
             if p.get("path") is not None:
                 p["path"] = wp.check_absolute("path", p["path"])
+            if p.get("release") is not None:
+                p["release"] = p["release"].strip().lower()
+                if p["release"] != "previous" and not _RELEASE_ID.fullmatch(p["release"]):
+                    raise sp.ServiceError("release must be 'previous' or a release id (the 12 hex digits of a release folder), got %r"
+                                          % p["release"])
             p["sha256"] = src.parse_checksum("checksum", p.get("checksum"))
             if p.get("url") is not None:
                 p["url"] = src.check_url("url", p["url"], p["allow_plain_http"])
@@ -112,6 +119,8 @@ class ActionModule(GowinAction):
         else:
             name = wp.normalize(p["path"]).rsplit("\\", 1)[-1]
         option = "src" if p.get("src") is not None else "url" if p.get("url") is not None else "path"
+        if p.get("release") is not None:
+            option = "release"
         try:
             wp.check_absolute(option, "C:\\" + name)
         except wp.PathError:
@@ -185,6 +194,8 @@ class ActionModule(GowinAction):
         p = self._check(dict(params))
         if p["state"] == "absent":
             return self._absent(p, channel)
+        if p.get("release") is not None:
+            self._resolve_release(p, channel)
         account: sp.Account = p["plan_account"]
         filename = self._binary_name(p)
         local, info = None, None
@@ -235,6 +246,9 @@ class ActionModule(GowinAction):
         if info is None:
             if not stat.get("exists") or stat.get("type") != "file":
                 raise ModuleFailure("path: %s is not a file on the host" % p["path"])
+            if p.get("release_id") and not stat["sha256"].startswith(p["release_id"]):
+                raise ModuleFailure("release: the binary of release %s (%s) does not match its id: its SHA-256 is %s. It was changed "
+                                    "on the host; deploy the release again with src, url or path" % (p["release_id"], p["path"], stat["sha256"]))
             if p["sha256"] and stat["sha256"] != p["sha256"]:
                 raise ModuleFailure("checksum: %s does not match: expected sha256:%s, got sha256:%s (checksum mismatch)"
                                     % (p["path"], p["sha256"], stat["sha256"]))
@@ -244,7 +258,7 @@ class ActionModule(GowinAction):
             exe_stat = None
         else:
             exe_stat = stat
-        option = "src" if p.get("src") is not None else "url" if p.get("url") is not None else "path"
+        option = "src" if p.get("src") is not None else "url" if p.get("url") is not None else "release" if p.get("release") else "path"
         try:
             warnings += sp.check_binary(info, option, facts["arch"], p["allow_wow64"], p["service_protocol"], account)
         except sp.ServiceError as err:
@@ -398,7 +412,7 @@ class ActionModule(GowinAction):
                 changes.append("start service %s" % p["name"])
                 if p["plan_health"] is not None:
                     ops.append({"op": "health.probe", "args": dict(p["plan_health"], service=p["name"])})
-        releases = [r for r in ((record.get("values") or {}).get("Releases") or {}).get("data") or [] if isinstance(r, str)]
+        releases = _record_releases(record)
         # Newest first, by when each release was first installed: going back to a release already recorded (a
         # rollback's release, say) leaves the record as it is.
         new_record = releases if sha12 in releases else [sha12] + releases
@@ -410,6 +424,10 @@ class ActionModule(GowinAction):
         if new_record != releases:
             ops.append({"op": "registry.set", "args": {"path": RECORD_KEY + "\\" + p["name"], "name": "Releases",
                                                        "type": "REG_MULTI_SZ", "data": new_record}})
+            # the file name of each release, for release: <id> and previous (written when the record changes)
+            files = dict(_release_files(record), **{sha12: filename})
+            ops.append({"op": "registry.set", "args": {"path": RECORD_KEY + "\\" + p["name"], "name": "Binaries", "type": "REG_MULTI_SZ",
+                                                       "data": ["%s\\%s" % (r, files[r]) for r in new_record if r in files]}})
         for name in prune:
             ops.append({"op": "path.remove", "args": {"path": wp.join(folder, "releases", name)}})
             changes.append("remove release %s" % name)
@@ -529,6 +547,35 @@ class ActionModule(GowinAction):
             back_error = self._scrub_error(found.get("rollback_error")) or {}
             text += ". Rolling back failed too (%s: %s); the service is %s" % (back_error.get("kind"), back_error.get("message"), after["state"])
         raise ModuleFailure(("health: " if error.get("kind") == "unhealthy" else "update: ") + text, **result)
+
+    def _resolve_release(self, p: dict, channel: Channel) -> None:
+        """release: previous or <id> -> p["path"], the binary in that release's folder (read in a round trip of its own)."""
+        folder = wp.join(p["install_root"], p["name"])
+        record, listing = channel.run_checked([{"op": "registry.get", "args": {"path": RECORD_KEY + "\\" + p["name"]}},
+                                               {"op": "dir.list", "args": {"path": wp.join(folder, "releases")}}])
+        releases = [r.lower() for r in _record_releases(record)]
+        if p["release"] == "previous":
+            if len(releases) < 2:
+                raise ModuleFailure("release: previous needs a release installed before the newest one; the record of %s holds %s"
+                                    % (p["name"], ", ".join(releases) if releases else "none (nothing was deployed by this module)"))
+            chosen = releases[1]
+        elif p["release"] in releases:
+            chosen = p["release"]
+        else:
+            raise ModuleFailure("release: %s is not a recorded release of %s; recorded: %s" % (p["release"], p["name"], ", ".join(releases) or "none"))
+        if not _release_in(listing, chosen):
+            raise ModuleFailure("release: the folder of release %s is gone from %s (removed by hand?); deploy it again with src, url or path"
+                                % (chosen, wp.join(folder, "releases")))
+        filename = _release_files(record).get(chosen)
+        if filename is None:  # recorded by an older version of the collection: its folder says
+            entries = channel.run_checked([{"op": "dir.list", "args": {"path": wp.join(folder, "releases", chosen)}}])[0].get("entries") or []
+            programs = [e["name"] for e in entries if e.get("type") == "file" and e.get("name", "").lower().endswith(".exe")]
+            if len(programs) != 1:
+                raise ModuleFailure("release: the folder of release %s holds %s program files, not one: deploy it again with src, url or "
+                                    "path" % (chosen, len(programs)))
+            filename = programs[0]
+        p["release_id"] = chosen
+        p["path"] = wp.join(folder, "releases", chosen, filename)
 
     def _scrub_error(self, error: dict | None) -> dict | None:
         if not error:
@@ -651,6 +698,21 @@ def _signature_view(seen: dict | None) -> dict | None:
     if not seen or not seen.get("exists"):
         return None
     return {k: seen.get(k) for k in ("status", "status_message", "signer", "timestamped")}
+
+
+def _record_releases(record: dict) -> list[str]:
+    return [r for r in ((record.get("values") or {}).get("Releases") or {}).get("data") or [] if isinstance(r, str)]
+
+
+def _release_files(record: dict) -> dict[str, str]:
+    """Release id -> the file name of its binary, from the record's Binaries ('<id>\\<file name>' each)."""
+    found = {}
+    for entry in ((record.get("values") or {}).get("Binaries") or {}).get("data") or []:
+        if isinstance(entry, str) and "\\" in entry:
+            release, name = entry.split("\\", 1)
+            if _RELEASE_ID.fullmatch(release.lower()) and name and "\\" not in name:
+                found[release.lower()] = name
+    return found
 
 
 def _release_in(listing: dict, sha12: str) -> bool:

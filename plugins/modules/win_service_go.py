@@ -62,7 +62,7 @@ options:
     description:
       - The binary on the controller, pushed with the connection's file transfer. A relative path is looked up like
         the C(src) of M(ansible.builtin.copy), in the role's or playbook's C(files) folder.
-      - Exactly one of O(src), O(url) and O(path) is needed unless O(state=absent).
+      - Exactly one of O(src), O(url), O(path) and O(release) is needed unless O(state=absent).
     type: path
   url:
     description:
@@ -73,6 +73,17 @@ options:
     description:
       - The binary, already on the host (an absolute path). It is copied into its release folder. O(checksum) is
         optional; when it is given, the file must match it.
+    type: str
+  release:
+    description:
+      - A release already on the host, to go back (or forth) to on purpose, in place of O(src), O(url) or O(path).
+      - V(previous) is the release installed before the newest one (releases are ordered by when each was first
+        installed, so going back to it twice changes nothing the second time). A release id (the 12 hex digits of its
+        folder, the first 12 of RV(release) C(sha256)) names any release still kept.
+      - The release's binary must still be in its folder and match its id; O(checksum), when given, must match it too.
+        The switch is an update like any other (stop, start, O(health), rollback when it fails).
+      - The record of releases is read in a round trip of its own before the usual one, so a run with O(release)
+        costs one round trip more than one with O(path).
     type: str
   checksum:
     description: The binary's SHA-256, as C(sha256:<64 hex digits>).
@@ -101,8 +112,8 @@ options:
     default: C:\opt\services
   keep_releases:
     description:
-      - How many release folders to keep, newest first, besides the active one. Older ones are removed after a
-        successful switch.
+      - How many release folders to keep, newest first, besides the active one and the one it replaced (so that a
+        rollback, and O(release=previous), always has its binary). Older ones are removed after a successful switch.
     type: int
     default: 3
   args:
@@ -402,6 +413,19 @@ EXAMPLES = r"""
       port: 8443
       profiles: [domain, private]
       remote_addresses: [10.0.0.0/8, 192.168.10.0/24]
+
+- name: Roll orders-api back on purpose to the release installed before the newest one (a run sets the whole service)
+  gowin.server.win_service_go:
+    name: orders-api
+    release: previous
+    args: [--config, 'C:\ProgramData\orders-api\config.yaml']
+    environment:
+      GOMAXPROCS: "4"
+      GOMEMLIMIT: 2GiB
+    secret_environment:
+      ORDERS_DB_PASSWORD: "{{ orders_db_password }}"
+    health:
+      http: {url: 'http://127.0.0.1:8080/healthz'}
 
 - name: Remove a service, keeping its logs and data
   gowin.server.win_service_go:

@@ -95,3 +95,19 @@ def test_a_good_release_rolls_out_batch_by_batch(fleet, exe):
     assert run.stdout.count("PLAY [Roll Go services out across the fleet]") == 2
     for name in fleet.hosts:
         assert fleet.host(name).service_state("orders-api")["state"] == "running"
+
+
+def test_release_previous_rolls_the_whole_fleet_back_and_again_changes_nothing(fleet, exe):
+    old, new = exe("svcnative-healthy2-amd64"), exe("svcnative-healthy-amd64")
+    for binary in (old, new):
+        run = _deploy(fleet, [{"name": "orders-api", "src": binary, "health": HEALTHZ}])
+        assert run.rc == 0, run.stdout[-3000:]
+    back = [{"name": "orders-api", "release": "previous", "health": HEALTHZ}]
+    run = _deploy(fleet, back)
+    assert run.rc == 0, run.stdout[-3000:]
+    for name in fleet.hosts:
+        res = _task(run, name).result["results"][0]
+        assert res["changed"] is True and res["healthy"] is True and res["release"]["sha256"] == sha(old)
+        assert sha(old)[:12] in reg(fleet.host(name), KEY + "orders-api", "ImagePath")
+    again = _deploy(fleet, back)
+    assert again.rc == 0 and not any(_task(again, name).result["results"][0]["changed"] for name in fleet.hosts)

@@ -572,6 +572,8 @@ def test_module_examples_run(host1, exe, tmp_path):
     server = serve_folder(serve)
     h.add_account("CORP\\svc-billing$", "S-1-5-21-1004336348-1177238915-682003330-4102")
     h.execute([{"op": "dir.ensure", "args": {"path": "C:\\drop"}}])
+    # an earlier release of orders-api, for the example that rolls back to it on purpose
+    ok(svc(host1, src=exe("svcnative-healthy2-amd64", NAME + ".exe")))
     try:
         for task in tasks:
             args = task["gowin.server.win_service_go"]
@@ -602,6 +604,9 @@ def test_module_examples_run(host1, exe, tmp_path):
     for name in ("orders-api", "billing-worker", "inventory-api"):
         assert h.service_state(name)["state"] == "running"
     assert run.one("win1", tasks[0]["name"]).result["healthy"] is True
+    back = next(task["name"] for task in tasks if task["gowin.server.win_service_go"].get("release") == "previous")
+    assert run.one("win1", back).result["changed"] is True and run.one("win1", back).result["healthy"] is True
+    assert sha(exe("svcnative-healthy2-amd64", NAME + ".exe"))[:12] in reg(h, SVC_KEY, "ImagePath")
 
 
 def test_install_root_the_identity_cannot_list_is_refused(host1, exe):

@@ -753,8 +753,8 @@ def test_request_secrets_are_found_at_any_depth() -> None:
     assert _host.hide_secrets("pw1 and s2, not pw", ["pw1", "s2"]) == "******** and ********, not pw"
 
 
-def test_a_deploy_stage_that_fails_quoting_a_secret_of_set_reports_it_masked(tmp_path: Path, host: WinSimHost, win_files: t.Any,
-                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_deploy_stage_that_fails_quoting_a_secret_of_set_reports_it_masked(
+        tmp_path: Path, host: WinSimHost, win_files: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
     put(host, tmp_path, "C:\\svc\\r1\\svc.exe", win_files.pe_image("amd64"))
     put(host, tmp_path, "C:\\svc\\r2\\svc.exe", win_files.pe_image("amd64"))
     ok(host, "service.set", name="orders", create=True, image_path="C:\\svc\\r1\\svc.exe", start_mode="manual")
