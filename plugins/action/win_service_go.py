@@ -118,9 +118,7 @@ class ActionModule(GowinAction):
             name = src.url_filename(p["url"])
         else:
             name = wp.normalize(p["path"]).rsplit("\\", 1)[-1]
-        option = "src" if p.get("src") is not None else "url" if p.get("url") is not None else "path"
-        if p.get("release") is not None:
-            option = "release"
+        option = _source_option(p)
         try:
             wp.check_absolute(option, "C:\\" + name)
         except wp.PathError:
@@ -157,18 +155,33 @@ class ActionModule(GowinAction):
         except gb.BinaryError as err:
             raise ModuleFailure("%s is not a Windows program: %s" % (option, err)) from None
 
+    @staticmethod
+    def _inspection_entry(sha256: str) -> str:
+        """Where the controller keeps the inspection of the binary with this SHA-256 (read once, then reused)."""
+        return os.path.join(src._cache_root(), "inspected", sha256 + ".json")  # pylint: disable=protected-access
+
+    def _remember(self, found: dict) -> None:
+        """Keep an inspection for a later task that names the same binary on the host (path, release)."""
+        entry = self._inspection_entry(found["sha256"])
+        try:
+            os.makedirs(os.path.dirname(entry), exist_ok=True)
+            part = entry + ".%s.part" % secrets.token_hex(4)
+            with open(part, "w", encoding="utf-8") as handle:
+                json.dump(found, handle)
+            os.replace(part, entry)
+        except OSError:
+            pass  # a cache: a later task reads the binary from the host instead
+
     def _host_binary(self, p: dict, sha256: str) -> dict:
         """The inspection of the binary at `path` on the host: from the controller's cache, else fetched once."""
-        cache = os.path.join(src._cache_root(), "inspected")  # pylint: disable=protected-access
-        entry = os.path.join(cache, sha256 + ".json")
+        option = _source_option(p)
         try:
-            with open(entry, encoding="utf-8") as handle:
+            with open(self._inspection_entry(sha256), encoding="utf-8") as handle:
                 found = json.load(handle)
             if found.get("sha256") == sha256:
                 return found
         except (OSError, ValueError):
             pass
-        os.makedirs(cache, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="gowin-svc-") as tmp:
             local = os.path.join(tmp, "binary")
             try:
@@ -176,16 +189,13 @@ class ActionModule(GowinAction):
             except AnsibleConnectionFailure:
                 raise
             except AnsibleError as err:
-                raise ModuleFailure("path: reading %s from the host failed: %s" % (p["path"], err)) from None
+                raise ModuleFailure("%s: reading %s from the host failed: %s" % (option, p["path"], err)) from None
             with open(local, "rb") as handle:
                 data = handle.read()
-        found = self._inspect("path", data)
+        found = self._inspect(option, data)
         if found["sha256"] != sha256:
-            raise ModuleFailure("path: %s changed while it was read (its SHA-256 is now %s)" % (p["path"], found["sha256"]))
-        part = entry + ".%s.part" % secrets.token_hex(4)
-        with open(part, "w", encoding="utf-8") as handle:
-            json.dump(found, handle)
-        os.replace(part, entry)
+            raise ModuleFailure("%s: %s changed while it was read (its SHA-256 is now %s)" % (option, p["path"], found["sha256"]))
+        self._remember(found)
         return found
 
     # ------------------------------------------------------------ the run
@@ -194,8 +204,9 @@ class ActionModule(GowinAction):
         p = self._check(dict(params))
         if p["state"] == "absent":
             return self._absent(p, channel)
-        if p.get("release") is not None:
-            self._resolve_release(p, channel)
+        # release: reads the record and the releases folder in a round trip of its own; the first batch reuses them
+        known = self._resolve_release(p, channel) if p.get("release") is not None else None
+        option = _source_option(p)
         account: sp.Account = p["plan_account"]
         filename = self._binary_name(p)
         local, info = None, None
@@ -203,6 +214,7 @@ class ActionModule(GowinAction):
             option, local = self._local_binary(p)
             with open(local, "rb") as handle:
                 info = self._inspect(option, handle.read())
+            self._remember(info)
         key = secrets.token_bytes(32)
         folder = wp.join(p["install_root"], p["name"])
         parents = [wp.join(p["install_root"][:3], *wp.components(p["install_root"])[:n]) if n else p["install_root"][:3]
@@ -212,8 +224,10 @@ class ActionModule(GowinAction):
             {"op": "service.get", "args": {"name": p["name"], "digest_key": key.hex()}},
             {"op": "firewall.get", "args": {"name": "gowin-" + p["name"]}},
             {"op": "eventlog.get", "args": {"source": p["event_source"]}},
+        ] + ([] if known else [
             {"op": "registry.get", "args": {"path": RECORD_KEY + "\\" + p["name"]}},
             {"op": "dir.list", "args": {"path": wp.join(folder, "releases")}},
+        ]) + [
             {"op": "acl.get", "args": {"path": folder}},
             {"op": "acl.get", "args": {"path": p["log_dir"]}},
             {"op": "acl.get", "args": {"path": p["data_dir"]}},
@@ -228,10 +242,12 @@ class ActionModule(GowinAction):
             ops.append({"op": "policy.user_right", "args": {"right": LOGON_RIGHT}})
         if account.sid is None:
             ops.append({"op": "identity.resolve", "args": {"names": [account.scm_name]}})
-        first_dep = len(ops)
+        first_dep = len(ops) + (len(known) if known else 0)
         ops += [{"op": "service.get", "args": {"name": dep}} for dep in p["dependencies"]]
         ops.append({"op": "journal.get", "args": {"name": p["name"]}})
         data = channel.run_checked(ops)
+        if known:
+            data[4:4] = known
         journal, data = data[-1], data[:-1]
         missing = [dep for dep, found in zip(p["dependencies"], data[first_dep:]) if not found.get("exists")]
         if missing:
@@ -245,20 +261,19 @@ class ActionModule(GowinAction):
 
         if info is None:
             if not stat.get("exists") or stat.get("type") != "file":
-                raise ModuleFailure("path: %s is not a file on the host" % p["path"])
+                raise ModuleFailure("%s: %s is not a file on the host" % (option, p["path"]))
             if p.get("release_id") and not stat["sha256"].startswith(p["release_id"]):
                 raise ModuleFailure("release: the binary of release %s (%s) does not match its id: its SHA-256 is %s. It was changed "
                                     "on the host; deploy the release again with src, url or path" % (p["release_id"], p["path"], stat["sha256"]))
             if p["sha256"] and stat["sha256"] != p["sha256"]:
                 raise ModuleFailure("checksum: %s does not match: expected sha256:%s, got sha256:%s (checksum mismatch)"
                                     % (p["path"], p["sha256"], stat["sha256"]))
-            self._judge_signature(p, _signature_view(signature) or {}, "path")  # before the binary is fetched to be read
+            self._judge_signature(p, _signature_view(signature) or {}, option)  # before the binary is fetched to be read
             info = self._host_binary(p, stat["sha256"])
             exe = wp.join(sp.release_folder(p["install_root"], p["name"], info["sha256"]), filename)
             exe_stat = None
         else:
             exe_stat = stat
-        option = "src" if p.get("src") is not None else "url" if p.get("url") is not None else "release" if p.get("release") else "path"
         try:
             warnings += sp.check_binary(info, option, facts["arch"], p["allow_wow64"], p["service_protocol"], account)
         except sp.ServiceError as err:
@@ -548,8 +563,9 @@ class ActionModule(GowinAction):
             text += ". Rolling back failed too (%s: %s); the service is %s" % (back_error.get("kind"), back_error.get("message"), after["state"])
         raise ModuleFailure(("health: " if error.get("kind") == "unhealthy" else "update: ") + text, **result)
 
-    def _resolve_release(self, p: dict, channel: Channel) -> None:
-        """release: previous or <id> -> p["path"], the binary in that release's folder (read in a round trip of its own)."""
+    def _resolve_release(self, p: dict, channel: Channel) -> list[dict]:
+        """release: previous or <id> -> p["path"], the binary in that release's folder (read in a round trip of its own).
+        Returns what it read, [the record, the listing of the releases folder], for the first batch to reuse."""
         folder = wp.join(p["install_root"], p["name"])
         record, listing = channel.run_checked([{"op": "registry.get", "args": {"path": RECORD_KEY + "\\" + p["name"]}},
                                                {"op": "dir.list", "args": {"path": wp.join(folder, "releases")}}])
@@ -576,6 +592,7 @@ class ActionModule(GowinAction):
             filename = programs[0]
         p["release_id"] = chosen
         p["path"] = wp.join(folder, "releases", chosen, filename)
+        return [record, listing]
 
     def _scrub_error(self, error: dict | None) -> dict | None:
         if not error:
@@ -685,6 +702,14 @@ class ActionModule(GowinAction):
 
 _RULE_FIELDS = ("name", "display_name", "description", "direction", "action", "enabled", "protocol", "local_ports", "remote_addresses",
                 "profiles", "program", "service")
+
+
+def _source_option(p: dict) -> str:
+    """The option the task names its binary with, for messages: src, url, release or path."""
+    for option in ("src", "url", "release"):
+        if p.get(option) is not None:
+            return option
+    return "path"
 
 
 def _rule_args(rule_now: dict) -> dict | None:

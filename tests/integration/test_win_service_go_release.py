@@ -33,6 +33,9 @@ def test_release_previous_goes_back_with_one_update_and_a_second_run_changes_not
     h.reset_counters()
     r = ok(svc(host1, release="previous", health=HEALTHZ))
     assert r["changed"] is True and r["update"]["outcome"] == "updated" and r["healthy"] is True
+    # the record and releases (reused by the usual read), the usual read, the update; the binary is not fetched
+    # to be read (the controller read it when src installed it)
+    assert h.counters()["round_trips"] == 3 and h.counters()["bytes_received"] < 1_000_000
     assert r["release"]["sha256"] == sha(old) and r["release"]["previous"] == sha(new)[:12]
     assert sha(old)[:12] in reg(h, SVC_KEY, "ImagePath") and h.service_state(NAME)["state"] == "running"
     assert h.counters()["ops"]["deploy.update"] == 1
@@ -83,7 +86,8 @@ def test_a_record_without_binaries_finds_the_program_in_the_release_folder(host1
     h.reset_counters()
     r = ok(svc(host1, release="previous"))
     assert r["changed"] is True and sha(old)[:12] in reg(h, SVC_KEY, "ImagePath")
-    assert h.counters()["round_trips"] >= 4  # the record, the release folder, the usual read, the apply
+    # one more than with the file names recorded: the release folder is listed
+    assert h.counters()["round_trips"] == 4  # the record and releases, the release folder, the usual read, the apply
 
 
 @pytest.mark.parametrize("setup,args,words", [
@@ -96,6 +100,7 @@ def test_a_record_without_binaries_finds_the_program_in_the_release_folder(host1
     ("two", {"release": "previous", "src": "x.exe"}, ["mutually exclusive", "release"]),
     ("gone", {"release": "previous"}, ["release: the folder of release", "is gone from"]),
     ("tampered", {"release": "previous"}, ["release: the binary of release", "does not match its id", "changed on the host"]),
+    ("no-file", {"release": "previous"}, ["release: %s\\releases\\" % ROOT, "is not a file on the host"]),
 ])
 def test_bad_release_values_are_refused_and_change_nothing(host1, exe, setup, args, words):
     h = host1.host("win1")
@@ -105,6 +110,8 @@ def test_bad_release_values_are_refused_and_change_nothing(host1, exe, setup, ar
         old, _new = two_releases(host1, exe)
         if setup == "gone":
             h.execute([{"op": "path.remove", "args": {"path": ROOT + "\\releases\\" + sha(old)[:12]}}])
+        elif setup == "no-file":
+            h.execute([{"op": "path.remove", "args": {"path": ROOT + "\\releases\\%s\\%s.exe" % (sha(old)[:12], NAME)}}])
         elif setup == "tampered":
             h.put(exe("svcnative-exit-amd64"), ROOT + "\\releases\\%s\\%s.exe" % (sha(old)[:12], NAME))
     before = h.snapshot()
