@@ -208,7 +208,8 @@ changelog-lint: venv
 # ---------------------------------------------------------------------------------------------
 # demo, benchmarks
 
-demo: venv collection
+# The demo builds its example service (examples/orders-api) with Go: go-toolchain installs it where it can.
+demo: venv collection go-toolchain
 	$(RUN_ENV) $(VBIN)/python tools/demo.py
 
 bench: venv collection go-toolchain

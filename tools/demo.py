@@ -8,15 +8,20 @@ Nothing here touches Windows. The hosts are `gowin.server.winsim` models kept on
 (tools/gomirror.py), not real Go. Run it after the venv and the collection symlink exist
 (`make demo` sees to that); it uses the ansible-playbook next to the Python running it.
 
-Steps: build the mirror under .tmp/demo/mirror, serve it on 127.0.0.1, write
-.tmp/demo/inventory.yml (ws2016, ws2019, ws2022), run `ansible-playbook gowin.server.site`, then
-ask every host what it now has with the gowin.server.go_facts module and print a table.
-Exits non-zero if the playbook or the fact query fails.
+Steps: build the example service examples/orders-api for windows/amd64 with the Go toolchain on
+PATH (tests/fixtures/build.py's builder, into .tmp/demo/build), build the mirror under
+.tmp/demo/mirror, serve it on 127.0.0.1, write .tmp/demo/inventory.yml (ws2016, ws2019, ws2022, with
+orders-api in go_service_services), run `ansible-playbook gowin.server.site` (the toolchain, then
+the services), then ask every host what it now has with the gowin.server.go_facts module, and what
+orders-api is with gowin.server.win_service_go in check mode, and print two tables. Exits non-zero
+if Go is missing, or the build, the playbook or a read-back fails.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -51,6 +56,25 @@ import gomirror  # noqa: E402
 BANNER = (
     "SIMULATED: the hosts above are gowin.server.winsim models on disk, not Windows machines, and the\n"
     "Go distributions are stand-ins served by tools/gomirror.py, not real Go toolchains."
+)
+
+
+# The example service (examples/orders-api) as the demo deploys it. The address it listens on is in its
+# build (the winsim behaviour marker, which the program also takes as its default address, so the marker
+# tells the truth about it) and in its environment (ORDERS_ADDR); the health check asks /healthz there.
+SERVICE_NAME = "orders-api"
+SERVICE_SOURCE = os.path.join(REPO, "examples", "orders-api")
+SERVICE_PORT = 8080
+SERVICE_ADDR = "0.0.0.0:%d" % SERVICE_PORT
+SERVICE_MARKER = "gowin-winsim-behaviour:" + json.dumps({"listen": SERVICE_ADDR}, separators=(",", ":"))
+SERVICE_HEALTH_URL = "http://127.0.0.1:%d/healthz" % SERVICE_PORT
+DEPLOY_TASK = "Deploy the Go service"  # the go_service role's task (roles/go_service/tasks/main.yml)
+RECORDER = os.path.join(REPO, "tests", "integration", "callback_plugins")  # gowin_record: task results as JSON lines
+
+SERVICE_BANNER = (
+    "SIMULATED: orders-api is a real Go program built for windows/amd64 from examples/orders-api, but on\n"
+    "these hosts nothing runs it: winsim models its service from the binary (it dispatches to the SCM,\n"
+    "and its behaviour marker says it answers GET /healthz on %s), and the health checks are modelled." % SERVICE_ADDR
 )
 
 
@@ -168,8 +192,8 @@ def import_winsim():
     return WinSimHost
 
 
-def run(cmd: list[str], env: dict[str, str], capture: bool = False) -> subprocess.CompletedProcess:
-    print("$ " + " ".join(cmd), flush=True)
+def run(cmd: list[str], env: dict[str, str], capture: bool = False, shown: str | None = None) -> subprocess.CompletedProcess:
+    print("$ " + (shown or " ".join(cmd)), flush=True)
     return subprocess.run(cmd, env=env, cwd=REPO, text=True,
                           stdout=subprocess.PIPE if capture else None,
                           stderr=subprocess.PIPE if capture else None, check=False)
@@ -236,7 +260,7 @@ def reset_counters(state_dir: str, hosts: t.Iterable[str]) -> None:
     try:
         WinSimHost = import_winsim()
         for host in hosts:
-            WinSimHost(state_dir, host).reset_counters()
+            WinSimHost(state_dir, host, profile=DEMO_HOSTS.get(host, host)).reset_counters()
     except Exception:  # only the round-trip line after the table depends on it
         pass
 
@@ -244,9 +268,137 @@ def reset_counters(state_dir: str, hosts: t.Iterable[str]) -> None:
 def read_counters(state_dir: str, hosts: t.Iterable[str]) -> dict[str, dict] | None:
     try:
         WinSimHost = import_winsim()
-        return {h: dict(WinSimHost(state_dir, h).counters()) for h in hosts}
+        return {h: dict(WinSimHost(state_dir, h, profile=DEMO_HOSTS.get(h, h)).counters()) for h in hosts}
     except Exception:  # the table above is the point; counters are a bonus
         return None
+
+
+# ------------------------------------------------------------------------------------ the service
+
+
+def _fixture_builder():
+    """tests/fixtures/build.py, the one Go builder of the project (environment, cache, GoMissing)."""
+    spec = importlib.util.spec_from_file_location("gowin_fixture_build", os.path.join(REPO, "tests", "fixtures", "build.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_service(out_dir: str) -> dict[str, str]:
+    """Build examples/orders-api for windows/amd64 into out_dir: {"path", "sha256"}. DemoError without Go."""
+    builder = _fixture_builder()
+    try:
+        exe = builder.build_module(SERVICE_SOURCE, SERVICE_NAME, arch="amd64", out=out_dir,
+                                   flags=("-trimpath", "-ldflags=-X main.behaviour=" + SERVICE_MARKER))
+    except builder.GoMissing as err:
+        raise DemoError("%s.\nThe demo builds its example service (examples/orders-api) for windows/amd64 with Go: "
+                        "install it (Debian and Ubuntu: apt-get install golang-go; or `make go-toolchain`) and run "
+                        "make demo again." % err) from None
+    except (RuntimeError, OSError) as err:
+        raise DemoError("building examples/orders-api failed: %s" % err) from None
+    with open(exe, "rb") as handle:
+        sha = hashlib.sha256(handle.read()).hexdigest()
+    return {"path": exe, "sha256": sha}
+
+
+def service_entry(binary: dict[str, str]) -> dict[str, t.Any]:
+    """orders-api as an entry of go_service_services (the options of gowin.server.win_service_go)."""
+    return {
+        "name": SERVICE_NAME,
+        "display_name": "Orders API (gowin.server example)",
+        "description": "The example Go service of gowin.server (examples/orders-api).",
+        "src": binary["path"],
+        "checksum": "sha256:" + binary["sha256"],
+        "args": ["-shutdown-timeout", "15s"],
+        "environment": {"ORDERS_ADDR": SERVICE_ADDR, "GOMAXPROCS": "2"},
+        "stop_timeout_s": 20,
+        "firewall": {"port": SERVICE_PORT, "remote_addresses": ["LocalSubnet"]},
+        "health": {"http": {"url": SERVICE_HEALTH_URL, "body_regex": "^ok$"}, "success_threshold": 2,
+                   "period_s": 1, "startup_timeout_s": 30},
+    }
+
+
+def read_deploys(record: str) -> dict[str, dict]:
+    """{host: the deploy result of orders-api} from the JSON lines gowin_record wrote during the site run."""
+    out: dict[str, dict] = {}
+    if not os.path.isfile(record):
+        return out
+    with open(record, encoding="utf-8") as handle:
+        for line in handle:
+            entry = json.loads(line)
+            task = entry.get("task") or ""
+            if task != DEPLOY_TASK and not task.endswith(" : " + DEPLOY_TASK):
+                continue
+            for item in (entry.get("result") or {}).get("results") or []:
+                if ((item.get("service") or {}).get("name") or "").lower() == SERVICE_NAME:
+                    out[entry["host"]] = item
+    return out
+
+
+def query_service(inventory: str, entry: dict[str, t.Any]) -> dict[str, dict]:
+    """gowin.server.win_service_go in check mode with the deployed entry on every host: {host: result}.
+    It reads the service, its release and firewall rule and reports what it would change (nothing)."""
+    env = ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.minimal", ANSIBLE_NOCOLOR="1")
+    env.pop("ANSIBLE_FORCE_COLOR", None)
+    proc = run([ansible_bin("ansible"), "-i", inventory, "all", "--check", "-m", "gowin.server.win_service_go",
+                "-a", json.dumps(entry)], env, capture=True,
+               shown="ansible -i %s all --check -m gowin.server.win_service_go -a '<the orders-api entry of go_service_services>'"
+               % os.path.relpath(inventory, REPO))
+    results = parse_adhoc(proc.stdout or "")
+    bad = {h: r for h, r in results.items() if r.get("failed") or r.get("unreachable") or r["_status"] not in ("SUCCESS", "CHANGED")}
+    if proc.returncode != 0 or set(results) != set(DEMO_HOSTS) or bad:
+        for host, res in sorted(bad.items()):
+            sys.stderr.write("%s: %s\n" % (host, res.get("msg", res)))
+        if not results:
+            sys.stderr.write(proc.stdout or "")
+        sys.stderr.write(proc.stderr or "")
+        raise DemoError("gowin.server.win_service_go (check mode) failed (rc=%s)" % proc.returncode)
+    return results
+
+
+def service_rows(readback: dict[str, dict], deploys: dict[str, dict]) -> list[dict[str, t.Any]]:
+    """One row per host: what the check-mode read-back says of the service, and the health check the site
+    run's deploy made when it started it (a service the run did not start was not probed)."""
+    rows = []
+    for host in sorted(readback):
+        res = readback[host]
+        service = res.get("service") or {}
+        release = res.get("release") or {}
+        deploy = deploys.get(host) or {}
+        health = deploy.get("health")
+        rows.append({
+            "host": host,
+            "service": service.get("name"),
+            "state": service.get("state"),
+            "release": _short(release.get("sha256")),
+            "in_sync": not res.get("changed"),
+            "deployed": "changed" if deploy.get("changed") else ("unchanged" if deploy else "?"),
+            "healthy": deploy.get("healthy") if health is not None else None,
+            "health": health,
+        })
+    return rows
+
+
+def _health_text(health: dict | None) -> str:
+    if health is None:
+        return "not probed: this run did not start it (nothing changed)"
+    probes = health.get("probes") or []
+    last = probes[-1] if probes else {}
+    text = "GET %s -> %s %r, %d probe(s)" % (health.get("target"), last.get("status"), last.get("body"), len(probes))
+    if health.get("modelled"):
+        text += ", modelled"
+    return text
+
+
+def print_service_table(rows: list[dict[str, t.Any]]) -> None:
+    headers = ("host", "service", "state", "release", "deploy", "in sync", "healthy", "health check of the deploy")
+    table = [(r["host"], str(r["service"]), str(r["state"]), r["release"], r["deployed"], "yes" if r["in_sync"] else "NO",
+              {True: "yes", False: "NO", None: "-"}[r["healthy"]], _health_text(r["health"])) for r in rows]
+    widths = [max(len(h), *(len(row[i]) for row in table)) if table else len(h) for i, h in enumerate(headers)]
+    print("  ".join("%-*s" % (w, h) for w, h in zip(widths, headers)).rstrip())
+    print("  ".join("-" * w for w in widths))
+    for row in table:
+        print("  ".join("%-*s" % (w, c) for w, c in zip(widths, row)).rstrip())
 
 
 # ------------------------------------------------------------------------------------ main
@@ -264,11 +416,15 @@ def main(argv: list[str] | None = None) -> int:
     state_dir = os.path.join(workdir, "state")
     mirror_dir = os.path.join(workdir, "mirror")
     inventory = os.path.join(workdir, "inventory.yml")
+    record = os.path.join(workdir, "site-results.jsonl")
 
     print(BANNER + "\n", flush=True)
     try:
         check_collection()
         playbook_bin = ansible_bin("ansible-playbook")
+        binary = build_service(os.path.join(workdir, "build"))
+        print("orders-api: %s (windows/amd64, sha256 %s)" % (os.path.relpath(binary["path"], REPO), _short(binary["sha256"])))
+        entry = service_entry(binary)
         if not args.keep_state and os.path.isdir(state_dir):
             shutil.rmtree(state_dir)
         elif os.path.isdir(state_dir) and os.listdir(state_dir):
@@ -280,10 +436,17 @@ def main(argv: list[str] | None = None) -> int:
         try:
             print("stand-in Go mirror: %s/dl/ (%d zips, %d releases)" % (base, len(info["files"]), len(info["index"])))
             hosts = {name: {OS_PROFILE_VAR: profile} for name, profile in DEMO_HOSTS.items()}
-            write_inventory(inventory, hosts, base_group_vars(state_dir, base))
+            group_vars = base_group_vars(state_dir, base)
+            group_vars["go_service_services"] = [entry]
+            write_inventory(inventory, hosts, group_vars)
             print("inventory: %s\n" % os.path.relpath(inventory, REPO), flush=True)
 
-            env = ansible_env()
+            if os.path.exists(record):
+                os.remove(record)
+            enabled = [c for c in os.environ.get("ANSIBLE_CALLBACKS_ENABLED", "").split(",") if c.strip()]
+            plugins = [p for p in os.environ.get("ANSIBLE_CALLBACK_PLUGINS", "").split(os.pathsep) if p]
+            env = ansible_env(GOWIN_RECORD_FILE=record, ANSIBLE_CALLBACKS_ENABLED=",".join(enabled + ["gowin_record"]),
+                              ANSIBLE_CALLBACK_PLUGINS=os.pathsep.join(plugins + [RECORDER]))
             proc = run([playbook_bin, args.playbook, "-i", inventory], env, capture=True)
             sys.stdout.write(proc.stdout)
             sys.stderr.write(proc.stderr)
@@ -301,9 +464,19 @@ def main(argv: list[str] | None = None) -> int:
             results = query_facts(inventory)
             print()
             print_table(results, counters)
+
+            print("\nThe example service on each simulated host (gowin.server.win_service_go, check mode):\n", flush=True)
+            rows = service_rows(query_service(inventory, entry), read_deploys(record))
+            print()
+            print_service_table(rows)
             print("\n" + BANNER)
+            print(SERVICE_BANNER)
             downloads = [r for r in server.requests if r["path"].endswith(".zip") and r["status"] == 200]
             print("The mirror served %d download(s) to the simulated hosts." % len(downloads))
+            wrong = [r["host"] for r in rows if r["state"] != "running" or not r["in_sync"] or r["healthy"] is False]
+            if wrong:
+                print("\norders-api is not running and in sync on %s." % ", ".join(wrong), file=sys.stderr)
+                return 4
         finally:
             server.shutdown()
     except DemoError as err:
