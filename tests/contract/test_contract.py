@@ -30,7 +30,8 @@ Placeholders in any string: {root} (scratch folder), {reg} (scratch registry key
 {user_sid}, {user_name}, {computer_name} (from host.facts), {source:a|b|c} (event source names of this vector; {source_upper:X} in upper case;
 removed after it on a real host), {service:a|b|c} (service names of this vector, stopped and removed after it on a real host;
 {service_upper:X} in upper case; {service_sid:X} the service SID of that name, whose user rights are revoked after it), {rule:a|b|c} (firewall rule
-names, removed after it on a real host).
+names, removed after it on a real host), {task:a|b|c} (scheduled task paths \\GoWinContract\\<scratch>-X, removed after it on a real host;
+{task_upper:X} in upper case).
 Fixtures named go:<variant> are real Go builds of tests/fixtures/go (tests/fixtures/build.py); without a Go
 toolchain the vectors that use them are skipped with the reason. go-signed:<variant> is that build signed
 with the test certificate by osslsigncode, go-tampered:<variant> the same changed after signing.
@@ -475,6 +476,14 @@ class Target:
             raise KeyError("unknown placeholder {rule:%s} (a, b or c)" % tag)
         return "gowin-contract-%s-fw-%s" % (self.scratch, tag)
 
+    # The scheduled tasks a vector may register ({task:a} .. {task:c}), removed after it on a real host.
+    TASK_TAGS = ("a", "b", "c")
+
+    def task(self, tag: str) -> str:
+        if tag not in self.TASK_TAGS:
+            raise KeyError("unknown placeholder {task:%s} (a, b or c)" % tag)
+        return "\\GoWinContract\\%s-%s" % (self.scratch, tag)
+
     def run(self, ops: list[dict]) -> list[dict]:
         return self.channel.run(ops)
 
@@ -562,7 +571,8 @@ class RealHostTarget(Target):
             self.run([{"op": "registry.remove", "args": {"path": "HKLM\\SOFTWARE\\GoWin\\Journal\\" + name}}])  # deploy.update's journal
         self.run([{"op": "path.remove", "args": {"path": self.root}}, {"op": "registry.remove", "args": {"path": self.reg}}]
                  + [{"op": "eventlog.remove", "args": {"source": self.event_source(tag)}} for tag in self.EVENT_SOURCE_TAGS]
-                 + [{"op": "firewall.remove", "args": {"name": self.rule(tag)}} for tag in self.RULE_TAGS])
+                 + [{"op": "firewall.remove", "args": {"name": self.rule(tag)}} for tag in self.RULE_TAGS]
+                 + [{"op": "task.remove", "args": {"path": self.task(tag)}} for tag in self.TASK_TAGS])
 
 
 class RealHostPsrpTarget(RealHostTarget):
@@ -646,6 +656,9 @@ def _placeholder(name: str, arg: str | None, target: Target, env: Env) -> str:
         return source.upper() if name == "source_upper" else source
     if name == "rule":
         return target.rule(str(arg))
+    if name in ("task", "task_upper"):
+        path = target.task(str(arg))
+        return path.upper() if name == "task_upper" else path
     if name in ("service", "service_upper", "service_sid"):
         service = target.service(str(arg))
         return {"service": service, "service_upper": service.upper(), "service_sid": _winsvc.service_sid(service)}[name]
