@@ -807,3 +807,36 @@ def test_go_run_without_cwd_runs_in_system32():
     assert "if ($null -eq $cwd) { $cwd = [System.Environment]::SystemDirectory }" in run
     assert re.search(r"^\s*\$psi\.WorkingDirectory = \$cwd$", run, re.M)
     assert "cwd = $cwd }" in run  # returned in data
+
+
+# ---- the watchdog launcher: the one PowerShell file that is not an agent family ----------
+
+LAUNCHER = os.path.join(ROOT, "plugins", "plugin_utils", "_watchdog", "watchdog.ps1")
+
+
+def _launcher() -> str:
+    with open(LAUNCHER, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def test_watchdog_launcher_parses_as_ps51_and_turns_no_data_into_code():
+    source = _launcher()
+    assert syntax_errors(source) == []
+    assert ps7_syntax(source) == []
+    # The agent's rule allows '&' only on a scriptblock or a function of the file: the launcher's one call is
+    # the agent file beside it (the next test pins what that call is).
+    found = forbidden_constructs(source)
+    assert [f for f in found if "'& $agent'" not in f] == [], found
+    assert len(found) == 1, found
+
+
+def test_watchdog_launcher_runs_only_the_agent_beside_it_with_one_watchdog_tick():
+    """The settings path is the launcher's only input: it reaches the agent as a JSON string value built by
+    JavaScriptSerializer, and the only thing the launcher invokes is agent.ps1 in its own folder."""
+    code = _launcher()
+    calls = re.findall(r"&\s*(\$\w+)", code)
+    assert calls == ["$agent"], calls
+    assert "$agent = Join-Path $here 'agent.ps1'" in code
+    assert "$here = Split-Path -Parent $MyInvocation.MyCommand.Path" in code
+    assert "op = 'watchdog.tick'; args = @{ settings = $Settings }" in code
+    assert re.search(r"(?i)\bparam\(\[string\]\$Settings\)", code)

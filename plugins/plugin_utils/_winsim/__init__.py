@@ -45,6 +45,7 @@ from ansible_collections.gowin.server.plugins.plugin_utils._winsim.registry impo
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.service import ServiceOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.signature import SignatureOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.task import TaskOps
+from ansible_collections.gowin.server.plugins.plugin_utils._winsim.watchdog import WatchdogOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.tree import TreeOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.write import WriteOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.zip import ZipOps
@@ -57,6 +58,6 @@ __all__ = [
 ]
 
 
-class WinSimHost(DeployOps, JournalOps, RegistryOps, EnvOps, EventlogOps, HealthOps, ServiceOps, SignatureOps, PolicyOps, FirewallOps, TaskOps, FsOps, TreeOps, WriteOps,
+class WinSimHost(WatchdogOps, DeployOps, JournalOps, RegistryOps, EnvOps, EventlogOps, HealthOps, ServiceOps, SignatureOps, PolicyOps, FirewallOps, TaskOps, FsOps, TreeOps, WriteOps,
                  JunctionOps, DownloadOps, ZipOps, AclOps, GoOps, LockOps, HostBase):
     """One simulated host. Every public method is one locked transaction on the state directory."""

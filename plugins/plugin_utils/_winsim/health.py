@@ -7,7 +7,7 @@ winsim twin of the agent's op family 'health' (plugins/plugin_utils/_agent/healt
 on the agent's schedule, in modelled time (nothing waits). Who answers comes from the SCM model: a
 running service whose binary declares ``"listen": "host:port"`` in its behaviour marker (docs/winsim.md)
 answers on that port, as its marker says (``health_status``, ``health_body``, ``ready_after_s``, ``hang``,
-``crash_after_s``). A running service's uptime is kept in its run record and moves only while a probe
+``hang_after_s``, ``crash_after_s``). A running service's uptime is kept in its run record and moves only while a probe
 runs (or a test calls ``advance``); a service that reaches its ``crash_after_s`` is stopped with exit
 code 1067, as a crash leaves it. A ``command`` probe runs nothing: a program that exists answers with
 the ``exit_code`` (default 0) and ``output`` of its behaviour marker. Vectors: tests/contract/vectors/health.yml.
@@ -122,7 +122,9 @@ class HealthOps:
         if spec["kind"] == "tcp":
             probe["ok"] = True
             return probe, 0
-        if behaviour.get("hang"):
+        hang_after = behaviour.get("hang_after_s")
+        if behaviour.get("hang") or (isinstance(hang_after, int) and hang_after > 0
+                                     and int(record.get("uptime_ms", 10 ** 9)) >= hang_after * 1000):
             probe["error"] = "no answer within %d s" % (timeout_ms // 1000)
             return probe, timeout_ms
         status = behaviour.get("health_status") or 200
