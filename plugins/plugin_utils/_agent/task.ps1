@@ -5,8 +5,16 @@
 #
 # Windows behaviour relied on (each one held by a vector):
 # - The Task Scheduler 2.0 scripting objects (COM Schedule.Service, Windows Vista and later): after
-#   Connect(), GetFolder(path) and GetTask(path) throw a COMException with HRESULT 0x80070002
-#   (ERROR_FILE_NOT_FOUND) or 0x80070003 (ERROR_PATH_NOT_FOUND) for a folder or task that does not exist.
+#   Connect(), GetFolder(path) and GetTask(path) fail with HRESULT 0x80070002 (ERROR_FILE_NOT_FOUND) or
+#   0x80070003 (ERROR_PATH_NOT_FOUND) for a folder or task that does not exist (MS-TSCH SchRpcRetrieveTask).
+#   PowerShell's COM binder throws Marshal.GetExceptionForHR's exception (FileNotFoundException,
+#   DirectoryNotFoundException); its older COM adapter wraps it in a TargetInvocationException: the whole
+#   InnerException chain is searched for the HRESULT. CreateFolder of a folder another run just made fails
+#   0x800700B7 (ERROR_ALREADY_EXISTS): the folder is then opened.
+# - RegisteredTask.Path is not documented to keep the case of the registration: the stored spelling is read
+#   by walking the folders (GetFolders/GetTasks names), which a vector holds.
+# - Principal.UserId reads back as 'SYSTEM', 'S-1-5-18', a localized name, or '' for the calling user: the
+#   SID of the name decides (LocalSystemSid), together with LogonType 5.
 # - RegisterTaskDefinition(name, definition, 6 = TASK_CREATE_OR_UPDATE, 'SYSTEM', $null,
 #   5 = TASK_LOGON_SERVICE_ACCOUNT) registers the task to run as LocalSystem without a password, and
 #   replaces a task of that name in that folder. Principal.UserId then reads back as 'SYSTEM' or as
@@ -28,11 +36,12 @@ function Get-TaskPathArg {
     param($OpArgs)
     $path = Get-StringArg $OpArgs 'path' -Required
     $shape = "must be a task path such as \GoWin\Watchdog\name (a folder and a name, each without / : * ? `" < > | or control characters)"
-    if ($path.Length -gt 200 -or -not $path.StartsWith('\')) { Stop-Op 'bad_args' ("argument 'path' " + $shape) }
+    if ($path.Length -gt 200 -or -not $path.StartsWith('\', [System.StringComparison]::Ordinal)) { Stop-Op 'bad_args' ("argument 'path' " + $shape) }
     $parts = $path.Substring(1).Split('\')
     if ($parts.Count -lt 2) { Stop-Op 'bad_args' ("argument 'path' " + $shape) }
     foreach ($part in $parts) {
-        if ($part.Length -eq 0 -or $part.EndsWith('.') -or $part.EndsWith(' ') -or $part.StartsWith(' ') -or
+        if ($part.Length -eq 0 -or $part.EndsWith('.', [System.StringComparison]::Ordinal) -or $part.EndsWith(' ', [System.StringComparison]::Ordinal) -or
+            $part.StartsWith(' ', [System.StringComparison]::Ordinal) -or
             $part.IndexOfAny([char[]]'/:*?"<>|') -ge 0) { Stop-Op 'bad_args' ("argument 'path' " + $shape) }
         foreach ($c in $part.ToCharArray()) { if ([int]$c -lt 32) { Stop-Op 'bad_args' ("argument 'path' " + $shape) } }
     }
@@ -42,9 +51,46 @@ function Get-TaskPathArg {
 function Test-TaskMissing {
     # True for the COMException of a folder or task that does not exist.
     param($Exception)
-    # Get-HResult gives the HRESULT as a signed Int32: 0x80070002 = -2147024894, 0x80070003 = -2147024893.
-    $hr = Get-HResult $Exception
-    return ($hr -eq -2147024894 -or $hr -eq -2147024893)
+    # HRESULTs as signed Int32: 0x80070002 = -2147024894, 0x80070003 = -2147024893, anywhere in the chain.
+    return (Test-TaskHResult $Exception @(-2147024894, -2147024893))
+}
+
+function Test-TaskHResult {
+    param($Exception, [int[]]$Codes)
+    for ($ex = $Exception; $null -ne $ex; $ex = $ex.InnerException) {
+        $hr = 0
+        try { $hr = [int]$ex.HResult } catch { $hr = 0 }
+        if ($Codes -contains $hr) { return $true }
+    }
+    return $false
+}
+
+function Test-SystemAccount {
+    # Whether a principal's UserId names LocalSystem (by its SID, whatever the language of the host).
+    param([string]$User)
+    try {
+        if ([string]::IsNullOrEmpty($User)) { return ([System.Security.Principal.WindowsIdentity]::GetCurrent().User.Value -eq 'S-1-5-18') }
+        if ($User.StartsWith('S-1-', [System.StringComparison]::Ordinal)) { $sid = New-Object System.Security.Principal.SecurityIdentifier($User) }
+        else { $sid = (New-Object System.Security.Principal.NTAccount($User)).Translate([System.Security.Principal.SecurityIdentifier]) }
+        return $sid.IsWellKnown([System.Security.Principal.WellKnownSidType]::LocalSystemSid)
+    } catch { return $false }
+}
+
+function Get-RegisteredTaskPath {
+    # The path in the spelling it was registered with (lookups are case-insensitive; .Path may echo the query).
+    param($Service, [string]$Path)
+    $parts = $Path.Substring(1).Split('')
+    $folder = $Service.GetFolder('')
+    $out = ''
+    for ($i = 0; $i -lt $parts.Count - 1; $i++) {
+        $hit = @($folder.GetFolders(0) | Where-Object { $_.Name -eq $parts[$i] })
+        if ($hit.Count -ne 1) { return $Path }
+        $folder = $hit[0]
+        $out += '' + [string]$folder.Name
+    }
+    $hit = @($folder.GetTasks(1) | Where-Object { $_.Name -eq $parts[$parts.Count - 1] })
+    if ($hit.Count -ne 1) { return $Path }
+    return ($out + '' + [string]$hit[0].Name)
 }
 
 function Connect-TaskService {
@@ -55,7 +101,7 @@ function Connect-TaskService {
 
 function Split-TaskPath {
     param([string]$Path)
-    $cut = $Path.LastIndexOf('\')
+    $cut = $Path.LastIndexOf([char]'\')
     return @{ folder = $Path.Substring(0, $cut); name = $Path.Substring($cut + 1) }
 }
 
@@ -83,7 +129,7 @@ function ConvertFrom-TaskInterval {
 }
 
 function Get-TaskView {
-    param($Task, [string]$Path)
+    param($Service, $Task, [string]$Path)
     if ($null -eq $Task) {
         return [ordered]@{ exists = $false; path = $Path; enabled = $false; execute = $null; arguments = $null; interval_min = $null
                            description = $null; runs_as_system = $false }
@@ -97,11 +143,10 @@ function Get-TaskView {
     if ($triggers.Count -eq 1 -and $triggers[0].Type -eq 1 -and [string]::IsNullOrEmpty([string]$triggers[0].Repetition.Duration)) {
         $interval = ConvertFrom-TaskInterval ([string]$triggers[0].Repetition.Interval)
     }
-    $user = [string]$def.Principal.UserId
-    $system = @('SYSTEM', 'S-1-5-18', 'NT AUTHORITY\SYSTEM') -contains $user.ToUpperInvariant()
+    $system = ([int]$def.Principal.LogonType -eq 5 -and (Test-SystemAccount ([string]$def.Principal.UserId)))
     $description = [string]$def.RegistrationInfo.Description
     return [ordered]@{
-        exists = $true; path = [string]$Task.Path; enabled = [bool]$Task.Enabled; execute = $execute; arguments = $arguments
+        exists = $true; path = (Get-RegisteredTaskPath $Service $Path); enabled = [bool]$Task.Enabled; execute = $execute; arguments = $arguments
         interval_min = $interval; description = $(if ($description -eq '') { $null } else { $description }); runs_as_system = $system
     }
 }
@@ -110,7 +155,7 @@ function Invoke-OpTaskGet {
     param($OpArgs)
     $path = Get-TaskPathArg $OpArgs
     $svc = Connect-TaskService
-    return (Get-TaskView (Find-ScheduledTask $svc $path) $path)
+    return (Get-TaskView $svc (Find-ScheduledTask $svc $path) $path)
 }
 
 function Invoke-OpTaskSet {
@@ -128,7 +173,7 @@ function Invoke-OpTaskSet {
     }
     $svc = Connect-TaskService
     $task = Find-ScheduledTask $svc $path
-    $now = Get-TaskView $task $path
+    $now = Get-TaskView $svc $task $path
     if ($now.exists -and $now.enabled -and $now.runs_as_system -and $now.execute -ceq $execute -and $now.arguments -ceq $arguments -and
         $now.interval_min -eq $interval -and [string]$now.description -ceq $description) {
         return [ordered]@{ changed = $false; created = $false }
@@ -138,7 +183,10 @@ function Invoke-OpTaskSet {
     foreach ($part in $where.folder.Substring(1).Split('\')) {
         try { $folder = $folder.GetFolder($part) } catch {
             if (-not (Test-TaskMissing $_.Exception)) { throw }
-            $folder = $folder.CreateFolder($part, $null)
+            try { $folder = $folder.CreateFolder($part, $null) } catch {
+                if (-not (Test-TaskHResult $_.Exception @(-2147024713))) { throw }  # 0x800700B7: made meanwhile
+                $folder = $folder.GetFolder($part)
+            }
         }
     }
     $def = $svc.NewTask(0)
@@ -169,6 +217,9 @@ function Invoke-OpTaskRemove {
     $svc = Connect-TaskService
     if ($null -eq (Find-ScheduledTask $svc $path)) { return [ordered]@{ changed = $false } }
     $where = Split-TaskPath $path
-    $svc.GetFolder($where.folder).DeleteTask($where.name, 0)
+    try { $svc.GetFolder($where.folder).DeleteTask($where.name, 0) } catch {
+        if (Test-TaskMissing $_.Exception) { return [ordered]@{ changed = $false } }  # removed meanwhile
+        throw
+    }
     return [ordered]@{ changed = $true }
 }
