@@ -10,6 +10,7 @@ go in at most two batches under the host lock, with the binary pushed between th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -24,7 +25,7 @@ from ansible_collections.gowin.server.plugins.plugin_utils import _service_plan 
 from ansible_collections.gowin.server.plugins.plugin_utils import _sources as src
 from ansible_collections.gowin.server.plugins.plugin_utils import _winpath as wp
 from ansible_collections.gowin.server.plugins.plugin_utils._action import GowinAction, ModuleFailure
-from ansible_collections.gowin.server.plugins.plugin_utils._channel import Channel, OpError
+from ansible_collections.gowin.server.plugins.plugin_utils._channel import AGENT_DIR, Channel, OpError, load_agent_files
 
 RECORD_KEY = "HKLM\\SOFTWARE\\GoWin\\Services"
 LOGON_RIGHT = "SeServiceLogonRight"
@@ -76,6 +77,7 @@ class ActionModule(GowinAction):
             p["plain_env"], p["secret_env"] = sp.environment_of(p["environment"], p["secret_environment"])
             p["plan_recovery"] = sp.recovery_of(p.get("recovery"), p["allow_reboot_action"])
             p["plan_health"] = sp.health_of(p.get("health"))
+            p["plan_watchdog"] = sp.watchdog_of(p.get("watchdog"), p["plan_health"])
         except (sp.ServiceError, wp.PathError, src.SourceError) as err:
             raise ModuleFailure(str(err)) from None
         for option, low, high in (("keep_releases", 0, 100), ("stop_timeout_s", 1, _MAX_SECONDS),
@@ -245,9 +247,13 @@ class ActionModule(GowinAction):
         first_dep = len(ops) + (len(known) if known else 0)
         ops += [{"op": "service.get", "args": {"name": dep}} for dep in p["dependencies"]]
         ops.append({"op": "journal.get", "args": {"name": p["name"]}})
+        wd_paths = sp.watchdog_paths(p["name"])
+        wd_reads = _watchdog_reads(wd_paths, p["plan_watchdog"] is not None)
+        ops += wd_reads
         data = channel.run_checked(ops)
         if known:
             data[4:4] = known
+        wd_now, data = data[len(data) - len(wd_reads):], data[:len(data) - len(wd_reads)]
         journal, data = data[-1], data[:-1]
         missing = [dep for dep, found in zip(p["dependencies"], data[first_dep:]) if not found.get("exists")]
         if missing:
@@ -427,6 +433,9 @@ class ActionModule(GowinAction):
                 changes.append("start service %s" % p["name"])
                 if p["plan_health"] is not None:
                     ops.append({"op": "health.probe", "args": dict(p["plan_health"], service=p["name"])})
+        wd_ops, wd_changes, wd_view, wd_diff = _watchdog_plan(p, wd_paths, wd_now, facts)
+        ops += wd_ops
+        changes += wd_changes
         releases = _record_releases(record)
         # Newest first, by when each release was first installed: going back to a release already recorded (a
         # rollback's release, say) leaves the record as it is.
@@ -454,9 +463,11 @@ class ActionModule(GowinAction):
                         "kept": sorted(keep), "removed": prune},
             "firewall_rule": rule,
             "event_source": {"source": p["event_source"], "log": p["event_log"]},
+            "watchdog": wd_view,
             "changes": changes,
             "warnings": [self._scrub(w) for w in warnings],
-            "diff": {"before": _diff_text(current, rule_now, p, None, key), "after": _diff_text(desired, rule, p, changes_set),
+            "diff": {"before": _diff_text(current, rule_now, p, None, key) + wd_diff[0],
+                     "after": _diff_text(desired, rule, p, changes_set) + wd_diff[1],
                      "before_header": "service %s" % p["name"], "after_header": "service %s" % p["name"]},
         }
         if journal.get("exists"):
@@ -660,7 +671,10 @@ class ActionModule(GowinAction):
             {"op": "file.stat", "args": {"path": p["log_dir"]}},
             {"op": "file.stat", "args": {"path": p["data_dir"]}},
         ]
-        current, rule_now, source_now, record, folder_stat, log_stat, data_stat = channel.run_checked(ops)
+        wd_paths = sp.watchdog_paths(p["name"])
+        found = channel.run_checked(ops + _watchdog_reads(wd_paths, False))
+        current, rule_now, source_now, record, folder_stat, log_stat, data_stat = found[:7]
+        wd_ops, wd_changes, _view, wd_diff = _watchdog_plan(dict(p, plan_watchdog=None), wd_paths, found[7:], {})
         ops, changes = [], []
         if current.get("exists"):
             if current.get("state") not in ("stopped", None):
@@ -674,6 +688,8 @@ class ActionModule(GowinAction):
         if rule_now.get("exists"):
             ops.append({"op": "firewall.remove", "args": {"name": "gowin-" + p["name"]}})
             changes.append("remove firewall rule gowin-%s" % p["name"])
+        ops += wd_ops
+        changes += wd_changes
         if folder_stat.get("exists"):
             ops.append({"op": "path.remove", "args": {"path": folder}})
             changes.append("remove %s" % folder)
@@ -687,7 +703,7 @@ class ActionModule(GowinAction):
         result = {
             "changed": bool(ops), "changes": changes, "firewall_rule": None,
             "event_source": {"source": p["event_source"], "log": None},
-            "diff": {"before": _diff_text(current, rule_now, p, None) if current.get("exists") else "",
+            "diff": {"before": (_diff_text(current, rule_now, p, None) if current.get("exists") else "") + wd_diff[0],
                      "after": "", "before_header": "service %s" % p["name"], "after_header": "service %s" % p["name"]},
         }
         if ops and not self.check_mode:
@@ -702,6 +718,93 @@ class ActionModule(GowinAction):
 
 _RULE_FIELDS = ("name", "display_name", "description", "direction", "action", "enabled", "protocol", "local_ports", "remote_addresses",
                 "profiles", "program", "service")
+
+
+_BOM = b"\xef\xbb\xbf"
+LAUNCHER = os.path.join(os.path.dirname(AGENT_DIR), "_watchdog", "watchdog.ps1")
+
+
+def _watchdog_reads(paths: dict, wanted: bool) -> list[dict]:
+    """The read ops of a service's watchdog (the task and the settings; the folder's ACL and shared files when wanted)."""
+    ops = [{"op": "task.get", "args": {"path": paths["task"]}},
+           {"op": "file.stat", "args": {"path": paths["settings"], "checksum": True}}]
+    if wanted:
+        ops += [{"op": "file.stat", "args": {"path": paths["launcher"], "checksum": True}},
+                {"op": "file.stat", "args": {"path": paths["agent"], "checksum": True}},
+                {"op": "acl.get", "args": {"path": paths["folder"]}}]
+    return ops
+
+
+def _watchdog_files(p: dict, paths: dict) -> list[tuple[str, str, str, str]]:
+    """(what, host path, text, encoding) of each file the watchdog needs: the fixed launcher, the agent assembled
+    for the op family watchdog, the settings (JSON data)."""
+    with open(LAUNCHER, "r", encoding="utf-8") as handle:
+        launcher = handle.read()
+    files = load_agent_files()
+    agent = files.assemble(files.closure(["watchdog"]))[0]
+    settings = sp.watchdog_settings(p["name"], p["plan_health"], p["plan_watchdog"]["failure_threshold"], p["event_source"])
+    return [("launcher", paths["launcher"], launcher, "utf8bom"), ("agent", paths["agent"], agent, "utf8bom"),
+            ("settings", paths["settings"], settings, "utf8")]
+
+
+def _file_sha256(text: str, encoding: str) -> str:
+    return hashlib.sha256((_BOM if encoding == "utf8bom" else b"") + text.encode("utf-8")).hexdigest()
+
+
+def _watchdog_line(task: dict, settings_sha: str | None) -> str:
+    if not task.get("exists"):
+        return ""
+    return "watchdog: task %s every %s min runs %s %s (settings sha256:%s)\n" % (
+        task.get("path"), task.get("interval_min"), task.get("execute"), task.get("arguments"), (settings_sha or "none")[:12])
+
+
+def _watchdog_plan(p: dict, paths: dict, now: list[dict], facts: dict) -> tuple[list[dict], list[str], dict | None, tuple[str, str]]:
+    """(ops, changes, the watchdog as returned, (diff before, diff after)) of the service's watchdog."""
+    task_now, settings_now = now[0], now[1]
+    before = _watchdog_line(task_now, settings_now.get("sha256") if settings_now.get("exists") else None)
+    plan = p["plan_watchdog"]
+    ops: list[dict] = []
+    changes: list[str] = []
+    if plan is None:
+        if task_now.get("exists"):
+            ops.append({"op": "task.remove", "args": {"path": paths["task"]}})
+            changes.append("remove watchdog task %s" % paths["task"])
+        if settings_now.get("exists"):
+            ops += [{"op": "path.remove", "args": {"path": paths[k]}} for k in ("settings", "state", "last")]
+            changes.append("remove watchdog settings %s" % paths["settings"])
+        return ops, changes, None, (before, "")
+    launcher_now, agent_now, acl_now = now[2], now[3], now[4]
+    aces = sp.folder_aces(sp.SID_SYSTEM, sp.FULL_CONTROL)
+    if sp.acl_differs(acl_now, aces):
+        ops += [{"op": "dir.ensure", "args": {"path": paths["folder"]}},
+                {"op": "acl.set", "args": {"path": paths["folder"], "protected": True, "aces": aces}}]
+        changes.append("set the ACL of %s (SYSTEM and Administrators only)" % paths["folder"])
+    stats = {"launcher": launcher_now, "agent": agent_now, "settings": settings_now}
+    settings_sha = None
+    for what, path, text, encoding in _watchdog_files(p, paths):
+        sha = _file_sha256(text, encoding)
+        if what == "settings":
+            settings_sha = sha
+        if not stats[what].get("exists") or stats[what].get("sha256") != sha:
+            ops.append({"op": "file.write", "args": {"path": path, "content": text, "encoding": encoding}})
+            changes.append("write the watchdog %s %s" % (what, path))
+    want = {"execute": (facts.get("system_drive") or "C:") + "\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+            "arguments": sp.watchdog_arguments(paths), "interval_min": plan["period_min"],
+            "description": "gowin.server hang watchdog of the service %s (win_service_go)" % p["name"]}
+    same = task_now.get("exists") and task_now.get("enabled") and task_now.get("runs_as_system") and all(
+        task_now.get(k) == v for k, v in want.items())
+    if not same:
+        ops.append({"op": "task.set", "args": dict(want, path=paths["task"])})
+        changes.append("%s watchdog task %s (every %d min)" % ("update" if task_now.get("exists") else "create", paths["task"], plan["period_min"]))
+    health = p["plan_health"]
+    kind = next(k for k in ("http", "tcp", "command") if k in health)
+    check = {"kind": kind, "target": health["http"]["url"] if kind == "http" else (
+        "%s:%d" % (health["tcp"]["host"], health["tcp"]["port"]) if kind == "tcp" else health["command"][0]),
+        "timeout_s": health["timeout_s"]}
+    view = {"task": paths["task"], "settings": paths["settings"], "period_min": plan["period_min"],
+            "failure_threshold": plan["failure_threshold"], "check": check}
+    after = _watchdog_line(dict(want, exists=True, path=paths["task"]), settings_sha)
+    return ops, changes, view, (before, after)
 
 
 def _source_option(p: dict) -> str:

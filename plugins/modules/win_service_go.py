@@ -320,6 +320,35 @@ options:
         description: Failures in a row, after a first pass, that make it unhealthy (1 to 100).
         type: int
         default: 3
+  watchdog:
+    description:
+      - A hang watchdog. The SCM restarts a service whose process ends, but not one that runs and no longer answers.
+        The watchdog is a scheduled task C(\GoWin\Watchdog\<name>) that runs as SYSTEM every
+        O(watchdog.period_min) minutes and probes the service with the check of O(health) (once, within its
+        O(health.timeout_s)). After O(watchdog.failure_threshold) failed checks in a row it ends the service's
+        process tree, so that the recovery actions of O(recovery) restart it, and writes the warning event 7001 to
+        O(event_source). A service that is not running is left alone.
+      - The task runs a fixed script shipped by the collection, C(watchdog.ps1), with the gowin agent beside it; they
+        and the settings C(<name>.json) (JSON data, never code) are kept in C(C:\ProgramData\GoWin\watchdog),
+        which only SYSTEM and Administrators can write. C(<name>.state.json) holds the count and C(<name>.last.json)
+        the last tick's answer.
+      - Needs O(health). Without this option (or with O(watchdog.state=absent)) the service's watchdog task and
+        settings are removed; O(state=absent) removes them too.
+    type: dict
+    suboptions:
+      period_min:
+        description: Minutes between two checks (1 to 1440).
+        type: int
+        default: 5
+      failure_threshold:
+        description: Failed checks in a row that end the service's process (1 to 100).
+        type: int
+        default: 3
+      state:
+        description: V(present) installs or updates the watchdog, V(absent) removes it.
+        type: str
+        choices: [present, absent]
+        default: present
   rollback:
     description:
       - When a started service changes (a new release, new arguments or configuration, O(state=restarted)), the host
@@ -413,6 +442,21 @@ EXAMPLES = r"""
       port: 8443
       profiles: [domain, private]
       remote_addresses: [10.0.0.0/8, 192.168.10.0/24]
+
+- name: orders-api with a hang watchdog that ends a process which stopped answering, for the recovery actions to restart it
+  gowin.server.win_service_go:
+    name: orders-api
+    src: build/orders-api.exe
+    checksum: sha256:9f2b4c3d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f809
+    recovery:
+      actions:
+        - {type: restart, delay_ms: 5000}
+    health:
+      http: {url: 'http://127.0.0.1:8080/healthz'}
+      timeout_s: 10
+    watchdog:
+      period_min: 2
+      failure_threshold: 3
 
 - name: Roll orders-api back on purpose to the release installed before the newest one (a run sets the whole service)
   gowin.server.win_service_go:
@@ -512,6 +556,12 @@ health:
       C(body), or the C(exit_code) and C(output) of the command. Secrets the task knows are replaced by C(********).
       C(service) holds the state and exit code of a service that stopped during the check.
   returned: when O(health) is set and the task started the service
+  type: dict
+watchdog:
+  description:
+    - The service's hang watchdog as the task leaves it, or null when it has none. C(task) is the scheduled task's path,
+      C(settings) the settings file, with C(period_min), C(failure_threshold), and C(check), the probe it runs.
+  returned: unless O(state=absent)
   type: dict
 modelled:
   description: True when the host is simulated (winsim) and a start or stop was modelled, not run.

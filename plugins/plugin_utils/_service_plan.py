@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import json
 import re
 import typing as t
 from dataclasses import dataclass
@@ -372,6 +373,54 @@ def health_of(health: dict | None) -> dict | None:
             spec["body_regex"] = pattern
         args["http"] = spec
     return args
+
+
+WATCHDOG_FOLDER = "C:\\ProgramData\\GoWin\\watchdog"
+WATCHDOG_TASK_FOLDER = "\\GoWin\\Watchdog"
+WATCHDOG_TIMES = (("period_min", 5, 1, 1440), ("failure_threshold", 3, 1, 100))
+
+
+def watchdog_of(watchdog: dict | None, health: dict | None) -> dict | None:
+    """The watchdog option checked: {period_min, failure_threshold} when it is wanted, None when the service should
+    have none (not given, or state absent). It needs the health check it runs."""
+    if watchdog is None:
+        return None
+    if not isinstance(watchdog, dict):
+        raise ServiceError("watchdog must be a mapping with period_min, failure_threshold and state")
+    _known_keys("watchdog", watchdog, ("period_min", "failure_threshold", "state"))
+    state = watchdog.get("state") or "present"
+    if state not in ("present", "absent"):
+        raise ServiceError("watchdog state must be present or absent, got %r" % (state,))
+    if state == "absent":
+        return None
+    if health is None:
+        raise ServiceError("watchdog needs health: the watchdog ends the service's process after failed checks of health, "
+                           "so it needs the check (http, tcp or command) to run")
+    plan = {}
+    for option, default, low, high in WATCHDOG_TIMES:
+        value = watchdog.get(option)
+        plan[option] = default if value is None else _whole("watchdog %s" % option, value, low, high)
+    return plan
+
+
+def watchdog_paths(name: str) -> dict:
+    """Where a service's watchdog lives on the host."""
+    base = WATCHDOG_FOLDER + "\\"
+    return {"folder": WATCHDOG_FOLDER, "launcher": base + "watchdog.ps1", "agent": base + "agent.ps1",
+            "settings": base + name + ".json", "state": base + name + ".state.json", "last": base + name + ".last.json",
+            "task": WATCHDOG_TASK_FOLDER + "\\" + name}
+
+
+def watchdog_settings(name: str, health: dict, failure_threshold: int, event_source: str) -> str:
+    """The settings file's text (the launcher's agent reads it as data): the check of health, one attempt."""
+    check = {k: v for k, v in health.items() if k in ("http", "tcp", "command", "timeout_s")}
+    doc = {"version": 1, "service": name, "health": check, "failure_threshold": failure_threshold, "event_source": event_source}
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+def watchdog_arguments(paths: dict) -> str:
+    """The scheduled task's arguments to powershell.exe: the fixed launcher and the settings file, nothing else."""
+    return ('-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "%s" -Settings "%s"' % (paths["launcher"], paths["settings"]))
 
 
 def firewall_differs(current: dict, desired: dict) -> bool:

@@ -58,6 +58,6 @@ __all__ = [
 ]
 
 
-class WinSimHost(WatchdogOps, DeployOps, JournalOps, RegistryOps, EnvOps, EventlogOps, HealthOps, ServiceOps, SignatureOps, PolicyOps, FirewallOps, TaskOps, FsOps, TreeOps, WriteOps,
-                 JunctionOps, DownloadOps, ZipOps, AclOps, GoOps, LockOps, HostBase):
+class WinSimHost(WatchdogOps, DeployOps, JournalOps, RegistryOps, EnvOps, EventlogOps, HealthOps, ServiceOps, SignatureOps, PolicyOps,
+                 FirewallOps, TaskOps, FsOps, TreeOps, WriteOps, JunctionOps, DownloadOps, ZipOps, AclOps, GoOps, LockOps, HostBase):
     """One simulated host. Every public method is one locked transaction on the state directory."""

@@ -50,7 +50,7 @@ class TaskOps:
         return self._state.setdefault("tasks", {})
 
     def _task_view(self, path: str) -> JsonDict:
-        task = self._tasks().get(path.lower())
+        task = (self._state.get("tasks") or {}).get(path.lower())
         return _missing(path) if task is None else dict({"exists": True}, **task)
 
     @_op("task.get", "path")
@@ -82,4 +82,7 @@ class TaskOps:
     @_op("task.remove", "path")
     def _task_remove(self, a: Args) -> JsonDict:
         path = task_path(a)
-        return {"changed": self._tasks().pop(path.lower(), None) is not None}
+        if path.lower() not in (self._state.get("tasks") or {}):
+            return {"changed": False}
+        del self._tasks()[path.lower()]
+        return {"changed": True}

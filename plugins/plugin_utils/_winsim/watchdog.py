@@ -6,8 +6,8 @@
 winsim twin of the agent's op family 'watchdog' (plugins/plugin_utils/_agent/watchdog.ps1): watchdog.tick,
 one tick of a service's hang watchdog, and the test API ``tick(minutes)`` that advances modelled time and
 runs what the host's scheduled tasks would run: a task whose program is powershell.exe and whose arguments
-name the collection's launcher (byte for byte the shipped plugins/plugin_utils/_watchdog/watchdog.ps1, next
-to an agent.ps1) and a settings file. When a tick ends a service's process, the SCM's recovery actions are
+name the collection's launcher (byte for byte the shipped plugins/plugin_utils/_watchdog/watchdog.ps1, a UTF-8
+byte order mark aside, next to an agent.ps1) and a settings file. When a tick ends a service's process, the SCM's recovery actions are
 modelled at once (the delay is not waited): the n-th failure takes the n-th action (the last one repeats);
 ``restart`` starts the service again. Events the watchdog writes are kept in state["events"] (``events()``).
 Vectors: tests/contract/vectors/watchdog.yml.
@@ -29,6 +29,11 @@ HEALTH_FIELDS = ("http", "tcp", "command", "timeout_s")
 TERMINATED = 1  # the exit code taskkill /F leaves (TerminateProcess with 1)
 LAUNCHER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_watchdog", "watchdog.ps1")
 _ARGUMENTS = re.compile(r'-File "(?P<launcher>[^"]+)" -Settings "(?P<settings>[^"]+)"$')
+
+
+def _unmarked(data: bytes) -> bytes:
+    """The bytes without a UTF-8 byte order mark (win_service_go writes the launcher with one, for PowerShell 5.1)."""
+    return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
 
 
 def _is_int(value: object) -> bool:
@@ -201,7 +206,8 @@ class WatchdogOps:
                     if match is None:
                         continue
                     folder = match.group("launcher").rsplit("\\", 1)[0]
-                    if self._small_file(match.group("launcher")) != launcher or self._small_file(folder + "\\agent.ps1") is None:
+                    found = self._small_file(match.group("launcher"))
+                    if found is None or _unmarked(found) != _unmarked(launcher) or self._small_file(folder + "\\agent.ps1") is None:
                         runs.append({"task": task["path"], "settings": match.group("settings"), "ok": False,
                                      "error": {"kind": "not_found", "message": "the launcher or the agent is not the collection's"}})
                         continue
