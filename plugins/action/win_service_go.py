@@ -24,6 +24,7 @@ from ansible_collections.gowin.server.plugins.plugin_utils import _gobinary as g
 from ansible_collections.gowin.server.plugins.plugin_utils import _service_plan as sp
 from ansible_collections.gowin.server.plugins.plugin_utils import _sources as src
 from ansible_collections.gowin.server.plugins.plugin_utils import _winpath as wp
+from ansible_collections.gowin.server.plugins.plugin_utils._winsvc import split_command_line
 from ansible_collections.gowin.server.plugins.plugin_utils._action import GowinAction, ModuleFailure
 from ansible_collections.gowin.server.plugins.plugin_utils._channel import AGENT_DIR, Channel, OpError, load_agent_files
 
@@ -380,6 +381,11 @@ class ActionModule(GowinAction):
             if p["state"] in ("started", "restarted"):
                 stop, start = running, True
         use_update = not created and start and (bool(changes_set) or stop or resume)
+        # The image path the service ran before this task: the one a rollback goes back to (after an update cut off
+        # on the host, the one that update switched from).
+        back_image = current.get("image_path")
+        if resume and (journal.get("to") or "").lower() == (back_image or "").lower():
+            back_image = journal["from"]
         rule = None
         rule_ops: list[dict] = []
         if p.get("firewall") is not None:
@@ -394,9 +400,6 @@ class ActionModule(GowinAction):
             changes.append("remove firewall rule gowin-%s" % p["name"])
         rule_change = ("%s firewall rule %s" % ("replace" if rule_now.get("exists") else "create", rule["name"])) if rule_ops else None
         if use_update:
-            back_image = current["image_path"]
-            if resume and (journal.get("to") or "").lower() == (current.get("image_path") or "").lower():
-                back_image = journal["from"]
             update = {"name": p["name"], "id": secrets.token_hex(8),
                       "set": dict(changes_set, image_path=desired["image_path"], digest_key=key.hex()),
                       "back": {"image_path": back_image}, "stop_timeout_s": p["stop_timeout_s"],
@@ -440,8 +443,14 @@ class ActionModule(GowinAction):
         # Newest first, by when each release was first installed: going back to a release already recorded (a
         # rollback's release, say) leaves the record as it is.
         new_record = releases if sha12 in releases else [sha12] + releases
-        previous = _release_of(current, folder)
-        keep = set(new_record[:max(p["keep_releases"], 1)]) | {sha12} | ({previous.lower()} if previous else set())
+        # previous: the release that was active before the active one. A switch (this run's) replaced the release
+        # the service ran; else the record says which one the active release replaced when it was switched to.
+        running_release = _release_of(current, folder)
+        before = _release_of({"image_path": back_image}, folder) if not created else None
+        replaced = _release_replaced(record)
+        switch = before is not None and before != sha12
+        previous = before if switch else _replaced_by(releases, replaced, sha12) if before == sha12 else None
+        keep = set(new_record[:max(p["keep_releases"], 1)]) | {sha12} | {r for r in (running_release, before, previous) if r}
         on_disk = [e["name"] for e in listing.get("entries") or [] if e.get("type") == "directory"]
         prune = [n for n in on_disk if n.lower() not in keep]
         new_record = [r for r in new_record if r in keep]
@@ -452,6 +461,13 @@ class ActionModule(GowinAction):
             files = dict(_release_files(record), **{sha12: filename})
             ops.append({"op": "registry.set", "args": {"path": RECORD_KEY + "\\" + p["name"], "name": "Binaries", "type": "REG_MULTI_SZ",
                                                        "data": ["%s\\%s" % (r, files[r]) for r in new_record if r in files]}})
+        # the release each kept release replaced when the service switched to it, for release.previous in later runs
+        # (an update rolled back leaves the entry of its release, which is not active, harmless)
+        new_replaced = dict(replaced, **({sha12: before} if switch else {}))
+        replaced_data = ["%s\\%s" % (r, new_replaced[r]) for r in new_record if r in new_replaced]
+        if replaced_data != _record_values(record, "Replaced"):
+            ops.append({"op": "registry.set", "args": {"path": RECORD_KEY + "\\" + p["name"], "name": "Replaced", "type": "REG_MULTI_SZ",
+                                                       "data": replaced_data}})
         for name in prune:
             ops.append({"op": "path.remove", "args": {"path": wp.join(folder, "releases", name)}})
             changes.append("remove release %s" % name)
@@ -828,8 +844,40 @@ def _signature_view(seen: dict | None) -> dict | None:
     return {k: seen.get(k) for k in ("status", "status_message", "signer", "timestamped")}
 
 
+def _record_values(record: dict, name: str) -> list[str]:
+    """The strings of a REG_MULTI_SZ value of the record ([] when it has none)."""
+    return [r for r in ((record.get("values") or {}).get(name) or {}).get("data") or [] if isinstance(r, str)]
+
+
 def _record_releases(record: dict) -> list[str]:
-    return [r for r in ((record.get("values") or {}).get("Releases") or {}).get("data") or [] if isinstance(r, str)]
+    return _record_values(record, "Releases")
+
+
+def _release_replaced(record: dict) -> dict[str, str]:
+    """Release id -> the release it replaced when the service switched to it, from the record's Replaced ('<id>\\<id>' each)."""
+    found = {}
+    for entry in _record_values(record, "Replaced"):
+        release, _sep, before = entry.lower().partition("\\")
+        if _RELEASE_ID.fullmatch(release) and _RELEASE_ID.fullmatch(before):
+            found[release] = before
+    return found
+
+
+def _replaced_by(releases: list[str], replaced: dict[str, str], release: str) -> str | None:
+    """The release that was active before `release`: the one it replaced, as recorded; for a release recorded without
+    it (a first install, or a record written by an older version of the collection), the release installed before it."""
+    if release in replaced:
+        return replaced[release]
+    order = [r.lower() for r in releases]
+    if release in order and order.index(release) + 1 < len(order):
+        return order[order.index(release) + 1]
+    return None
+
+
+def _image_binary(image_path: str) -> str:
+    """The program of a service's image path (its first argument, as Windows reads it)."""
+    args = split_command_line(image_path)
+    return args[0] if args else image_path
 
 
 def _release_files(record: dict) -> dict[str, str]:
@@ -854,7 +902,7 @@ def _release_of(current: dict, folder: str) -> str | None:
     text = image.lstrip('"')
     if not text.lower().startswith(prefix):
         return None
-    return text[len(prefix):].split("\\", 1)[0]
+    return text[len(prefix):].split("\\", 1)[0].lower()
 
 
 def _service_view(base: dict, desired: dict, changes_set: dict, p: dict, identity_sid: str) -> dict:

@@ -506,7 +506,12 @@ binary:
   returned: when a binary was given
   type: dict
 release:
-  description: The active release folder, the binary in it, the previous one, and the release folders removed.
+  description:
+    - The active release folder (C(folder)), the binary in it (C(path)) and its C(sha256); C(previous), the id of the
+      release that was active before it (the one it replaced when the service was switched to it, in this run or an
+      earlier one), null after a first deploy; C(kept) and C(removed), the release folders kept and removed.
+    - The record of releases keeps, for each release, the one it replaced (C(Replaced)); for a release recorded
+      without it (by an older version of the collection), C(previous) is the release installed before it.
   returned: unless O(state=absent)
   type: dict
 firewall_rule:

@@ -118,3 +118,47 @@ def test_bad_release_values_are_refused_and_change_nothing(host1, exe, setup, ar
     r = failed(svc(host1, **args))
     assert all(w in r["msg"] for w in words), r["msg"]
     assert h.snapshot() == before
+
+
+def test_previous_is_null_after_a_first_deploy_and_the_replaced_release_after_a_switch_in_every_later_run(host1, exe):
+    h = host1.host("win1")
+    old, new = exe("svcnative-healthy-amd64"), exe("svcnative-stripped-amd64")
+    first = ok(svc(host1, src=old))
+    assert first["changed"] is True and first["release"]["previous"] is None
+    # a first deploy records one release: there was none before it, in this run or any later one
+    assert reg(h, RECORD, "Releases") == [sha(old)[:12]]
+    for check in (False, True):
+        again = ok(svc(host1, src=old, check=check))
+        assert again["changed"] is False and again["release"]["sha256"] == sha(old) and again["release"]["previous"] is None
+    second = ok(svc(host1, src=new))
+    assert second["release"]["sha256"] == sha(new) and second["release"]["previous"] == sha(old)[:12]
+    assert reg(h, RECORD, "Releases") == [sha(new)[:12], sha(old)[:12]]
+    # the record says which release each one replaced when the service switched to it
+    assert reg(h, RECORD, "Replaced") == ["%s\\%s" % (sha(new)[:12], sha(old)[:12])]
+    for check in (False, True):
+        again = ok(svc(host1, src=new, check=check))
+        assert again["changed"] is False and again["release"]["previous"] == sha(old)[:12]
+    # going back on purpose: the release it replaced is the newer one, now and in the runs after
+    back = ok(svc(host1, release="previous"))
+    assert back["release"]["sha256"] == sha(old) and back["release"]["previous"] == sha(new)[:12]
+    again = ok(svc(host1, release="previous"))
+    assert again["changed"] is False and again["release"]["previous"] == sha(new)[:12]
+
+
+def test_a_run_that_switches_nothing_keeps_the_release_the_active_one_replaced(host1, exe):
+    """keep_releases counts besides the active release and the one it replaced, in every run, not only in the switch."""
+    h = host1.host("win1")
+    old, new = two_releases(host1, exe)
+    r = ok(svc(host1, src=new, keep_releases=1))
+    assert r["release"]["removed"] == [] and sha(old)[:12] in r["release"]["kept"]
+    assert {sha(old)[:12], sha(new)[:12]} <= releases_on_disk(h)
+    assert ok(svc(host1, release="previous", keep_releases=1))["release"]["sha256"] == sha(old)
+
+
+def test_a_record_without_replaced_takes_previous_from_the_order_of_installs(host1, exe):
+    """A record written by an earlier version of the collection has no Replaced: the release installed before the active one."""
+    h = host1.host("win1")
+    old, new = two_releases(host1, exe)
+    h.execute([{"op": "registry.remove", "args": {"path": RECORD, "name": "Replaced"}}])
+    r = ok(svc(host1, src=new))
+    assert r["changed"] is False and r["release"]["previous"] == sha(old)[:12]
