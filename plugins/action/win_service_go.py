@@ -418,6 +418,9 @@ class ActionModule(GowinAction):
                 changes.append(rule_change)
             changes.append("start service %s" % p["name"])
             ops.append({"op": "deploy.update", "args": update})
+            if p["rollback"] and back_image:
+                # the binary a rollback starts again, for release (which then describes it): read in the same batch
+                ops.append({"op": "file.stat", "args": {"path": _image_binary(back_image), "checksum": True}})
         else:
             if stop:
                 ops.append({"op": "service.stop", "args": {"name": p["name"], "timeout_s": p["stop_timeout_s"]}})
@@ -540,7 +543,11 @@ class ActionModule(GowinAction):
             after["state"], after["pid"] = "stopped", None
         result["service"] = after
         if "deploy.update" in by_op:
-            return self._updated(p, by_op["deploy.update"], result, after, current, done)
+            at = next(i for i, op in enumerate(ops) if op["op"] == "deploy.update")
+            back_stat = done[at + 1] if p["rollback"] and back_image and at + 1 < len(done) else {}
+            back = {"id": before, "image_path": back_image, "stat": back_stat,
+                    "previous": _replaced_by(releases, replaced, before) if before else None}
+            return self._updated(p, by_op["deploy.update"], result, after, back, done)
         if "service.stop" in by_op:
             result["stopped_by"] = by_op["service.stop"].get("stopped_by")
         if any(d.get("modelled") for d in done):
@@ -553,8 +560,10 @@ class ActionModule(GowinAction):
                 raise ModuleFailure(self._unhealthy_message(p, result["health"], created), **result)
         return result
 
-    def _updated(self, p: dict, found: dict, result: dict, after: dict, current: dict, done: list[dict]) -> dict:
-        """The result of a deploy.update: its stages, the probes, and a failed task unless the update went in."""
+    def _updated(self, p: dict, found: dict, result: dict, after: dict, back: dict, done: list[dict]) -> dict:
+        """The result of a deploy.update: its stages, the probes, and a failed task unless the update went in.
+        `back` is the release a rollback goes back to (its id, image path, what file.stat read of its binary, and
+        the release that was active before it)."""
         after["state"], after["pid"] = found.get("state") or after["state"], found.get("pid")
         result["update"] = {"outcome": found.get("outcome"), "journal_id": found.get("journal_id"),
                             "stages": [dict(st, error=self._scrub_error(st.get("error"))) for st in found.get("stages") or []]}
@@ -569,20 +578,29 @@ class ActionModule(GowinAction):
         if outcome == "updated":
             return result
         release = result["release"]
+        tried = release["sha256"][:12]
         if outcome in ("rolled_back", "rollback_failed"):
-            after["image_path"] = current.get("image_path")
             result["rolled_back"] = outcome == "rolled_back"
             if found.get("rollback_health") is not None:
                 result["rollback_health"] = self._health_view(found["rollback_health"])
+            if any(st.get("stage") == "switched_back" and st.get("ok") for st in found.get("stages") or []):
+                # the image path is the previous one again: release is the release that is active, and the one
+                # that failed is reported apart
+                after["image_path"] = back["image_path"]
+                binary = _image_binary(back["image_path"])
+                stat = back["stat"] if back["stat"].get("exists") and back["stat"].get("type") == "file" else {}
+                failed = {"id": tried, "folder": release["folder"], "path": release["path"], "sha256": release["sha256"]}
+                release.update(folder=wp.parent(binary), path=binary, sha256=stat.get("sha256"), previous=back["previous"],
+                               failed=failed)
         error = self._scrub_error(found.get("error")) or {}
         failed_stage = next((st["stage"] for st in found.get("stages") or [] if not st.get("ok")), "?")
         how = "was not healthy" if error.get("kind") == "unhealthy" else "failed at the stage %s (%s)" % (failed_stage, error.get("kind"))
-        what = "release %s of service %s %s" % (release["sha256"][:12], p["name"], how)
+        what = "release %s of service %s %s" % (tried, p["name"], how)
         text = "%s: %s" % (what, error.get("message"))
         if outcome == "rolled_back":
-            back = "release %s" % release["previous"] if release.get("previous") else "the previous image path"
+            to = "release %s" % back["id"] if back.get("id") else "the previous image path"
             text += ". Rolled back to %s, which is %s%s" % (
-                back, after["state"], " and healthy" if (result.get("rollback_health") or {}).get("healthy") else "")
+                to, after["state"], " and healthy" if (result.get("rollback_health") or {}).get("healthy") else "")
         elif outcome == "failed":
             text += ". It was left running (rollback: false)"
         else:

@@ -512,6 +512,10 @@ release:
       earlier one), null after a first deploy; C(kept) and C(removed), the release folders kept and removed.
     - The record of releases keeps, for each release, the one it replaced (C(Replaced)); for a release recorded
       without it (by an older version of the collection), C(previous) is the release installed before it.
+    - After an update that failed and was switched back (RV(rolled_back), or V(rollback_failed) after the switch
+      back), the active release is the one switched back to, and C(failed) holds the release that failed (C(id),
+      C(folder), C(path), C(sha256)); it is kept. With O(rollback=false) the failed release stays active, so it is the
+      one described, and there is no C(failed).
   returned: unless O(state=absent)
   type: dict
 firewall_rule:

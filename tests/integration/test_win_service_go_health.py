@@ -275,3 +275,56 @@ def test_bad_health_values_are_refused_before_anything_changes(host1, exe):
             wrong.append((health, res.status, msg))
     assert not wrong, "\n".join(map(repr, wrong))
     assert h.snapshot() == before
+
+
+def test_after_a_rollback_release_is_the_release_that_runs_and_the_failed_one_is_reported_apart(host1, exe):
+    h = host1.host("win1")
+    good, bad = exe("svcnative-healthy-amd64"), exe("svcnative-unhealthy-amd64")
+    ok(svc(host1, src=good, health=HEALTHZ))
+    r = failed(svc(host1, src=bad, health=dict(HEALTHZ, startup_timeout_s=2, period_s=1)))
+    assert r["rolled_back"] is True
+    good_folder, bad_folder = ROOT + "\\releases\\" + sha(good)[:12], ROOT + "\\releases\\" + sha(bad)[:12]
+    # release is the active one, the release rolled back to; it was the first, so nothing was active before it
+    release = r["release"]
+    assert release["sha256"] == sha(good) and release["folder"] == good_folder
+    assert release["path"] == good_folder + "\\%s.exe" % NAME and release["path"] in reg(h, SVC_KEY, "ImagePath")
+    assert release["previous"] is None
+    assert release["failed"] == {"id": sha(bad)[:12], "folder": bad_folder, "path": bad_folder + "\\%s.exe" % NAME, "sha256": sha(bad)}
+    assert {sha(good)[:12], sha(bad)[:12]} <= set(release["kept"]) and release["removed"] == []
+    # the next run reads the same active release back
+    again = ok(svc(host1, src=good, health=HEALTHZ))
+    assert again["changed"] is False and again["release"]["sha256"] == sha(good) and again["release"]["previous"] is None
+    assert "failed" not in again["release"]
+
+
+def test_after_a_rollback_from_a_second_release_previous_is_the_release_it_replaced(host1, exe):
+    first, good, bad = exe("svcnative-amd64"), exe("svcnative-healthy-amd64"), exe("svcnative-unhealthy-amd64")
+    ok(svc(host1, src=first))
+    ok(svc(host1, src=good, health=HEALTHZ))
+    r = failed(svc(host1, src=bad, health=dict(HEALTHZ, startup_timeout_s=2, period_s=1)))
+    assert r["rolled_back"] is True and r["release"]["sha256"] == sha(good) and r["release"]["previous"] == sha(first)[:12]
+    assert r["release"]["failed"]["sha256"] == sha(bad)
+
+
+def test_with_rollback_false_the_failed_release_is_the_active_one(host1, exe):
+    h = host1.host("win1")
+    good, bad = exe("svcnative-healthy-amd64"), exe("svcnative-unhealthy-amd64")
+    ok(svc(host1, src=good, health=HEALTHZ))
+    r = failed(svc(host1, src=bad, health=dict(HEALTHZ, startup_timeout_s=2, period_s=1), rollback=False))
+    assert r["update"]["outcome"] == "failed" and "rolled_back" not in r
+    assert sha(bad)[:12] in reg(h, SVC_KEY, "ImagePath") and h.service_state(NAME)["state"] == "running"
+    assert r["release"]["sha256"] == sha(bad) and r["release"]["previous"] == sha(good)[:12] and "failed" not in r["release"]
+    # the next run finds it active and says the same of it
+    again = ok(svc(host1, src=bad, rollback=False))
+    assert again["changed"] is False and again["release"]["sha256"] == sha(bad) and again["release"]["previous"] == sha(good)[:12]
+
+
+def test_a_rollback_whose_previous_release_is_not_healthy_either_still_reports_the_release_switched_back_to(host1, exe):
+    h = host1.host("win1")
+    old, bad = exe("svcnative-amd64"), exe("svcnative-unhealthy-amd64")  # the old build does not listen at all
+    ok(svc(host1, src=old))
+    r = failed(svc(host1, src=bad, health=dict(HEALTHZ, startup_timeout_s=2, period_s=1)))
+    assert r["update"]["outcome"] == "rollback_failed" and r["rolled_back"] is False
+    assert "switched_back" in [st["stage"] for st in r["update"]["stages"] if st["ok"]]
+    assert sha(old)[:12] in reg(h, SVC_KEY, "ImagePath") and r["service"]["image_path"] == reg(h, SVC_KEY, "ImagePath")
+    assert r["release"]["sha256"] == sha(old) and r["release"]["failed"]["sha256"] == sha(bad) and r["release"]["previous"] is None
