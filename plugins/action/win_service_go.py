@@ -24,6 +24,7 @@ from ansible_collections.gowin.server.plugins.plugin_utils import _gobinary as g
 from ansible_collections.gowin.server.plugins.plugin_utils import _service_plan as sp
 from ansible_collections.gowin.server.plugins.plugin_utils import _sources as src
 from ansible_collections.gowin.server.plugins.plugin_utils import _winpath as wp
+from ansible_collections.gowin.server.plugins.plugin_utils import _wrapper as wr
 from ansible_collections.gowin.server.plugins.plugin_utils._winsvc import split_command_line
 from ansible_collections.gowin.server.plugins.plugin_utils._action import GowinAction, ModuleFailure
 from ansible_collections.gowin.server.plugins.plugin_utils._channel import AGENT_DIR, Channel, OpError, load_agent_files
@@ -79,7 +80,8 @@ class ActionModule(GowinAction):
             p["plan_recovery"] = sp.recovery_of(p.get("recovery"), p["allow_reboot_action"])
             p["plan_health"] = sp.health_of(p.get("health"))
             p["plan_watchdog"] = sp.watchdog_of(p.get("watchdog"), p["plan_health"])
-        except (sp.ServiceError, wp.PathError, src.SourceError) as err:
+            p["plan_wrapper"] = self._check_wrapper(p)
+        except (sp.ServiceError, wp.PathError, src.SourceError, wr.WrapperError) as err:
             raise ModuleFailure(str(err)) from None
         for option, low, high in (("keep_releases", 0, 100), ("stop_timeout_s", 1, _MAX_SECONDS),
                                   ("start_timeout_s", 1, _MAX_SECONDS), ("timeout", 1, 86400)):
@@ -113,6 +115,60 @@ class ActionModule(GowinAction):
         if not p["event_log"] or set(p["event_log"]) & set("\\/") or any(ord(c) < 32 for c in p["event_log"]):
             raise ModuleFailure("event_log must be the name of an event log (Application, System, or one an application made)")
         return p
+
+    @staticmethod
+    def _check_wrapper(p: dict) -> dict | None:
+        """The wrapper option checked (wrapper mode), or None."""
+        plan = wr.wrapper_of(p.get("wrapper"), p["service_protocol"], p["stop_timeout_s"])
+        if plan is None:
+            return None
+        if p.get("release") is not None:
+            raise wr.WrapperError("release is not supported in wrapper mode yet: deploy the release again with src, url or path")
+        plan["sha256"] = src.parse_checksum("wrapper checksum", plan.get("checksum"))
+        if plan["source"] == "path":
+            plan["path"] = wp.check_absolute("wrapper path", plan["path"])
+        elif plan["source"] == "url":
+            plan["url"] = src.check_url("wrapper url", plan["url"], p["allow_plain_http"])
+            if plan["sha256"] is None:
+                raise wr.WrapperError("wrapper url needs wrapper checksum (sha256:<64 hex digits>): a downloaded wrapper is run only "
+                                      "when its SHA-256 is known")
+        # the wrapper does not restart the program: the SCM's recovery actions do, for a non-zero exit too
+        p["plan_recovery"]["on_non_crash_failure"] = True
+        return plan
+
+    def _wrapper_local(self, p: dict, plan: dict) -> tuple[str, dict]:
+        """(option, inspection with the wrapper's kind) of a src or url wrapper, copied to the controller."""
+        params = {"src": plan.get("src"), "url": plan.get("url"), "sha256": plan["sha256"], "validate_certs": p["validate_certs"],
+                  "url_username": None, "url_password": None, "timeout": p["timeout"], "allow_plain_http": p["allow_plain_http"]}
+        try:
+            option, local = self._local_binary(params)
+        except ModuleFailure as err:
+            raise ModuleFailure("wrapper %s" % err) from None
+        with open(local, "rb") as handle:
+            data = handle.read()
+        found = self._inspect("wrapper " + option, data)
+        found["wrapper"] = wr.recognise(data)
+        self._remember(found)
+        return "wrapper " + option, dict(found, local=local)
+
+    @staticmethod
+    def _wrapper_release(p: dict, plan: dict, winfo: dict, info: dict, filename: str) -> dict:
+        """Wrapper mode's release: the program, the wrapper and WinSW's configuration in one folder named by all three."""
+        kind = plan["kind"]
+        config = None
+        if kind == "winsw":  # %BASE% is the folder of WinSW's executable and configuration: the text names no release
+            config = wr.winsw_config("%BASE%\\" + filename, p["args"], p["name"], p.get("display_name") or p["name"], p.get("description"),
+                                     plan, p["data_dir"], p["log_dir"])
+        digest = hashlib.sha256(("%s\n%s\n%s" % (info["sha256"], winfo["sha256"], config or "")).encode("utf-8")).hexdigest()
+        release = sp.release_folder(p["install_root"], p["name"], digest)
+        wexe = wp.join(release, "%s-%s.exe" % (p["name"], kind))
+        program = wp.join(release, filename)
+        if kind == "shawl":
+            image = wr.shawl_image_path(wexe, program, p["args"], p["name"], plan, winfo["wrapper"]["features"], p["data_dir"], p["log_dir"])
+        else:
+            image = sp.image_path(wexe, [])
+        return {"id": digest[:12], "folder": release, "exe": wexe, "image_path": image, "config": config,
+                "config_path": wr.config_file(wexe) if config is not None else None}
 
     def _binary_name(self, p: dict) -> str:
         if p.get("src") is not None:
@@ -175,13 +231,13 @@ class ActionModule(GowinAction):
         except OSError:
             pass  # a cache: a later task reads the binary from the host instead
 
-    def _host_binary(self, p: dict, sha256: str) -> dict:
+    def _host_binary(self, p: dict, sha256: str, option: str | None = None, wrapper: bool = False) -> dict:
         """The inspection of the binary at `path` on the host: from the controller's cache, else fetched once."""
-        option = _source_option(p)
+        option = option or _source_option(p)
         try:
             with open(self._inspection_entry(sha256), encoding="utf-8") as handle:
                 found = json.load(handle)
-            if found.get("sha256") == sha256:
+            if found.get("sha256") == sha256 and (not wrapper or "wrapper" in found):
                 return found
         except (OSError, ValueError):
             pass
@@ -196,6 +252,8 @@ class ActionModule(GowinAction):
             with open(local, "rb") as handle:
                 data = handle.read()
         found = self._inspect(option, data)
+        if wrapper:
+            found["wrapper"] = wr.recognise(data)
         if found["sha256"] != sha256:
             raise ModuleFailure("%s: %s changed while it was read (its SHA-256 is now %s)" % (option, p["path"], found["sha256"]))
         self._remember(found)
@@ -218,6 +276,10 @@ class ActionModule(GowinAction):
             with open(local, "rb") as handle:
                 info = self._inspect(option, handle.read())
             self._remember(info)
+        wplan = p["plan_wrapper"]
+        wopt, winfo = None, None
+        if wplan and wplan["source"] != "path":
+            wopt, winfo = self._wrapper_local(p, wplan)
         key = secrets.token_bytes(32)
         folder = wp.join(p["install_root"], p["name"])
         parents = [wp.join(p["install_root"][:3], *wp.components(p["install_root"])[:n]) if n else p["install_root"][:3]
@@ -250,10 +312,12 @@ class ActionModule(GowinAction):
         ops.append({"op": "journal.get", "args": {"name": p["name"]}})
         wd_paths = sp.watchdog_paths(p["name"])
         wd_reads = _watchdog_reads(wd_paths, p["plan_watchdog"] is not None)
-        ops += wd_reads
+        w_reads = [{"op": "file.stat", "args": {"path": wplan["path"], "checksum": True}}] if wplan and winfo is None else []
+        ops += wd_reads + w_reads
         data = channel.run_checked(ops)
         if known:
             data[4:4] = known
+        w_now, data = data[len(data) - len(w_reads):], data[:len(data) - len(w_reads)]
         wd_now, data = data[len(data) - len(wd_reads):], data[:len(data) - len(wd_reads)]
         journal, data = data[-1], data[:-1]
         missing = [dep for dep, found in zip(p["dependencies"], data[first_dep:]) if not found.get("exists")]
@@ -282,9 +346,31 @@ class ActionModule(GowinAction):
         else:
             exe_stat = stat
         try:
-            warnings += sp.check_binary(info, option, facts["arch"], p["allow_wow64"], p["service_protocol"], account)
+            # in wrapper mode the wrapper talks to the SCM: the program is not asked to
+            warnings += sp.check_binary(info, option, facts["arch"], p["allow_wow64"],
+                                        "native" if wplan else p["service_protocol"], account)
         except sp.ServiceError as err:
             raise ModuleFailure(str(err), binary=sp.binary_view(info)) from None
+        wrap = None
+        if wplan:
+            if winfo is None:
+                wopt = "wrapper path"
+                wstat = w_now[0]
+                if not wstat.get("exists") or wstat.get("type") != "file":
+                    raise ModuleFailure("wrapper path: %s is not a file on the host" % wplan["path"])
+                if wplan["sha256"] and wstat["sha256"] != wplan["sha256"]:
+                    raise ModuleFailure("wrapper checksum: %s does not match: expected sha256:%s, got sha256:%s (checksum mismatch)"
+                                        % (wplan["path"], wplan["sha256"], wstat["sha256"]))
+                winfo = self._host_binary({"path": wplan["path"]}, wstat["sha256"], option=wopt, wrapper=True)
+            try:
+                warnings += wr.judge(wplan, winfo["wrapper"], wopt)
+                warnings += sp.check_binary(winfo, wopt, facts["arch"], p["allow_wow64"], "native", account)
+            except (wr.WrapperError, sp.ServiceError) as err:
+                raise ModuleFailure(str(err), binary=sp.binary_view(info)) from None
+            wrap = self._wrapper_release(p, wplan, winfo, info, filename)
+            exe = wp.join(wrap["folder"], filename)
+            exe_stat = None  # a release folder is named by what it holds: its being there decides
+            signature = None  # read again after the push when the signature is checked
 
         on_host = exe_stat is None or (exe_stat.get("exists") and exe_stat.get("sha256") == info["sha256"])
         if not on_host:
@@ -305,7 +391,7 @@ class ActionModule(GowinAction):
                      "policy_owned": bool(rights.get("policy_owned"))}
 
         release_dir = wp.parent(exe)
-        sha12 = info["sha256"][:12]
+        sha12 = wrap["id"] if wrap else info["sha256"][:12]
         folder_aces = sp.folder_aces(identity_sid, sp.READ_AND_EXECUTE)
         data_aces = sp.folder_aces(identity_sid, sp.MODIFY)
         blocked = sp.unreadable_parent(parent_acls, sp.token_sids(account, identity_sid))
@@ -315,7 +401,8 @@ class ActionModule(GowinAction):
 
         # ---- the plan
         desired = {
-            "display_name": p.get("display_name") or p["name"], "image_path": sp.image_path(exe, p["args"]),
+            "display_name": p.get("display_name") or p["name"],
+            "image_path": wrap["image_path"] if wrap else sp.image_path(exe, p["args"]),
             "start_mode": p["start_mode"], "account": account.scm_name, "sid_type": p["sid_type"],
             "dependencies": list(p["dependencies"]), "recovery": p["plan_recovery"],
         }
@@ -351,6 +438,15 @@ class ActionModule(GowinAction):
                 ops.append({"op": "file.download", "args": {"url": p["path"], "dest": exe, "sha256": info["sha256"]}})
             else:
                 ops.append({"op": "file.stat", "args": {"path": exe, "expect": {"sha256": info["sha256"]}}})
+            if wrap:
+                if winfo.get("local"):
+                    ops.append({"op": "file.stat", "args": {"path": wrap["exe"], "expect": {"sha256": winfo["sha256"]}}})
+                else:
+                    ops.append({"op": "file.download", "args": {"url": wplan["path"], "dest": wrap["exe"], "sha256": winfo["sha256"]}})
+                changes.append("install the %s wrapper %s (sha256:%s) in release %s" % (wplan["kind"], wrap["exe"], winfo["sha256"][:12], sha12))
+                if wrap["config"] is not None:
+                    ops.append({"op": "file.write", "args": {"path": wrap["config_path"], "content": wrap["config"], "encoding": "utf8"}})
+                    changes.append("write the WinSW configuration %s" % wrap["config_path"])
         for path, acl in ((p["log_dir"], acl_log), (p["data_dir"], acl_data)):
             if sp.acl_differs(acl, data_aces):
                 ops += [{"op": "dir.ensure", "args": {"path": path}},
@@ -483,6 +579,8 @@ class ActionModule(GowinAction):
             "firewall_rule": rule,
             "event_source": {"source": p["event_source"], "log": p["event_log"]},
             "watchdog": wd_view,
+            "wrapper": None if wrap is None else {"kind": wplan["kind"], "path": wrap["exe"], "sha256": winfo["sha256"],
+                                                  "config": wrap["config_path"], "evidence": winfo["wrapper"]["evidence"]},
             "changes": changes,
             "warnings": [self._scrub(w) for w in warnings],
             "diff": {"before": _diff_text(current, rule_now, p, None, key) + wd_diff[0],
@@ -507,27 +605,31 @@ class ActionModule(GowinAction):
             return result
 
         # ---- apply
-        if pre_ops or push and local is not None:
+        uploads = [(local, exe)] if local is not None else []
+        if wrap and winfo.get("local"):
+            uploads.append((winfo["local"], wrap["exe"]))
+        if pre_ops or push and uploads:
             self.run_locked(channel, pre_ops, release=False)
-            if push and local is not None:
+            for upload_from, upload_to in uploads if push else []:
                 try:
-                    self._connection.put_file(local, exe)
+                    self._connection.put_file(upload_from, upload_to)
                 except AnsibleConnectionFailure:
                     raise
                 except AnsibleError as err:
                     undo = [{"op": "path.remove", "args": {"path": release_dir}}]
                     channel.run(undo)
                     raise ModuleFailure("%s: copying the binary to the host failed: %s. The release folder was removed; the "
-                                        "service was not touched" % (option, err), changes=[c for c in changes if c == "set the ACL of %s" % folder]) from None
-                if p["check_signature"]:
-                    try:
-                        seen = _signature_view(channel.run_checked([{"op": "signature.get", "args": {"path": exe}}])[0])
-                        result["binary"]["signature"] = seen
-                        self._judge_signature(p, seen, option)
-                    except ModuleFailure as err:
-                        channel.run([{"op": "path.remove", "args": {"path": release_dir}}])
-                        raise ModuleFailure("%s The release folder was removed; the service was not touched." % err,
-                                            binary=result["binary"]) from None
+                                        "service was not touched" % (option if upload_to == exe else wopt, err),
+                                        changes=[c for c in changes if c == "set the ACL of %s" % folder]) from None
+            if push and local is not None and p["check_signature"]:
+                try:
+                    seen = _signature_view(channel.run_checked([{"op": "signature.get", "args": {"path": exe}}])[0])
+                    result["binary"]["signature"] = seen
+                    self._judge_signature(p, seen, option)
+                except ModuleFailure as err:
+                    channel.run([{"op": "path.remove", "args": {"path": release_dir}}])
+                    raise ModuleFailure("%s The release folder was removed; the service was not touched." % err,
+                                        binary=result["binary"]) from None
         try:
             done = self.run_locked(channel, ops)
         except OpError as err:

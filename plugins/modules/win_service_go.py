@@ -368,9 +368,63 @@ options:
         1053), and warns when that cannot be told from the binary.
       - V(refuse) also refuses a binary for which it cannot be told.
       - V(native) trusts the user and only reports what was found.
+      - V(wrapper) runs a plain console program under the service wrapper of O(wrapper), which talks to the SCM for it.
     type: str
-    choices: [auto, native, refuse]
+    choices: [auto, native, refuse, wrapper]
     default: auto
+  wrapper:
+    description:
+      - The service wrapper of O(service_protocol=wrapper), for a plain console program (one that does not talk to the
+        Service Control Manager). The user supplies the wrapper binary; the collection ships none. It is read on the
+        controller, refused unless it is the O(wrapper.kind) asked for, and installed in the release folder beside the
+        program. A release is the program, the wrapper and (WinSW) its configuration together, so a new wrapper or a new
+        configuration is a new release, switched, health-checked and rolled back like a new build.
+      - V(shawl) (U(https://github.com/mtkennerly/shawl)) is configured by its command line, which becomes the image path,
+        C(run --name <name> --no-restart --stop-timeout <ms> --cwd <data_dir>), the log options, C(--kill-process-tree)
+        when the binary has it, then C(--) and the program with O(args). The log options need shawl 1.4 or newer; with an
+        older binary they are left out with a warning, or the task is refused when O(wrapper.log_rotate_bytes) or
+        O(wrapper.log_retain) is set.
+      - V(winsw) (U(https://github.com/winsw/winsw)) reads C(<name>-winsw.xml) beside its executable, which the module
+        writes whole from its options (executable, arguments, working directory, log folder with size rotation, stop
+        timeout, no restarts of its own).
+      - Restarts are the SCM's (O(recovery)). The wrapper does not restart the program, and a program that exits non-zero
+        counts as a failure (O(recovery.on_non_crash_failure) is always true in wrapper mode). On a stop the wrapper sends
+        the program Ctrl+C and ends it after O(wrapper.ctrl_c_timeout_s). The program gets the service's environment
+        (O(environment), O(secret_environment)) from the wrapper, never through its command line or a file.
+      - O(release) is not supported in wrapper mode yet.
+    type: dict
+    suboptions:
+      kind:
+        description: The wrapper.
+        type: str
+        choices: [shawl, winsw]
+        required: true
+      src:
+        description: The wrapper binary on the controller.
+        type: path
+      url:
+        description: An https URL (http with O(allow_plain_http)) of the wrapper binary, downloaded by the controller; needs O(wrapper.checksum).
+        type: str
+      path:
+        description: The wrapper binary on the host.
+        type: str
+      checksum:
+        description: The wrapper binary's C(sha256:<64 hex digits>), checked before it is used.
+        type: str
+      ctrl_c_timeout_s:
+        description: Seconds between the Ctrl+C the wrapper sends on a stop and its ending the program (1 to 3600, shorter than O(stop_timeout_s)).
+        type: int
+        default: 10
+      log_rotate_bytes:
+        description:
+          - The size at which the wrapper rotates the program's log in O(log_dir) (1024 to 2147483647); 10485760 (10 MiB) when
+            not set. Setting it refuses a shawl binary that cannot rotate logs.
+        type: int
+      log_retain:
+        description:
+          - How many rotated logs the wrapper keeps (1 to 100); 5 when not set. Setting it refuses a shawl binary that cannot
+            retain logs.
+        type: int
   allow_wow64:
     description: Accept a 32-bit (386) binary on a 64-bit host.
     type: bool
@@ -442,6 +496,19 @@ EXAMPLES = r"""
       port: 8443
       profiles: [domain, private]
       remote_addresses: [10.0.0.0/8, 192.168.10.0/24]
+
+- name: A plain console Go program (no SCM code) run as a service by shawl, which the user supplies
+  gowin.server.win_service_go:
+    name: report-api
+    src: build/report-api.exe
+    args: [-addr, '127.0.0.1:9090']
+    service_protocol: wrapper
+    wrapper:
+      kind: shawl
+      src: vendor/shawl-1.9.0-x64.exe
+      checksum: sha256:4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c
+    health:
+      tcp: 127.0.0.1:9090
 
 - name: orders-api with a hang watchdog that ends a process which stopped answering, for the recovery actions to restart it
   gowin.server.win_service_go:

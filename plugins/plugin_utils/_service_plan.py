@@ -479,8 +479,8 @@ def check_binary(info: dict, option: str, host_arch: str, allow_wow64: bool, ser
             raise ServiceError(
                 "%s does not talk to the Windows Service Control Manager (%s): the SCM would kill it with error 1053 "
                 "(the service did not respond in time) about 30 seconds after each start. Build it with "
-                "golang.org/x/sys/windows/svc (svc.Run), or run it under a service wrapper (the wrapper mode of a later "
-                "release); service_protocol: native skips this check" % (option, scm.get("evidence", "no dispatcher found")))
+                "golang.org/x/sys/windows/svc (svc.Run), or run it under a service wrapper (service_protocol: wrapper, with "
+                "wrapper: shawl or winsw); service_protocol: native skips this check" % (option, scm.get("evidence", "no dispatcher found")))
         if not scm.get("dispatches"):
             why = "it is not a Go program" if not info.get("go") else scm.get("evidence", "")
             if service_protocol == "refuse":

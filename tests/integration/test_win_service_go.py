@@ -578,7 +578,13 @@ def test_module_examples_run(host1, exe, tmp_path):
         for task in tasks:
             args = task["gowin.server.win_service_go"]
             binary = exe("svcnative-amd64", args["name"] + ".exe")
-            if "health" in args:  # a build that answers /healthz, on the port its behaviour marker names
+            if args.get("service_protocol") == "wrapper":  # a console program under the stand-in of its wrapper
+                binary = exe("consolehttp-healthy-amd64", args["name"] + ".exe")
+                wrapper = exe("wrapper-%s-amd64" % args["wrapper"]["kind"], "%s.exe" % args["wrapper"]["kind"])
+                args["wrapper"]["src"], args["wrapper"]["checksum"] = wrapper, "sha256:" + sha(wrapper)
+                args["args"] = [a.replace(":9090", ":47936") for a in args["args"]]
+                args["health"]["tcp"] = args["health"]["tcp"].replace(":9090", ":47936")
+            elif "health" in args:  # a build that answers /healthz, on the port its behaviour marker names
                 binary = exe("svcnative-healthy-amd64", args["name"] + ".exe")
                 args["health"]["http"]["url"] = args["health"]["http"]["url"].replace(":8080/", ":47931/")
             if "src" in args:
@@ -601,7 +607,7 @@ def test_module_examples_run(host1, exe, tmp_path):
     assert run.rc == 0, run.stdout[-4000:]
     assert len(run.results) == len(tasks) and not any(r.failed for r in run.results)
     assert SECRET not in run.stdout + run.stderr
-    for name in ("orders-api", "billing-worker", "inventory-api"):
+    for name in ("orders-api", "billing-worker", "inventory-api", "report-api"):
         assert h.service_state(name)["state"] == "running"
     assert run.one("win1", tasks[0]["name"]).result["healthy"] is True
     back = next(task["name"] for task in tasks if task["gowin.server.win_service_go"].get("release") == "previous")

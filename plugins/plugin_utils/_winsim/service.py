@@ -24,6 +24,7 @@ import json
 import re
 
 from ansible_collections.gowin.server.plugins.plugin_utils import _gobinary
+from ansible_collections.gowin.server.plugins.plugin_utils import _wrapper
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.host import (
     ENV_KEY,
     RUNNABLE,
@@ -31,6 +32,7 @@ from ansible_collections.gowin.server.plugins.plugin_utils._winsim.host import (
     Args,
     Environ,
     JsonDict,
+    Node,
     OpFailure,
     _op,
     parse_path,
@@ -49,6 +51,7 @@ _SID = re.compile(r"^S-1-\d+(-\d+)+$")
 CONTROL_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Control"
 NEVER_STARTED = 1077
 PROCESS_ABORTED = 1067
+SERVICE_SPECIFIC_ERROR = 1066
 WIN32_TEXT = {
     2: "The system cannot find the file specified.",
     193: "%1 is not a valid Win32 application.",
@@ -506,7 +509,7 @@ class ServiceOps:
                     raise self._start_failure(name, 1069, "no password was set for %s" % account)
                 if "*" + sid not in holders:
                     raise self._start_failure(name, 1069, "%s does not hold %s (Log on as a service)" % (account, LOGON_RIGHT))
-        program, _line = self._program(info["image_path"])
+        program, line = self._program(info["image_path"])
         if program is not None and program.lower() == SVCHOST:
             how = "a Windows service hosted by svchost.exe: started as the SCM would"
             behaviour: JsonDict = {}
@@ -527,6 +530,9 @@ class ServiceOps:
                 raise self._start_failure(name, 193, "%s is not a PE image: %s" % (program, exc)) from None
             if found["machine"] not in RUNNABLE.get(self.arch, ()):
                 raise self._start_failure(name, 193, "%s is a %s program on a %s host" % (program, found["machine"], self.arch))
+            wrapped = _wrapper.recognise(data)
+            if wrapped["kind"] is not None:
+                return self._start_wrapped(name, record, node, line, wrapped)
             if not found["scm"]["dispatches"]:
                 timeout = self._reg_data(CONTROL_KEY, "ServicesPipeTimeout", 30000)
                 raise self._start_failure(name, 1053, "modelled from the binary, after ServicesPipeTimeout %s ms: %s"
@@ -547,6 +553,70 @@ class ServiceOps:
         record.update(state="running", pid=self._next_pid(), exit_code=0, behaviour=behaviour, uptime_ms=0)
         return {"modelled": True, "modelled_from": how}
 
+    def _wrapped_child(self, name: str, node: Node, line: str, kind: str) -> str:
+        """The program a wrapper would run: after '--' on shawl's command line, WinSW's <executable>."""
+        if kind == "shawl":
+            argv = split_command_line(line)
+            if len(argv) < 2 or argv[1] != "run" or "--" not in argv or argv.index("--") + 1 >= len(argv):
+                raise self._start_failure(name, 1053, "shawl was started without 'run ... -- <program>': it printed its usage and exited")
+            return argv[argv.index("--") + 1]
+        config = _wrapper.config_file(str(node.path))
+        try:
+            xml_node = self.resolve(parse_path(config, "config"))
+        except OpFailure:
+            xml_node = None
+        if xml_node is None or xml_node.kind != "file":
+            raise self._start_failure(name, 1053, "WinSW found no configuration %s beside its executable and exited" % config)
+        with open(xml_node.real, "rb") as handle:
+            text = handle.read().decode("utf-8", "replace")
+        found = re.search(r"<executable>([^<]*)</executable>", text)
+        if found is None:
+            raise self._start_failure(name, 1053, "the WinSW configuration %s has no <executable>" % config)
+        folder = str(node.path).rsplit("\\", 1)[0]
+        return found.group(1).replace("&amp;", "&").replace("%BASE%", folder)
+
+    def _start_wrapped(self, name: str, record: JsonDict, node: Node, line: str, wrapped: JsonDict) -> JsonDict:
+        """A service wrapper (shawl, WinSW) starts: it talks to the SCM and runs its program, whose marker says the rest."""
+        kind = wrapped["kind"]
+        child = self._wrapped_child(name, node, line, kind)
+        try:
+            child_node = self.resolve(parse_path(child, "program"))
+        except OpFailure:
+            child_node = None
+        how = "the %s wrapper %s (%s), running %s" % (kind, node.path, wrapped["evidence"], child)
+        if child_node is None or child_node.kind != "file":
+            record.update(state="stopped", pid=None, exit_code=SERVICE_SPECIFIC_ERROR)
+            raise OpFailure("service_failed", "service.start: '%s' stopped while starting (exit code %d): its wrapper could not start %s "
+                                              "[winsim: %s]" % (name, SERVICE_SPECIFIC_ERROR, child, how))
+        with open(child_node.real, "rb") as handle:
+            data = handle.read()
+        try:
+            found = _gobinary.inspect(data)
+        except _gobinary.BinaryError as exc:
+            record.update(state="stopped", pid=None, exit_code=SERVICE_SPECIFIC_ERROR)
+            raise OpFailure("service_failed", "service.start: '%s' stopped while starting: %s is not a program its wrapper can run (%s) "
+                                              "[winsim: %s]" % (name, child, exc, how)) from None
+        if found["machine"] not in RUNNABLE.get(self.arch, ()):
+            record.update(state="stopped", pid=None, exit_code=SERVICE_SPECIFIC_ERROR)
+            raise OpFailure("service_failed", "service.start: '%s' stopped while starting: %s is a %s program on a %s host [winsim: %s]"
+                            % (name, child, found["machine"], self.arch, how))
+        behaviour = behaviour_of(data)
+        behaviour.pop("stop", None)  # the wrapper ends it after its Ctrl+C timeout: the stop reaches the SCM
+        if behaviour.get("start") == "exit":
+            # shawl reports the program's exit as a service-specific error; WinSW ends itself without telling the SCM
+            code = SERVICE_SPECIFIC_ERROR if kind == "shawl" else PROCESS_ABORTED
+            record.update(state="stopped", pid=None, exit_code=code)
+            raise OpFailure("service_failed", "service.start: '%s' stopped while starting (exit code %d): the program exited with %s "
+                                              "[winsim: %s]" % (name, code, behaviour.get("exit_code", 1), how))
+        locked = self._state["locked"]
+        for path in (node.path, child_node.path):
+            if path.key not in [p.lower() for p in locked]:
+                locked.append(str(path))
+        record["image"] = str(node.path)
+        record["wrapped"] = str(child_node.path)
+        record.update(state="running", pid=self._next_pid(), exit_code=0, behaviour=behaviour, uptime_ms=0, wrapper=kind)
+        return {"modelled": True, "modelled_from": how + ("; behaviour %s" % json.dumps(behaviour, sort_keys=True) if behaviour else "")}
+
     def _next_pid(self) -> int:
         pid = int(self._state.get("next_pid", 4100))
         self._state["next_pid"] = pid + 4
@@ -555,12 +625,15 @@ class ServiceOps:
     def _stopped(self, name: str, exit_code: int) -> None:
         record = self._run_record(name)
         image = record.pop("image", None)
+        wrapped = record.pop("wrapped", None)
+        record.pop("wrapper", None)
         record.pop("uptime_ms", None)
         record.update(state="stopped", pid=None, exit_code=exit_code, behaviour={})
         if image is not None:
-            still = [r.get("image", "").lower() for r in self._state["services"].values() if r.get("state") == "running"]
-            if image.lower() not in still:
-                self._state["locked"] = [p for p in self._state["locked"] if p.lower() != image.lower()]
+            still = [r.get(k, "").lower() for r in self._state["services"].values() if r.get("state") == "running" for k in ("image", "wrapped")]
+            for held in (image, wrapped):
+                if held is not None and held.lower() not in still:
+                    self._state["locked"] = [p for p in self._state["locked"] if p.lower() != held.lower()]
 
     @_op("service.start", "name", "timeout_s")
     def _service_start(self, a: Args) -> JsonDict:
