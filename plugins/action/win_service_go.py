@@ -79,7 +79,7 @@ class ActionModule(GowinAction):
             p["plain_env"], p["secret_env"] = sp.environment_of(p["environment"], p["secret_environment"])
             p["plan_recovery"] = sp.recovery_of(p.get("recovery"), p["allow_reboot_action"])
             p["plan_health"] = sp.health_of(p.get("health"))
-            p["plan_watchdog"] = sp.watchdog_of(p.get("watchdog"), p["plan_health"])
+            p["plan_watchdog"] = sp.watchdog_of(p.get("watchdog"), p["plan_health"], p["name"])
             p["plan_wrapper"] = self._check_wrapper(p)
         except (sp.ServiceError, wp.PathError, src.SourceError, wr.WrapperError) as err:
             raise ModuleFailure(str(err)) from None

@@ -380,9 +380,10 @@ WATCHDOG_TASK_FOLDER = "\\GoWin\\Watchdog"
 WATCHDOG_TIMES = (("period_min", 5, 1, 1440), ("failure_threshold", 3, 1, 100))
 
 
-def watchdog_of(watchdog: dict | None, health: dict | None) -> dict | None:
+def watchdog_of(watchdog: dict | None, health: dict | None, name: str) -> dict | None:
     """The watchdog option checked: {period_min, failure_threshold} when it is wanted, None when the service should
-    have none (not given, or state absent). It needs the health check it runs."""
+    have none (not given, or state absent). It needs the health check it runs, and a service name that can name its
+    task and files (the SCM takes names a task path or file name cannot hold)."""
     if watchdog is None:
         return None
     if not isinstance(watchdog, dict):
@@ -396,6 +397,9 @@ def watchdog_of(watchdog: dict | None, health: dict | None) -> dict | None:
     if health is None:
         raise ServiceError("watchdog needs health: the watchdog ends the service's process after failed checks of health, "
                            "so it needs the check (http, tcp or command) to run")
+    if any(c in name for c in ':*?"<>|') or name.endswith("."):
+        raise ServiceError("watchdog: the service name %r cannot name its scheduled task and files (it holds one of : * ? \" "
+                           "< > | or ends with a dot); rename the service or leave watchdog out" % name)
     plan = {}
     for option, default, low, high in WATCHDOG_TIMES:
         value = watchdog.get(option)

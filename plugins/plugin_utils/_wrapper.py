@@ -28,6 +28,7 @@ import re
 import typing as t
 from xml.sax.saxutils import escape
 
+from ansible_collections.gowin.server.plugins.plugin_utils._service_plan import ServiceError, _known_keys, _whole
 from ansible_collections.gowin.server.plugins.plugin_utils._winsvc import command_line
 
 KINDS = ("shawl", "winsw")
@@ -42,8 +43,8 @@ DEFAULT_RETAIN = 5
 DEFAULT_CTRL_C = 10
 
 
-class WrapperError(Exception):
-    """A wrapper option or binary the module refuses (the message names the option)."""
+# A wrapper option or binary the module refuses (the message names the option): the service planner's error.
+WrapperError = ServiceError
 
 
 def recognise(data: bytes) -> dict:
@@ -64,12 +65,6 @@ def recognise(data: bytes) -> dict:
             "features": features}
 
 
-def _whole(option: str, value: t.Any, low: int, high: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise WrapperError("%s must be a whole number from %d to %d, got %r" % (option, low, high, value))
-    return value
-
-
 def wrapper_of(wrapper: dict | None, service_protocol: str, stop_timeout_s: int) -> dict | None:
     """The wrapper option checked against service_protocol; None outside wrapper mode."""
     if service_protocol != "wrapper":
@@ -81,9 +76,7 @@ def wrapper_of(wrapper: dict | None, service_protocol: str, stop_timeout_s: int)
                            "(src, url or path)")
     if not isinstance(wrapper, dict):
         raise WrapperError("wrapper must be a mapping with kind and one of src, url or path")
-    unknown = sorted(str(k) for k in wrapper if k not in OPTIONS)
-    if unknown:
-        raise WrapperError("wrapper has no key %s; it accepts %s" % (", ".join(unknown), ", ".join(OPTIONS)))
+    _known_keys("wrapper", wrapper, OPTIONS)
     kind = wrapper.get("kind")
     if kind not in KINDS:
         raise WrapperError("wrapper kind must be shawl or winsw, got %r" % (kind,))

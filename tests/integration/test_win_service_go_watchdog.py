@@ -132,4 +132,8 @@ def test_bad_watchdog_values_fail_naming_the_option_and_change_nothing(host1, ex
             args["health"] = health
         r = failed(svc(host1, **args))
         assert words in r["msg"], (watchdog, r["msg"])
+    # a name the SCM takes but a task path and a file name cannot hold (its own folders given): refused before anything changes
+    r = failed(svc(host1, name="orders:api", src=binary, health=HANGS, watchdog={}, log_dir="C:\\logs\\orders",
+                   data_dir="C:\\data\\orders"))
+    assert "watchdog: the service name 'orders:api' cannot name its scheduled task and files" in r["msg"], r["msg"]
     assert h.snapshot() == before
