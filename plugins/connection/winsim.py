@@ -74,6 +74,30 @@ options:
       - name: GOWIN_WINSIM_LATENCY_MS
     vars:
       - name: ansible_winsim_latency_ms
+  remote_transport:
+    description:
+      - The real connection this simulated host stands for, as the lockout guard of M(gowin.server.dsc_baseline)
+        sees it (nothing else reads it).
+    type: str
+    default: winrm
+    choices: [winrm, psrp, ssh]
+    vars:
+      - name: ansible_winsim_remote_transport
+  remote_auth:
+    description:
+      - The authentication of that real connection (V(negotiate) with the simulated local account means NTLM).
+    type: str
+    default: ntlm
+    choices: [ntlm, negotiate, kerberos, credssp, basic, certificate, ssh]
+    vars:
+      - name: ansible_winsim_remote_auth
+  remote_port:
+    description:
+      - The TCP port of that real connection (V(5986) means HTTPS).
+    type: int
+    default: 5985
+    vars:
+      - name: ansible_winsim_remote_port
 notes:
   - This is a simulation for tests and offline use, not Windows. Test against real Windows Server
     hosts (the collection's C(windows) Molecule scenario, or the contract tests with C(GOWIN_TEST_HOST))

@@ -621,6 +621,43 @@ def _is_canonical(explicit: list[JsonDict]) -> bool:
 # Op arguments
 
 
+def hardening_defaults(prof: "Profile") -> list[tuple[str, str, str, object]]:
+    """Registry values of a fresh, non-domain Windows Server that baselines read (dsc_baseline): UAC, LSA,
+    NTLM and SMB signing as each release ships them, plus LocalAccountTokenFilterPolicy 1, which a host
+    that Ansible reaches as a local administrator other than the built-in Administrator must have (the
+    usual WinRM setup for Ansible sets it; without it, this simulated connection could not work)."""
+    dword = "REG_DWORD"
+    system = "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System"
+    lsa = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Lsa"
+    server = SERVICES_KEY + "\\LanmanServer\\Parameters"
+    workstation = SERVICES_KEY + "\\LanmanWorkstation\\Parameters"
+    values: list[tuple[str, str, str, object]] = [
+        (system, "EnableLUA", dword, 1),
+        (system, "ConsentPromptBehaviorAdmin", dword, 5),
+        (system, "ConsentPromptBehaviorUser", dword, 3),
+        (system, "PromptOnSecureDesktop", dword, 1),
+        (system, "EnableInstallerDetection", dword, 1),
+        (system, "EnableSecureUIAPaths", dword, 1),
+        (system, "EnableVirtualization", dword, 1),
+        (system, "ValidateAdminCodeSignatures", dword, 0),
+        (system, "FilterAdministratorToken", dword, 0),
+        (system, "LocalAccountTokenFilterPolicy", dword, 1),
+        (lsa, "LimitBlankPasswordUse", dword, 1),
+        (lsa, "NoLMHash", dword, 1),
+        (lsa, "restrictanonymous", dword, 0),
+        (lsa, "restrictanonymoussam", dword, 1),
+        (lsa, "everyoneincludesanonymous", dword, 0),
+        (lsa + "\\MSV1_0", "NTLMMinClientSec", dword, 0x20000000),
+        (lsa + "\\MSV1_0", "NTLMMinServerSec", dword, 0x20000000),
+        (server, "EnableSecuritySignature", dword, 0),
+        (server, "RequireSecuritySignature", dword, 0),
+        (workstation, "EnableSecuritySignature", dword, 1),
+        # Windows Server 2025 requires SMB signing on every outbound connection by default.
+        (workstation, "RequireSecuritySignature", dword, 1 if prof.build >= 26100 else 0),
+    ]
+    return values
+
+
 class Args:
     """One op's arguments: unknown names and wrong types fail bad_args naming the argument."""
 
@@ -990,19 +1027,26 @@ class HostBase:
             "EventLog": ("Windows Event Log", "LocalServiceNetworkRestricted", "NT AUTHORITY\\LocalService", 2),
             "W32Time": ("Windows Time", "LocalService", "NT AUTHORITY\\LocalService", 3),
             "WinRM": ("Windows Remote Management (WS-Management)", "NetworkService", "NT AUTHORITY\\NetworkService", 2),
+            # Installed and automatic on every Windows Server release, Server Core included.
+            "Spooler": ("Print Spooler", "", "LocalSystem", 2),
+            # Automatic (trigger start): it runs when a remote registry client connects, so it is stopped here.
+            "RemoteRegistry": ("Remote Registry", "localService", "NT AUTHORITY\\LocalService", 2),
         }
         for service, (display, group, account, start) in services.items():
             key = SERVICES_KEY + "\\" + service
             values += [
                 (key, "DisplayName", sz, display),
-                (key, "ImagePath", exp, "%SystemRoot%\\System32\\svchost.exe -k " + group + " -p"),
+                (key, "ImagePath", exp, "%SystemRoot%\\System32\\spoolsv.exe" if not group else
+                 "%SystemRoot%\\System32\\svchost.exe -k " + group + " -p"),
                 (key, "ObjectName", sz, account),
                 (key, "Start", dword, start),
-                (key, "Type", dword, 32),
+                (key, "Type", dword, 32 if group else 16),
                 (key, "ErrorControl", dword, 1),
             ]
+        values += hardening_defaults(prof)
         for path, name, reg_type, data in values:
             reg.set(path, name, reg_type, data)
+        self._state["services"]["spooler"] = {"state": "running", "pid": 2480, "exit_code": 0}
         for log in BASELINE_EVENT_LOGS:
             reg.ensure(EVENTLOG_KEY + "\\" + log)
         reg.ensure("HKU\\.DEFAULT")

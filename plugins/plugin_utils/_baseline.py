@@ -1,0 +1,712 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gowin.server contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE: internal to the gowin.server collection; not a public API, it may change at any time.
+
+Baselines for dsc_baseline, all on the controller: loading and validating documents (the shipped
+JSON schema, then the checks a schema cannot say), choosing the settings that apply to a host, the
+read ops of one probe, Test (status and evidence per setting), waivers, the Set ops of an enforce, and
+the lockout guard. Pure functions of their inputs; the action plugin does the round trips.
+docs/baseline-format.md describes documents; docs/agent-protocol.md the ops.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import typing as t
+
+import yaml
+
+from ansible_collections.gowin.server.plugins.plugin_utils._jsonschema import Validator
+
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_baselines")
+SCHEMA_PATH = os.path.join(HERE, "baseline.schema.json")
+SHIPPED = ("go_server",)
+RELEASES = {14393: "ws2016", 17763: "ws2019", 20348: "ws2022", 26100: "ws2025"}
+STATUSES = ("compliant", "non_compliant", "fixed", "waived", "not_applicable", "error")
+SCHANNEL = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL"
+MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
+
+# The lockout guard's registry values (docs/dsc_baseline guards): what would cut a network logon.
+POLICIES_SYSTEM = "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System"
+MSV1_0 = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Lsa\\MSV1_0"
+WINRM_SERVICE_POLICY = "HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\WinRM\\Service"
+# Inbound rules Windows ships for WinRM (the ones `winrm quickconfig` enables), by port.
+WINRM_RULES = {5985: ("WINRM-HTTP-In-TCP", "WINRM-HTTP-In-TCP-PUBLIC", "WINRM-HTTP-In-TCP-NoScope"),
+               5986: ("WINRM-HTTPS-In-TCP", "WINRM-HTTPS-In-TCP-PUBLIC", "WINRM-HTTPS-In-TCP-NoScope")}
+SID_EVERYONE, SID_NETWORK, SID_AUTH_USERS = "S-1-1-0", "S-1-5-2", "S-1-5-11"
+SID_ADMINS, SID_USERS, SID_LOCAL, SID_LOCAL_ADMIN = "S-1-5-32-544", "S-1-5-32-545", "S-1-5-113", "S-1-5-114"
+
+
+class BaselineError(Exception):
+    """A document, an option or a waiver the module refuses (the message names what and where)."""
+
+
+# ---------------------------------------------------------------------------------------- documents
+
+_VALIDATOR: Validator | None = None
+
+
+def schema() -> dict:
+    with open(SCHEMA_PATH, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def validator() -> Validator:
+    global _VALIDATOR  # pylint: disable=global-statement
+    if _VALIDATOR is None:
+        _VALIDATOR = Validator(schema())
+    return _VALIDATOR
+
+
+def _where(doc: t.Any, path: tuple, origin: str) -> str:
+    """'<origin> settings[3] (id fs.long_paths) expect.value' for a path into a document."""
+    parts = [origin] if origin else []
+    rest = list(path)
+    if len(rest) >= 2 and rest[0] == "settings" and isinstance(rest[1], int):
+        index = rest[1]
+        label = "settings[%d]" % index
+        try:
+            sid = doc["settings"][index].get("id")
+        except (KeyError, IndexError, TypeError, AttributeError):
+            sid = None
+        if isinstance(sid, str):
+            label += " (id %s)" % sid
+        parts.append(label)
+        rest = rest[2:]
+    field = ""
+    for p in rest:
+        field += "[%d]" % p if isinstance(p, int) else ("." if field else "") + str(p)
+    if field:
+        parts.append(field)
+    return " ".join(parts) if parts else "the document"
+
+
+def check_document(doc: t.Any, origin: str) -> None:
+    """Raise BaselineError listing every problem (at most 10), each naming the setting and field."""
+    found = validator().errors(doc)
+    if not found and isinstance(doc, dict):
+        found = _semantic_errors(doc)
+    if found:
+        lines = ["%s: %s" % (_where(doc, path, origin), message) for path, message in found[:10]]
+        more = "" if len(found) <= 10 else " (and %d more)" % (len(found) - 10)
+        raise BaselineError("; ".join(lines) + more)
+
+
+def _semantic_errors(doc: dict) -> list[tuple[tuple, str]]:
+    """What the schema cannot say: unique ids, ranges that hold their own value, consistent services."""
+    out: list[tuple[tuple, str]] = []
+    seen: dict[str, int] = {}
+    for i, s in enumerate(doc.get("settings", [])):
+        path = ("settings", i)
+        low = s["id"].lower()
+        if low in seen:
+            out.append((path + ("id",), "repeats the id of settings[%d]" % seen[low]))
+        seen.setdefault(low, i)
+        e = s["expect"]
+        if "value" in e and ("min" in e or "max" in e) and isinstance(e["value"], int):
+            lo, hi = e.get("min"), e.get("max")
+            if lo is not None and hi is not None and lo > hi:
+                out.append((path + ("expect",), "min %d is above max %d" % (lo, hi)))
+            elif (lo is not None and e["value"] < lo) or (hi is not None and e["value"] > hi):
+                out.append((path + ("expect", "value"), "%d is outside min..max, yet it is what enforce writes" % e["value"]))
+        if s["kind"] == "registry" and "\\\\" in e["key"]:
+            out.append((path + ("expect", "key"), "has an empty key name (a doubled backslash)"))
+        if s["kind"] == "service" and e.get("start_mode") == "disabled" and e.get("state") == "running":
+            out.append((path + ("expect",), "a disabled service cannot be running: start_mode disabled with state running"))
+    return out
+
+
+def load(baseline: str, settings: list | None, source_dir: str | None = None) -> dict:
+    """The document named by the `baseline` option (a shipped name or a file on the controller), with
+    the `settings` option's entries replacing settings of the same id or added at the end."""
+    if baseline in SHIPPED:
+        path, origin = os.path.join(HERE, baseline + ".yml"), "baseline %s:" % baseline
+    elif re.match(r"^[a-z][a-z0-9_]*$", baseline):
+        raise BaselineError("baseline: %r is not a shipped baseline (shipped: %s) and not a path to a document"
+                            % (baseline, ", ".join(SHIPPED)))
+    else:
+        path = baseline if os.path.isabs(baseline) or not source_dir else os.path.join(source_dir, baseline)
+        origin = "baseline %s:" % baseline
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_DOCUMENT_BYTES:
+            raise BaselineError("baseline: %s is %d bytes; a baseline document is at most %d" % (baseline, size, MAX_DOCUMENT_BYTES))
+        with open(path, encoding="utf-8") as f:
+            doc = yaml.safe_load(f)
+    except OSError as err:
+        raise BaselineError("baseline: cannot read %s on the controller: %s" % (baseline, err.strerror or err)) from None
+    except UnicodeDecodeError:
+        raise BaselineError("baseline: %s is not UTF-8 text" % baseline) from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = " at line %d column %d" % (mark.line + 1, mark.column + 1) if mark else ""
+        raise BaselineError("baseline: %s is not valid YAML%s: %s" % (baseline, where, getattr(err, "problem", err))) from None
+    check_document(doc, origin)
+    if settings:
+        extra = {"schema": doc["schema"], "name": doc["name"], "title": doc["title"], "settings": list(settings)}
+        check_document(extra, "settings:")
+        merged = {s["id"].lower(): s for s in doc["settings"]}
+        for s in settings:
+            merged[s["id"].lower()] = s
+        doc = dict(doc, settings=list(merged.values()))
+    return doc
+
+
+# ---------------------------------------------------------------------------------------- selection
+
+
+def host_release(facts: dict) -> tuple[str | None, bool]:
+    """('ws2022', core?) from host.facts; the release is None for a build this collection does not know."""
+    return RELEASES.get(int(facts.get("os_build") or 0)), str(facts.get("installation_type", "")).lower() == "server core"
+
+
+def check_selection(doc: dict, include: list[str], exclude: list[str]) -> None:
+    ids = {s["id"].lower() for s in doc["settings"]}
+    tags = {tag for s in doc["settings"] for tag in s.get("tags", [])}
+    for option, words in (("include", include), ("exclude", exclude)):
+        for word in words:
+            if word.lower() not in ids and word not in tags:
+                raise BaselineError("%s: %r is neither a setting id nor a tag of baseline %s (tags: %s)"
+                                    % (option, word, doc["name"], ", ".join(sorted(tags)) or "none"))
+
+
+def selected(doc: dict, include: list[str], exclude: list[str]) -> list[dict]:
+    """The settings include/exclude choose (an opt_in setting only when include names it or its tag)."""
+    inc = {w.lower() for w in include}
+    exc = {w.lower() for w in exclude}
+    out = []
+    for s in doc["settings"]:
+        words = {s["id"].lower()} | {tag.lower() for tag in s.get("tags", [])}
+        if words & exc:
+            continue
+        if (include or s.get("opt_in")) and not words & inc:
+            continue
+        out.append(s)
+    return out
+
+
+def applies(setting: dict, release: str | None, core: bool) -> str | None:
+    """Why the setting does not apply to this host, or None."""
+    listed = setting.get("applies_to") or []
+    releases = [x for x in listed if x.startswith("ws")]
+    kinds = [x for x in listed if x in ("core", "desktop")]
+    if releases and release not in releases:
+        return "applies to %s; this host is %s" % (", ".join(releases), release or "a release this baseline does not know")
+    if kinds and ("core" if core else "desktop") not in kinds:
+        return "applies to %s installations; this host is %s" % (" and ".join(kinds), "Server Core" if core else "Desktop Experience")
+    return None
+
+
+# ---------------------------------------------------------------------------------------- waivers
+
+
+def check_waivers(waivers: list[dict], doc: dict, today: dt.date) -> tuple[dict, list[dict]]:
+    """In-force waivers by lower-case id, and the report of every waiver (expired ones flagged)."""
+    ids = {s["id"].lower(): s["id"] for s in doc["settings"]}
+    active: dict[str, dict] = {}
+    report = []
+    for i, w in enumerate(waivers):
+        label = "waivers[%d]" % i
+        if not isinstance(w, dict):
+            raise BaselineError("%s: must be a mapping with id, reason, expires and approved_by" % label)
+        unknown = set(w) - {"id", "reason", "expires", "approved_by"}
+        if unknown:
+            raise BaselineError("%s: unknown field(s) %s; accepted: id, reason, expires, approved_by" % (label, ", ".join(sorted(unknown))))
+        wid = w.get("id")
+        if not isinstance(wid, str) or wid.lower() not in ids:
+            raise BaselineError("%s: id %r is not a setting of baseline %s" % (label, wid, doc["name"]))
+        label += " (id %s)" % wid
+        reason = w.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            raise BaselineError("%s: a waiver needs a reason (why the setting is not applied, for the auditor)" % label)
+        expires = w.get("expires")
+        if isinstance(expires, dt.date) and not isinstance(expires, dt.datetime):
+            day = expires
+        elif isinstance(expires, str) and re.match(r"^\d{4}-\d{2}-\d{2}$", expires):
+            try:
+                day = dt.date.fromisoformat(expires)
+            except ValueError:
+                raise BaselineError("%s: expires %r is not a date" % (label, expires)) from None
+        else:
+            raise BaselineError("%s: expires must be a date YYYY-MM-DD, got %r" % (label, expires))
+        approved = w.get("approved_by")
+        if approved is not None and (not isinstance(approved, str) or not approved.strip()):
+            raise BaselineError("%s: approved_by must be a name" % label)
+        expired = day < today
+        entry = {"id": ids[wid.lower()], "reason": reason, "expires": day.isoformat(), "approved_by": approved,
+                 "expired": expired, "applied": False}
+        report.append(entry)
+        if not expired:
+            if wid.lower() in active:
+                raise BaselineError("%s: the setting already has a waiver in force (waivers[%d])" % (label, active[wid.lower()]["index"]))
+            active[wid.lower()] = dict(entry, index=i)
+    return active, report
+
+
+# ---------------------------------------------------------------------------------------- reads
+
+
+def _tls_key(e: dict) -> str:
+    if "cipher" in e:
+        return SCHANNEL + "\\Ciphers\\" + e["cipher"]
+    return SCHANNEL + "\\Protocols\\%s\\%s" % (e["protocol"], "Server" if e["side"] == "server" else "Client")
+
+
+def registry_keys(setting: dict) -> list[str]:
+    if setting["kind"] == "registry":
+        return [setting["expect"]["key"]]
+    if setting["kind"] == "tls":
+        return [_tls_key(setting["expect"])]
+    return []
+
+
+def probe_ops(settings: list[dict], guard_rules: list[str] = ()) -> tuple[list[dict], list[tuple]]:
+    """The read ops for these settings (each store read once) and a tag per op."""
+    ops: list[dict] = []
+    tags: list[tuple] = []
+    seen: set = set()
+
+    def add(tag: tuple, op: dict) -> None:
+        if tag not in seen:
+            seen.add(tag)
+            ops.append(op)
+            tags.append(tag)
+
+    features = []
+    for s in settings:
+        kind, e = s["kind"], s["expect"]
+        for key in registry_keys(s):
+            add(("registry", key.lower()), {"op": "registry.get", "args": {"path": key, "depth": 0}})
+        if kind == "audit_policy":
+            add(("audit",), {"op": "auditpol.get", "args": {}})
+        elif kind == "security_policy":
+            add(("secpol",), {"op": "policy.export", "args": {}})
+        elif kind == "service":
+            add(("service", e["name"].lower()), {"op": "service.get", "args": {"name": e["name"]}})
+        elif kind == "optional_feature" and e["name"].lower() not in [f.lower() for f in features]:
+            features.append(e["name"])
+        elif kind == "firewall_profile":
+            add(("fwprofile",), {"op": "firewall.profile_get", "args": {}})
+    for i in range(0, len(features), 50):
+        add(("features", i), {"op": "feature.get", "args": {"names": features[i:i + 50]}})
+    for name in guard_rules:
+        add(("rule", name.lower()), {"op": "firewall.get", "args": {"name": name}})
+    return ops, tags
+
+
+def observe(tags: list[tuple], data: list[dict]) -> dict:
+    obs: dict = {"registry": {}, "services": {}, "features": {}, "rules": {}, "audit": None, "secpol": None, "fwprofile": None}
+    for tag, d in zip(tags, data):
+        if tag[0] == "registry":
+            obs["registry"][tag[1]] = d
+        elif tag[0] == "audit":
+            obs["audit"] = {x["guid"].upper(): x for x in d.get("subcategories", [])}
+        elif tag[0] == "secpol":
+            obs["secpol"] = d
+        elif tag[0] == "service":
+            obs["services"][tag[1]] = d
+        elif tag[0] == "features":
+            obs["features"].update({k.lower(): v for k, v in (d.get("features") or {}).items()})
+        elif tag[0] == "fwprofile":
+            obs["fwprofile"] = d.get("profiles") or {}
+        elif tag[0] == "rule":
+            obs["rules"][tag[1]] = d
+    return obs
+
+
+def _reg_value(obs: dict, key: str, name: str) -> dict | None:
+    node = obs["registry"].get(key.lower()) or {}
+    for vname, v in (node.get("values") or {}).items():
+        if vname.lower() == name.lower():
+            return {"type": v.get("type"), "value": v.get("data")}
+    return None
+
+
+# ---------------------------------------------------------------------------------------- Test
+
+
+class Unreadable(Exception):
+    """The host did not report what a setting needs (the status is error)."""
+
+
+def expected_of(s: dict) -> dict:
+    e = dict(s["expect"])
+    if s["kind"] == "registry":
+        e.pop("key", None)
+        e.pop("name", None)
+    return e
+
+
+def actual_of(s: dict, obs: dict) -> t.Any:
+    kind, e = s["kind"], s["expect"]
+    if kind == "registry":
+        return _reg_value(obs, e["key"], e["name"])
+    if kind == "tls":
+        names = ("Enabled",) if "cipher" in e else ("Enabled", "DisabledByDefault")
+        out = {}
+        for n in names:
+            v = _reg_value(obs, _tls_key(e), n)
+            out[n] = None if v is None else (v["value"] if v["type"] == "REG_DWORD" else "%s %r" % (v["type"], v["value"]))
+        return out
+    if kind == "audit_policy":
+        table = obs["audit"]
+        if table is None:
+            raise Unreadable("the audit policy was not read")
+        row = table.get(e["subcategory"].upper())
+        if row is None:
+            raise Unreadable("the host's audit policy has no subcategory %s (%s)" % (e["subcategory"], e["name"]))
+        return {"success": bool(row.get("success")), "failure": bool(row.get("failure"))}
+    if kind == "security_policy":
+        sp = obs["secpol"]
+        if sp is None:
+            raise Unreadable("the security policy was not read")
+        if e["section"] == "system_access":
+            return (sp.get("system_access") or {}).get(e["key"])
+        return sorted((sp.get("privilege_rights") or {}).get(e["right"], []), key=str.upper)
+    if kind == "service":
+        svc = obs["services"].get(e["name"].lower()) or {}
+        if not svc.get("exists"):
+            return None
+        return {k: svc.get(k) for k in ("start_mode", "state") if k in e}
+    if kind == "optional_feature":
+        f = obs["features"].get(e["name"].lower())
+        if f is None:
+            raise Unreadable("the host did not report feature %s" % e["name"])
+        return {"exists": bool(f.get("exists")), "state": f.get("state"), "restart_needed": bool(f.get("restart_needed"))}
+    if kind == "firewall_profile":
+        prof = (obs["fwprofile"] or {}).get(e["profile"])
+        if prof is None:
+            raise Unreadable("the host did not report firewall profile %s" % e["profile"])
+        return {k: prof.get(k) for k in e if k != "profile"}
+    raise Unreadable("kind %s is not known" % kind)  # pragma: no cover - the schema lists the kinds
+
+
+def _holders_ok(match: str, want: list[str], have: list[str]) -> bool:
+    w, h = {x.upper() for x in want}, {x.upper() for x in have}
+    if match == "includes":
+        return w <= h
+    if match == "excludes":
+        return not (w & h)
+    return w == h
+
+
+def complies(s: dict, actual: t.Any) -> tuple[bool, str | None, bool]:
+    """(compliant?, a note for people, pending a restart?)."""
+    kind, e = s["kind"], s["expect"]
+    if kind == "registry":
+        if e.get("state") == "absent":
+            return actual is None, None, False
+        if actual is None:
+            return False, "the value is not set", False
+        if actual["type"] != e["type"]:
+            return False, "the value is %s, not %s" % (actual["type"], e["type"]), False
+        if "min" in e or "max" in e:
+            v = actual["value"]
+            return isinstance(v, int) and e.get("min", v) <= v <= e.get("max", v), None, False
+        return actual["value"] == e["value"], None, False
+    if kind == "tls":
+        on = e["enabled"]
+        enabled = actual.get("Enabled")
+        if enabled is None or ("DisabledByDefault" in actual and actual["DisabledByDefault"] is None):
+            return False, "not configured: the release's default applies", False
+        if not isinstance(enabled, int):
+            return False, "Enabled is not a REG_DWORD", False
+        ok = (enabled != 0) if on else (enabled == 0)
+        if "DisabledByDefault" in actual:
+            ok = ok and actual["DisabledByDefault"] == (0 if on else 1)
+        return ok, None, False
+    if kind == "audit_policy":
+        return all(actual[side] == e[side] for side in ("success", "failure") if side in e), None, False
+    if kind == "security_policy":
+        if e["section"] == "system_access":
+            if not isinstance(actual, int):
+                return False, "not set", False
+            if "min" in e or "max" in e:
+                return e.get("min", actual) <= actual <= e.get("max", actual), None, False
+            return actual == e["value"], None, False
+        return _holders_ok(e.get("match", "exact"), e["holders"], actual), None, False
+    if kind == "service":
+        return all(actual.get(k) == e[k] for k in ("start_mode", "state") if k in e), None, False
+    if kind == "optional_feature":
+        state = actual["state"]
+        if e["state"] == "disabled":
+            if not actual["exists"] or state in ("disabled", "disabled_removed"):
+                return True, None if actual["exists"] else "the release does not have this feature", False
+            return state == "disable_pending", ("disabled; a restart completes it" if state == "disable_pending" else None), state == "disable_pending"
+        return state in ("enabled", "enable_pending"), ("enabled; a restart completes it" if state == "enable_pending" else None), state == "enable_pending"
+    if kind == "firewall_profile":
+        for k, want in e.items():
+            if k == "profile":
+                continue
+            have = actual.get(k)
+            if k == "log_max_kb":
+                if not isinstance(have, int) or have < want:
+                    return False, None, False
+            elif have != want:
+                return False, None, False
+        return True, None, False
+    return False, None, False  # pragma: no cover
+
+
+def evidence_of(s: dict, obs: dict) -> dict:
+    kind, e = s["kind"], s["expect"]
+    if kind in ("registry", "tls"):
+        key = registry_keys(s)[0]
+        node = obs["registry"].get(key.lower()) or {}
+        names = [e["name"]] if kind == "registry" else (["Enabled"] if "cipher" in e else ["Enabled", "DisabledByDefault"])
+        return {"source": "registry", "key": key, "key_exists": bool(node.get("exists")),
+                "values": {n: _reg_value(obs, key, n) for n in names}}
+    if kind == "audit_policy":
+        return {"source": "auditpol", "subcategory": e["subcategory"], "name": e["name"]}
+    if kind == "security_policy":
+        sec = "[System Access] " + e["key"] if e["section"] == "system_access" else "[Privilege Rights] " + e["right"]
+        out = {"source": "secedit", "entry": sec}
+        if e["section"] == "privilege_rights":
+            out["policy_owned"] = e["right"] in ((obs["secpol"] or {}).get("policy_owned_rights") or [])
+        return out
+    if kind == "service":
+        svc = obs["services"].get(e["name"].lower()) or {}
+        return {"source": "service", "name": e["name"], "exists": bool(svc.get("exists"))}
+    if kind == "optional_feature":
+        return {"source": "feature", "name": e["name"]}
+    return {"source": "firewall profile", "profile": e["profile"]}
+
+
+def test_all(settings: list[dict], obs: dict, release: str | None, core: bool, waivers: dict) -> list[dict]:
+    """One result per setting: status, expected, actual, evidence (before any waiver or Set)."""
+    results = []
+    for s in settings:
+        r = {"id": s["id"], "title": s["title"], "kind": s["kind"], "refs": list(s["refs"]), "severity": s["severity"],
+             "tags": list(s.get("tags", [])), "expected": expected_of(s), "actual": None,
+             "reboot_required": False, "evidence": {}, "note": None}
+        why_not = applies(s, release, core)
+        if why_not:
+            r.update(status="not_applicable", note=why_not)
+            results.append(r)
+            continue
+        try:
+            actual = actual_of(s, obs)
+        except Unreadable as err:
+            r.update(status="error", note=str(err))
+            results.append(r)
+            continue
+        r["actual"] = actual
+        r["evidence"] = evidence_of(s, obs)
+        if s["kind"] == "service" and actual is None:
+            missing = s["expect"].get("if_missing", "not_applicable")
+            r.update(status=missing, note="the service is not installed")
+            results.append(r)
+            continue
+        ok, note, pending = complies(s, actual)
+        r.update(status="compliant" if ok else "non_compliant", note=note, reboot_required=pending)
+        w = waivers.get(s["id"].lower())
+        if w and not ok:
+            r.update(status="waived", waiver={k: w[k] for k in ("reason", "expires", "approved_by")})
+        results.append(r)
+    return results
+
+
+# ---------------------------------------------------------------------------------------- Set
+
+
+def set_ops(items: list[tuple[dict, dict]], obs: dict) -> list[tuple[list[str], dict]]:
+    """The write ops that make these (setting, result) pairs compliant: [(ids the op serves, op)], in a
+    fixed order (policy stores, registry, features, firewall, services last)."""
+    audit: dict[str, dict] = {}
+    audit_ids: list[str] = []
+    sa: dict = {}
+    rights: dict[str, list[str]] = {}
+    sec_ids: list[str] = []
+    registry: list[tuple[list[str], dict]] = []
+    features: list[tuple[list[str], dict]] = []
+    profiles: dict[str, dict] = {}
+    prof_ids: dict[str, list[str]] = {}
+    services: list[tuple[list[str], dict]] = []
+    for s, r in items:
+        kind, e, sid = s["kind"], s["expect"], s["id"]
+        if kind == "registry":
+            if e.get("state") == "absent":
+                registry.append(([sid], {"op": "registry.remove", "args": {"path": e["key"], "name": e["name"]}}))
+            else:
+                registry.append(([sid], {"op": "registry.set", "args": {"path": e["key"], "name": e["name"], "type": e["type"], "data": e["value"]}}))
+        elif kind == "tls":
+            key = _tls_key(e)
+            want = {"Enabled": (0xFFFFFFFF if "cipher" in e else 1) if e["enabled"] else 0}
+            if "cipher" not in e:
+                want["DisabledByDefault"] = 0 if e["enabled"] else 1
+            for name, data in want.items():
+                have = _reg_value(obs, key, name)
+                if have != {"type": "REG_DWORD", "value": data}:
+                    registry.append(([sid], {"op": "registry.set", "args": {"path": key, "name": name, "type": "REG_DWORD", "data": data}}))
+        elif kind == "audit_policy":
+            guid = e["subcategory"].upper()
+            cur = audit.get(guid) or dict(r["actual"])
+            for side in ("success", "failure"):
+                if side in e:
+                    cur[side] = e[side]
+            audit[guid] = cur
+            audit_ids.append(sid)
+        elif kind == "security_policy":
+            sec_ids.append(sid)
+            if e["section"] == "system_access":
+                sa[e["key"]] = e["value"]
+            else:
+                have = rights.get(e["right"], list(r["actual"]))
+                match = e.get("match", "exact")
+                if match == "exact":
+                    new = list(e["holders"])
+                elif match == "includes":
+                    new = have + [x for x in e["holders"] if x.upper() not in {h.upper() for h in have}]
+                else:
+                    new = [h for h in have if h.upper() not in {x.upper() for x in e["holders"]}]
+                rights[e["right"]] = new
+        elif kind == "optional_feature":
+            features.append(([sid], {"op": "feature.set", "args": {"name": e["name"], "state": e["state"]}}))
+        elif kind == "firewall_profile":
+            fields = profiles.setdefault(e["profile"], {})
+            for k, v in e.items():
+                if k != "profile" and (r["actual"] or {}).get(k) != v:
+                    if k == "log_max_kb" and isinstance((r["actual"] or {}).get(k), int) and r["actual"][k] >= v:
+                        continue
+                    fields[k] = v
+            prof_ids.setdefault(e["profile"], []).append(sid)
+        elif kind == "service":
+            have = r["actual"] or {}
+            if "start_mode" in e and have.get("start_mode") != e["start_mode"]:
+                services.append(([sid], {"op": "service.set", "args": {"name": e["name"], "start_mode": e["start_mode"]}}))
+            if "state" in e and have.get("state") != e["state"]:
+                verb = "service.stop" if e["state"] == "stopped" else "service.start"
+                services.append(([sid], {"op": verb, "args": {"name": e["name"]}}))
+    ops: list[tuple[list[str], dict]] = []
+    if audit:
+        entries = [{"guid": g, "success": v["success"], "failure": v["failure"]} for g, v in sorted(audit.items())]
+        ops.append((audit_ids, {"op": "auditpol.set", "args": {"subcategories": entries}}))
+    if sa or rights:
+        args: dict = {}
+        if sa:
+            args["system_access"] = sa
+        if rights:
+            args["privilege_rights"] = rights
+        ops.append((sec_ids, {"op": "policy.configure", "args": args}))
+    ops += registry + features
+    for prof, fields in sorted(profiles.items()):
+        if fields:
+            ops.append((prof_ids[prof], {"op": "firewall.profile_set", "args": dict(fields, profile=prof)}))
+    return ops + services
+
+
+# ---------------------------------------------------------------------------------------- lockout guard
+
+
+def account_sids(conn: dict) -> set[str]:
+    """The SIDs a network logon of the connection account carries (as far as the controller can tell)."""
+    sids = {conn.get("user_sid", "").upper(), SID_EVERYONE, SID_NETWORK, SID_AUTH_USERS, SID_USERS}
+    if conn.get("is_admin", True):
+        sids.add(SID_ADMINS)
+    if conn.get("account") == "local":
+        sids.add(SID_LOCAL)
+        if conn.get("is_admin", True):
+            sids.add(SID_LOCAL_ADMIN)
+    return {s for s in sids if s}
+
+
+def guard_reason(s: dict, conn: dict, obs: dict, planned_rights: dict) -> str | None:
+    """Why applying this setting would cut the connection this run uses (None: it would not)."""
+    kind, e = s["kind"], s["expect"]
+    remote = conn.get("transport") in ("winrm", "psrp")
+    if kind == "registry":
+        key, name = e["key"].lower(), e["name"].lower()
+        removed = e.get("state") == "absent"
+        value = None if removed else e.get("value")
+        if key == POLICIES_SYSTEM.lower() and name == "localaccounttokenfilterpolicy" and (removed or value == 0):
+            if remote and conn.get("account") == "local" and not conn.get("builtin_admin"):
+                return ("LocalAccountTokenFilterPolicy 0 applies UAC remote restrictions to local accounts: this run connects "
+                        "as the local account %s (not the built-in Administrator) over %s, whose network logon would get a "
+                        "filtered token without administrator rights" % (conn.get("user_name"), conn.get("transport")))
+        if key == POLICIES_SYSTEM.lower() and name == "filteradministratortoken" and value == 1:
+            if remote and conn.get("builtin_admin"):
+                return ("FilterAdministratorToken 1 puts the built-in Administrator in Admin Approval Mode: this run connects "
+                        "as that account over %s, whose network logon would lose its administrator rights" % conn.get("transport"))
+        if key == MSV1_0.lower() and name == "restrictreceivingntlmtraffic" and value == 2 and conn.get("auth") == "ntlm":
+            return "RestrictReceivingNTLMTraffic 2 denies all incoming NTLM: this run authenticates with NTLM"
+        if key == WINRM_SERVICE_POLICY.lower() and remote:
+            if name == "allowbasic" and value == 0 and conn.get("auth") == "basic":
+                return "AllowBasic 0 turns off Basic authentication in the WinRM service: this run authenticates with Basic"
+            if name == "allowunencryptedtraffic" and value == 0 and conn.get("auth") == "basic" and not conn.get("https"):
+                return ("AllowUnencryptedTraffic 0 refuses unencrypted WinRM messages: this run uses Basic over HTTP, which "
+                        "has no message encryption")
+            if name == "allowunencryptedtraffic" and value == 0 and conn.get("auth") == "certificate" and not conn.get("https"):
+                return "AllowUnencryptedTraffic 0 refuses unencrypted WinRM messages: this run uses certificate authentication over HTTP"
+            if name == "allowautoconfig" and value == 0:
+                return "AllowAutoConfig 0 stops the WinRM service listening on its configured listeners: this run connects over WinRM"
+    if kind == "service":
+        svc = e["name"].lower()
+        cutting = e.get("start_mode") == "disabled" or e.get("state") == "stopped"
+        if svc == "winrm" and remote and cutting:
+            return "the WinRM service carries this run's connection (%s): stopping or disabling it cuts it" % conn.get("transport")
+        if svc == "sshd" and conn.get("transport") == "ssh" and cutting:
+            return "the OpenSSH server carries this run's connection: stopping or disabling it cuts it"
+    if kind == "security_policy" and e["section"] == "privilege_rights":
+        mine = account_sids(conn)
+        new = {x.upper() for x in planned_rights.get(e["right"], [])}
+        if e["right"] == "SeDenyNetworkLogonRight" and new & mine:
+            return ("denying network logon to %s takes it from this run's account %s (a network logon carries it)"
+                    % (", ".join(sorted(new & mine)), conn.get("user_name")))
+        if e["right"] == "SeNetworkLogonRight" and not new & mine:
+            return ("access from the network would be only for %s, and this run's account %s holds none of them"
+                    % (", ".join(sorted(new)) or "no one", conn.get("user_name")))
+    if kind == "firewall_profile" and remote:
+        takes = e.get("default_inbound") == "block" or e.get("enabled") is True
+        if takes and not _port_rule(conn, obs, e["profile"]):
+            return ("the %s profile would block inbound connections and no enabled inbound rule allows TCP %s (this run's "
+                    "port) on it: add one (or name it in lockout_guard_rules) first" % (e["profile"], conn.get("port")))
+    return None
+
+
+def _port_rule(conn: dict, obs: dict, profile: str) -> bool:
+    port = str(conn.get("port"))
+    for rule in obs["rules"].values():
+        if not rule.get("exists") or not rule.get("enabled", True):
+            continue
+        if rule.get("direction") != "inbound" or rule.get("action") != "allow":
+            continue
+        profiles = [p.lower() for p in rule.get("profiles") or ["any"]]
+        if "any" not in profiles and profile not in profiles:
+            continue
+        ports = [str(p) for p in rule.get("local_ports") or ["any"]]
+        if rule.get("protocol") not in ("tcp", "any", None):
+            continue
+        if "any" in [p.lower() for p in ports] or port in ports or any(_in_range(port, p) for p in ports):
+            return True
+    return False
+
+
+def _in_range(port: str, spec: str) -> bool:
+    m = re.match(r"^(\d+)-(\d+)$", spec)
+    return bool(m and port.isdigit() and int(m.group(1)) <= int(port) <= int(m.group(2)))
+
+
+def guard_rules(conn: dict, extra: list[str]) -> list[str]:
+    return list(WINRM_RULES.get(int(conn.get("port") or 0), ())) + list(extra)
+
+
+# ---------------------------------------------------------------------------------------- totals
+
+
+def totals(results: list[dict]) -> dict:
+    out = {s: 0 for s in STATUSES}
+    for r in results:
+        out[r["status"]] += 1
+    return out
+
+
+def score(counts: dict) -> float:
+    """Percent of the applicable, unwaived settings that are compliant or fixed (100 when there are none)."""
+    base = sum(counts.values()) - counts["not_applicable"] - counts["waived"]
+    if base <= 0:
+        return 100.0
+    return round(100.0 * (counts["compliant"] + counts["fixed"]) / base, 1)
