@@ -77,6 +77,8 @@ def _where(doc: t.Any, path: tuple, origin: str) -> str:
             label += " (id %s)" % sid
         parts.append(label)
         rest = rest[2:]
+    if not rest and len(parts) <= 1:
+        parts.append("the document")
     field = ""
     for p in rest:
         field += "[%d]" % p if isinstance(p, int) else ("." if field else "") + str(p)
@@ -113,8 +115,6 @@ def _semantic_errors(doc: dict) -> list[tuple[tuple, str]]:
                 out.append((path + ("expect",), "min %d is above max %d" % (lo, hi)))
             elif (lo is not None and e["value"] < lo) or (hi is not None and e["value"] > hi):
                 out.append((path + ("expect", "value"), "%d is outside min..max, yet it is what enforce writes" % e["value"]))
-        if s["kind"] == "registry" and "\\\\" in e["key"]:
-            out.append((path + ("expect", "key"), "has an empty key name (a doubled backslash)"))
         if s["kind"] == "service" and e.get("start_mode") == "disabled" and e.get("state") == "running":
             out.append((path + ("expect",), "a disabled service cannot be running: start_mode disabled with state running"))
     return out

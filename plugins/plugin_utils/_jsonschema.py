@@ -10,7 +10,7 @@ maxItems, uniqueItems, properties, required, additionalProperties (false), $ref 
 allOf, anyOf, oneOf, not, if/then. A keyword it does not know makes it refuse the schema (so a schema
 edit cannot be silently ignored). tests/unit/test_baseline.py holds it to the jsonschema package.
 
-A schema may carry "x-error": the message to give when that schema (typically a oneOf/anyOf) fails.
+A schema may carry "x-error": the message to give when its pattern, oneOf, anyOf or not fails.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ class Validator:
             if "maxLength" in schema and len(value) > schema["maxLength"]:
                 out.append((path, "must be at most %d characters long, got %d" % (schema["maxLength"], len(value))))
             if "pattern" in schema and not re.search(schema["pattern"], value):
-                out.append((path, "%s does not match %s" % (_show(value), schema["pattern"])))
+                out.append((path, "%s %s" % (_show(value), schema.get("x-error") or "does not match " + schema["pattern"])))
         if _TYPES["number"](value):
             if "minimum" in schema and value < schema["minimum"]:
                 out.append((path, "must be at least %s, got %s" % (schema["minimum"], value)))
