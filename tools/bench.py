@@ -314,6 +314,41 @@ def measure_rolling(playbook_bin: str, workdir: str, state_dir: str, inventory: 
     return out
 
 
+def measure_baseline(playbook_bin: str, workdir: str, state_dir: str, inventory: str, names: list[str], forks: int,
+                     WinSimHost: type) -> list[dict]:
+    """gowin.server.harden with the go_server baseline: an audit of fresh hosts, an enforce, then an audit again."""
+    import json
+
+    out = []
+    for key, mode in (("audit", "audit"), ("enforce", "enforce"), ("again", "audit")):
+        for name in names:
+            WinSimHost(state_dir, name).reset_counters()
+        log = os.path.join(workdir, "baseline-%s.log" % key)
+        wall, rc, output = run_playbook(playbook_bin, "gowin.server.harden", inventory, forks, log,
+                                        json.dumps({"gowin_baseline_mode": mode}))
+        if rc != 0:
+            sys.stderr.write(output[-4000:])
+            raise RuntimeError("the baseline %s failed (rc=%d); full output in %s" % (key, rc, log))
+        counters = {name: dict(WinSimHost(state_dir, name).counters()) for name in names}
+        scores = [float(m) for m in re.findall(r"go_server \((?:audit|enforce)\): score ([0-9.]+)%", output)]
+        out.append({"key": key, "wall": wall, "round_trips": per_host(counters, "round_trips"),
+                    "bytes_sent": per_host(counters, "bytes_sent"), "bytes_received": per_host(counters, "bytes_received"),
+                    "score": min(scores) if scores else None})
+        print("baseline %s: %.1f s" % (key, wall), flush=True)
+    return out
+
+
+def lockdown_counts() -> tuple[int, int, str]:
+    """(go_server settings the ansible-lockdown Windows-2022-CIS role also covers, that role's tasks for them, source)."""
+    import yaml
+
+    with open(os.path.join(REPO, "tests", "bench", "lockdown_cis_map.yml"), encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    tasks = {(entry["file"], task) for entry in data["settings"].values() for task in entry["tasks"]}
+    source = data.get("source") or {}
+    return len(data["settings"]), len(tasks), "%s %s" % (source.get("repo", "?"), source.get("commit_or_note", ""))
+
+
 def _agent_bytes(files: t.Any, counters: dict) -> int:
     """Packed agent bytes of this run's round trips, from winsim's record of the families each one got."""
     total = 0
@@ -367,7 +402,8 @@ def measure_controller() -> list[tuple[str, str, str]]:
 
 
 def render(runs: list[dict], args: argparse.Namespace, ansible_version: str, modules: list[dict] | None = None,
-           controller: list[tuple[str, str, str]] | None = None, rolling: list[dict] | None = None) -> str:
+           controller: list[tuple[str, str, str]] | None = None, rolling: list[dict] | None = None,
+           baseline: list[dict] | None = None) -> str:
     today = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")
     out = [
         "# Benchmarks",
@@ -456,6 +492,22 @@ def render(runs: list[dict], args: argparse.Namespace, ansible_version: str, mod
         out.append("| **total (estimate), release healthy** | | **%d** | plus %d in a `rescue` when it is not |" % (stock, ROLLING_RESCUE))
         out.append("| **gowin.server.deploy_service (measured), update** | | **%s** | rollback included in the one host op |"
                    % _num(update["round_trips"]["mean"]))
+    if baseline:
+        shared, tasks, source = lockdown_counts()
+        labels = {"audit": "audit of fresh hosts", "enforce": "enforce", "again": "audit after the enforce"}
+        out += ["", "## Hardening baseline (gowin.server.harden, go_server)", "",
+                "%d simulated hosts (%s), %d ms per round trip, forks %d: the shipped `go_server` baseline (opt-in settings "
+                "left out), audited, enforced, then audited again. Score is the lowest host's." % (
+                    args.hosts, OS_PROFILE, args.latency_ms, args.forks), "",
+                "| run | round trips / host | bytes sent / host | bytes received / host | wall time | score |",
+                "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        for r in baseline:
+            out.append("| %s | %s | %s | %s | %.1f s | %s |" % (
+                labels[r["key"]], _fmt_stat(r["round_trips"]), _kib(r["bytes_sent"]["mean"]), _kib(r["bytes_received"]["mean"]),
+                r["wall"], "-" if r["score"] is None else "%.1f%%" % r["score"]))
+        out += ["", "The ansible-lockdown Windows-2022-CIS role covers %d of these settings with %d tasks (counted from its "
+                "task files, %s; tests/bench/lockdown_cis_map.yml): on WinRM each task that reaches the host is at least "
+                "one round trip, and the role has no audit mode that changes nothing." % (shared, tasks, source.strip())]
     if controller:
         out += ["", "## Controller-side work", "", "Best of three runs on the controller (no host involved).", "",
                 "| work | goal | measured |", "|---|---|---|"]
@@ -545,12 +597,13 @@ def main(argv: list[str] | None = None) -> int:
             })
             print("%s: %.1f s" % (label, wall), flush=True)
         rolling = measure_rolling(playbook_bin, workdir, state_dir, inventory, names, args.forks, WinSimHost)
+        baseline = measure_baseline(playbook_bin, workdir, state_dir, inventory, names, args.forks, WinSimHost)
         modules = measure_modules(playbook_bin, workdir, state_dir, base, WinSimHost)
     finally:
         server.shutdown()
     controller = measure_controller()
 
-    report = render(runs, args, ansible_version, modules, controller, rolling)
+    report = render(runs, args, ansible_version, modules, controller, rolling, baseline)
     print()
     print(report)
     if not args.no_write:

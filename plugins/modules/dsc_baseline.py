@@ -134,7 +134,7 @@ EXAMPLES = r"""
     mode: enforce
     include: [tls, smb]
     waivers:
-      - id: tls.tls12_client_enabled
+      - id: tls.tls1_0.client
         reason: Legacy payment gateway client, replaced in Q1
         expires: "2027-03-31"
         approved_by: Security Architecture Board

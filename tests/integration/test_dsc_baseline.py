@@ -236,3 +236,21 @@ def test_bad_input_is_refused_naming_the_option_and_changes_nothing(sim, args, w
     assert "Traceback" not in run.stdout + run.stderr
     assert h.snapshot() == before
     assert h.counters()["round_trips"] == 0
+
+
+def test_the_harden_playbook_audits_by_default_and_enforces_when_asked(sim):
+    h = sim.host("win1")
+    h.snapshot()
+    before = h.snapshot()
+    extra = {"baseline_name": sim.doc, "baseline_include": ["go", "tls"]}
+    run = sim.play(playbook="gowin.server.harden", extra_vars=extra)
+    assert run.rc == 0, run.stdout[-3000:]
+    audit = run.one("win1", "Test the host against the baseline, or enforce it").result
+    assert audit["mode"] == "audit" and audit["changed"] is False and h.snapshot() == before
+    assert "itest (audit): score 0.0%, 0 compliant, 0 fixed, 3 non-compliant" in run.stdout
+    run = sim.play(playbook="gowin.server.harden", extra_vars=dict(extra, gowin_baseline_mode="enforce"))
+    assert run.rc == 0, run.stdout[-3000:]
+    assert "itest (enforce): score 100.0%, 0 compliant, 3 fixed" in run.stdout and "a restart is needed" not in run.stdout
+    run = sim.play(playbook="gowin.server.harden", extra_vars=dict(extra, gowin_baseline_mode="enforce", baseline_waivers=[{"id": "x"}]))
+    assert run.rc != 0
+    assert "waivers[0]: id 'x' is not a setting of baseline itest" in run.one("win1", "Test the host against the baseline, or enforce it").result["msg"]
