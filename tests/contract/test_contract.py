@@ -22,6 +22,8 @@ Vector format (one list per family file):
            "<any>", "<absent>", "<int>", "<bool>", "<str>", "<sid>", "<sha256>", "<thumbprint>" match by kind;
            "<exact>": true in a dict forbids extra keys; {"<contains>": [...]} is a list holding at least those items
   then:    [{op, args, expect}]    checks of the resulting state, each its own round trip
+  cleanup: [{op, args}]            put back what the vector changed outside its scratch names (a feature, a firewall
+           profile setting), each its own round trip, run after the vector even when it failed; each must succeed
   state_unchanged: true            (winsim) the host's snapshot is byte-for-byte the same after the op
 
 Placeholders in any string: {root} (scratch folder), {reg} (scratch registry key), {http}, {https},
@@ -88,7 +90,7 @@ PROTOCOL_DOC = HERE.parent.parent / "docs" / "agent-protocol.md"
 FAMILIES = tuple(sorted(_channel.load_agent_files().families))
 VECTOR_KEYS = frozenset({
     "name", "winsim_only", "reason", "profile", "arch", "setup", "shares", "locks", "readonly", "accounts", "faults",
-    "op", "args", "batch", "expect", "then", "state_unchanged",
+    "op", "args", "batch", "expect", "then", "state_unchanged", "cleanup",
 })
 AUTH_USER = "gowin"
 AUTH_PASSWORD = "Tr0ub4dor-contract"
@@ -762,6 +764,24 @@ def _setup(target: Target, vector: Vector, env: Env) -> None:
 
 
 def run_vector(target: Target, vector: Vector, env: Env) -> None:
+    try:
+        _run_vector(target, vector, env)
+    except BaseException:
+        with contextlib.suppress(Exception):  # the vector's own failure is the one to report
+            _cleanup(target, vector, env)
+        raise
+    _cleanup(target, vector, env)
+
+
+def _cleanup(target: Target, vector: Vector, env: Env) -> None:
+    """The vector's cleanup steps: every one runs; then each must have succeeded."""
+    results = [(step["op"], target.run([{"op": step["op"], "args": step.get("args") or {}}]))
+               for step in expand(vector.spec.get("cleanup") or [], target, env)]
+    for op, (result,) in results:
+        assert result["ok"], "cleanup step %s failed: %r" % (op, result)
+
+
+def _run_vector(target: Target, vector: Vector, env: Env) -> None:
     _setup(target, vector, env)
     check_unchanged = vector.spec.get("state_unchanged") and isinstance(target, WinsimTarget)
     before = target.sim.snapshot() if check_unchanged else None
@@ -875,7 +895,7 @@ def test_vector_is_well_formed(vector: Vector) -> None:
     for op, expected in zip(vector.ops, vector.expectations):
         unknown_on_purpose = expected.get("error", {}).get("kind") == "unsupported"
         assert op["op"] in OPS or unknown_on_purpose, "unknown op %s" % op["op"]
-    for op in [s for s in spec.get("setup") or [] if "op" in s] + list(spec.get("then") or []):
+    for op in [s for s in spec.get("setup") or [] if "op" in s] + list(spec.get("then") or []) + list(spec.get("cleanup") or []):
         assert op["op"] in OPS, "unknown op %s" % op["op"]
     for expected in vector.expectations + [c["expect"] for c in spec.get("then") or []]:
         if "error" in expected:
