@@ -15,6 +15,7 @@ from ansible_collections.gowin.server.plugins.plugin_utils._winsim.deploy import
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.download import DownloadOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.env import EnvOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.eventlog import EventlogOps
+from ansible_collections.gowin.server.plugins.plugin_utils._winsim.feature import FeatureOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.firewall import FirewallOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.fs import FsOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.go import GoOps
@@ -58,6 +59,6 @@ __all__ = [
 ]
 
 
-class WinSimHost(WatchdogOps, DeployOps, JournalOps, RegistryOps, EnvOps, EventlogOps, HealthOps, ServiceOps, SignatureOps, PolicyOps,
+class WinSimHost(FeatureOps, WatchdogOps, DeployOps, JournalOps, RegistryOps, EnvOps, EventlogOps, HealthOps, ServiceOps, SignatureOps, PolicyOps,
                  FirewallOps, TaskOps, FsOps, TreeOps, WriteOps, JunctionOps, DownloadOps, ZipOps, AclOps, GoOps, LockOps, HostBase):
     """One simulated host. Every public method is one locked transaction on the state directory."""
