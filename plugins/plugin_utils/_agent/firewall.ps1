@@ -1,4 +1,4 @@
-# gowin.server agent, op family 'firewall': one Windows Defender Firewall rule, by its name (ID).
+# gowin.server agent, op family 'firewall': Windows Defender Firewall rules, by name (ID), and its profiles.
 # Part of the agent that core.ps1 assembles (docs/agent-protocol.md, 'Op families'); its twin is
 # plugins/plugin_utils/_winsim/firewall.py and its contract vectors tests/contract/vectors/firewall.yml.
 # requires: (none)
@@ -11,11 +11,21 @@
 #   -ApplicationFilter, -ServiceFilter); Windows reports a remote address 10.0.0.0/8 as
 #   10.0.0.0/255.0.0.0 and ports as strings, which the controller compares by meaning.
 # - Set-NetFirewallRule changes a rule in place (no moment without it); New-NetFirewallRule creates one.
+# - Profiles (firewall.profile_get, firewall.profile_set): Get-NetFirewallProfile -PolicyStore ActiveStore
+#   gives the settings in force (the local PersistentStore merged with every group policy); -PolicyStore
+#   RSOP gives what group policies set, NotConfigured where none does (all of it on a host no policy
+#   reaches). A GpoBoolean or Action of NotConfigured means the local default: enabled True, inbound
+#   Block, outbound Allow, LogAllowed and LogBlocked False, AllowLocalFirewallRules True; LogFileName
+#   %systemroot%\system32\LogFiles\Firewall\pfirewall.log and LogMaxSizeKilobytes 4096 (1 to 32767).
+# - Set-NetFirewallProfile -Name X -PolicyStore PersistentStore changes the local settings, which take
+#   effect at once (the ActiveStore read right after shows them) unless a group policy sets the same one.
 
 Register-AgentOps @{
     'firewall.get' = @{ accepted = @('name'); run = { param($a) Invoke-OpFirewallGet $a } }
     'firewall.set' = @{ accepted = @('name', 'display_name', 'description', 'direction', 'action', 'enabled', 'protocol', 'local_ports', 'remote_addresses', 'profiles', 'program', 'service'); run = { param($a) Invoke-OpFirewallSet $a } }
     'firewall.remove' = @{ accepted = @('name'); run = { param($a) Invoke-OpFirewallRemove $a } }
+    'firewall.profile_get' = @{ accepted = @(); run = { param($a) Invoke-OpFirewallProfileGet $a } }
+    'firewall.profile_set' = @{ accepted = @('profile', 'enabled', 'default_inbound', 'default_outbound', 'log_allowed', 'log_blocked', 'log_max_kb', 'log_file'); run = { param($a) Invoke-OpFirewallProfileSet $a } }
 }
 
 function Get-FirewallNameArg {
@@ -161,4 +171,151 @@ function Invoke-OpFirewallRemove {
     if ($null -eq $rule) { return [ordered]@{ changed = $false } }
     Remove-NetFirewallRule -Name ([string]$rule.Name) -ErrorAction Stop
     return [ordered]@{ changed = $true }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Profiles: the domain, private and public profiles' settings.
+
+$script:FirewallProfileNames = @{ 'domain' = 'Domain'; 'private' = 'Private'; 'public' = 'Public' }
+$script:FirewallDefaultLogFile = '%systemroot%\system32\LogFiles\Firewall\pfirewall.log'
+# Protocol field -> the profile property that holds it.
+$script:FirewallProfileProperties = [ordered]@{
+    enabled = 'Enabled'; default_inbound = 'DefaultInboundAction'; default_outbound = 'DefaultOutboundAction'
+    log_allowed = 'LogAllowed'; log_blocked = 'LogBlocked'; log_file = 'LogFileName'; log_max_kb = 'LogMaxSizeKilobytes'
+    allow_local_rules = 'AllowLocalFirewallRules'
+}
+
+function Test-FirewallNotConfigured {
+    param($Value)
+    $text = [string]$Value
+    return ($null -eq $Value -or $text -eq '' -or $text -eq 'NotConfigured')
+}
+
+function ConvertFrom-GpoBoolean {
+    param($Value, [bool]$Default)
+    if (Test-FirewallNotConfigured $Value) { return $Default }
+    return ([string]$Value -eq 'True')
+}
+
+function ConvertFrom-FirewallAction {
+    param($Value, [string]$Default)
+    if (Test-FirewallNotConfigured $Value) { return $Default }
+    return ([string]$Value).ToLowerInvariant()
+}
+
+function Get-FirewallProfileTable {
+    # Profile objects of one policy store, by lower-case name ('domain', 'private', 'public').
+    param([string]$Store)
+    $table = @{}
+    foreach ($p in @(Get-NetFirewallProfile -All -PolicyStore $Store -ErrorAction Stop)) { $table[([string]$p.Name).ToLowerInvariant()] = $p }
+    return $table
+}
+
+function Get-FirewallPolicyFields {
+    # The fields of each profile a group policy sets (RSOP store); none where it cannot be read.
+    $owned = @{ domain = @(); private = @(); public = @() }
+    try { $rsop = Get-FirewallProfileTable 'RSOP' } catch { return $owned }
+    foreach ($name in @('domain', 'private', 'public')) {
+        if (-not $rsop.ContainsKey($name)) { continue }
+        $fields = New-Object System.Collections.ArrayList
+        foreach ($field in $script:FirewallProfileProperties.Keys) {
+            $v = $rsop[$name].($script:FirewallProfileProperties[$field])
+            if (Test-FirewallNotConfigured $v) { continue }
+            if ($field -eq 'log_max_kb' -and [string]$v -eq '0') { continue }
+            [void]$fields.Add($field)
+        }
+        $owned[$name] = @($fields)
+    }
+    return $owned
+}
+
+function ConvertTo-FirewallProfileInfo {
+    param($Item, $PolicyFields)
+    $file = [string]$Item.LogFileName
+    if (Test-FirewallNotConfigured $Item.LogFileName) { $file = $script:FirewallDefaultLogFile }
+    $size = 4096
+    if (-not (Test-FirewallNotConfigured $Item.LogMaxSizeKilobytes) -and [string]$Item.LogMaxSizeKilobytes -ne '0') { $size = [long]$Item.LogMaxSizeKilobytes }
+    $fields = New-Object System.Collections.ArrayList
+    foreach ($f in @($PolicyFields)) { [void]$fields.Add([string]$f) }
+    return [ordered]@{
+        enabled           = ConvertFrom-GpoBoolean $Item.Enabled $true
+        default_inbound   = ConvertFrom-FirewallAction $Item.DefaultInboundAction 'block'
+        default_outbound  = ConvertFrom-FirewallAction $Item.DefaultOutboundAction 'allow'
+        log_allowed       = ConvertFrom-GpoBoolean $Item.LogAllowed $false
+        log_blocked       = ConvertFrom-GpoBoolean $Item.LogBlocked $false
+        log_file          = $file
+        log_max_kb        = $size
+        allow_local_rules = ConvertFrom-GpoBoolean $Item.AllowLocalFirewallRules $true
+        policy_owned      = ($fields.Count -gt 0)
+        policy_fields     = $fields
+    }
+}
+
+function Get-FirewallProfiles {
+    $active = Get-FirewallProfileTable 'ActiveStore'
+    $owned = Get-FirewallPolicyFields
+    $profiles = [ordered]@{}
+    foreach ($name in @('domain', 'private', 'public')) {
+        if (-not $active.ContainsKey($name)) { Stop-Op 'internal' ("Get-NetFirewallProfile did not report the " + $name + " profile") }
+        $profiles[$name] = ConvertTo-FirewallProfileInfo $active[$name] $owned[$name]
+    }
+    return $profiles
+}
+
+function Invoke-OpFirewallProfileGet {
+    param($OpArgs)
+    return [ordered]@{ profiles = (Get-FirewallProfiles) }
+}
+
+function Get-FirewallLogFileArg {
+    # An absolute drive path, or one under %systemroot% or %windir% (as Windows' own default is written).
+    param($OpArgs)
+    $value = Get-StringArg $OpArgs 'log_file'
+    if ($null -eq $value) { return $null }
+    $m = [regex]::Match($value, '^(%systemroot%|%windir%)([\\/].*)?\z', [System.Text.RegularExpressions.RegexOptions]::IgnoreCase)
+    if ($m.Success) {
+        $rest = ConvertTo-AgentPath ('C:\' + $m.Groups[2].Value) 'log_file'
+        if ($rest.Length -le 3) { Stop-Op 'bad_args' "argument 'log_file' must name a file" }
+        return $m.Groups[1].Value + $rest.Substring(2)
+    }
+    if ($value.Replace('/', '\').StartsWith('\\')) { Stop-Op 'bad_args' "argument 'log_file' must be a path on a drive of the host (C:\...), not a UNC path" }
+    $path = Get-PathArg $OpArgs 'log_file'
+    if ($path.Length -le 3) { Stop-Op 'bad_args' "argument 'log_file' must name a file" }
+    return $path
+}
+
+function Invoke-OpFirewallProfileSet {
+    # Set the given settings of one profile in the local store, only those whose value in force differs.
+    param($OpArgs)
+    $which = Get-StringArg $OpArgs 'profile' -Required
+    if (@('domain', 'private', 'public') -cnotcontains $which) { Stop-Op 'bad_args' "argument 'profile' must be one of domain, private, public" }
+    $want = [ordered]@{}
+    foreach ($field in @('enabled', 'log_allowed', 'log_blocked')) { if (Test-Arg $OpArgs $field) { $want[$field] = Get-BoolArg $OpArgs $field $false } }
+    foreach ($field in @('default_inbound', 'default_outbound')) { if (Test-Arg $OpArgs $field) { $want[$field] = Get-ChoiceArg $OpArgs $field @('block', 'allow') $null } }
+    if (Test-Arg $OpArgs 'log_max_kb') { $want['log_max_kb'] = Get-IntArg $OpArgs 'log_max_kb' -Min 1 -Max 32767 }
+    if (Test-Arg $OpArgs 'log_file') { $want['log_file'] = Get-FirewallLogFileArg $OpArgs }
+    $current = (Get-FirewallProfiles)[$which]
+    $before = [ordered]@{}
+    $params = @{}
+    foreach ($field in $want.Keys) {
+        $before[$field] = $current[$field]
+        $same = $current[$field] -eq $want[$field]
+        if ($field -eq 'log_file') { $same = [string]::Equals([string]$current[$field], [string]$want[$field], [System.StringComparison]::OrdinalIgnoreCase) }
+        elseif ($want[$field] -is [bool]) { $same = ([bool]$current[$field] -eq [bool]$want[$field]) }
+        if ($same) { continue }
+        $v = $want[$field]
+        if ($v -is [bool]) { $v = $(if ($v) { 'True' } else { 'False' }) }
+        elseif ($field -eq 'default_inbound' -or $field -eq 'default_outbound') { $v = $(if ($v -eq 'block') { 'Block' } else { 'Allow' }) }
+        elseif ($field -eq 'log_max_kb') { $v = [uint64]$v }
+        $params[$script:FirewallProfileProperties[$field]] = $v
+    }
+    $owned = @($current['policy_fields'] | Where-Object { $want.Contains($_) })
+    if ($params.Count -eq 0) {
+        return [ordered]@{ changed = $false; before = $before; after = $before; policy_owned = ($owned.Count -gt 0) }
+    }
+    Set-NetFirewallProfile -Name $script:FirewallProfileNames[$which] -PolicyStore 'PersistentStore' @params -ErrorAction Stop
+    $now = (Get-FirewallProfiles)[$which]
+    $after = [ordered]@{}
+    foreach ($field in $want.Keys) { $after[$field] = $now[$field] }
+    return [ordered]@{ changed = $true; before = $before; after = $after; policy_owned = ($owned.Count -gt 0) }
 }
