@@ -23,7 +23,8 @@ Vector format (one list per family file):
            "<exact>": true in a dict forbids extra keys; {"<contains>": [...]} is a list holding at least those items
   then:    [{op, args, expect}]    checks of the resulting state, each its own round trip
   cleanup: [{op, args}]            put back what the vector changed outside its scratch names (a feature, a firewall
-           profile setting), each its own round trip, run after the vector even when it failed; each must succeed
+           profile setting), each its own round trip, run after the vector even when it failed; each must succeed.
+           Every vector that changes such host-wide state has them, and runs alone on a real host (a lock file)
   state_unchanged: true            (winsim) the host's snapshot is byte-for-byte the same after the op
 
 Placeholders in any string: {root} (scratch folder), {reg} (scratch registry key), {http}, {https},
@@ -839,13 +840,32 @@ def test_vector_real_host(vector: Vector, mode: str, agent_path: str, env: Env, 
     if vector.uses_http and "GOWIN_TEST_HTTP_ADDR" not in os.environ:
         pytest.skip("set GOWIN_TEST_HTTP_ADDR to an address of this machine the host can reach to run download vectors")
     target = REAL_HOST_MODES[mode](agent_path, "%s-%d-%s-%s" % (real_host_run, vector.index, vector.family, mode))
-    try:
-        run_vector(target, vector, env)
-    except BaseException:
-        with contextlib.suppress(Exception):  # the vector's own failure is the one to report
-            target.cleanup()
-        raise
-    target.cleanup()
+    with _host_wide(vector):
+        try:
+            run_vector(target, vector, env)
+        except BaseException:
+            with contextlib.suppress(Exception):  # the vector's own failure is the one to report
+                target.cleanup()
+            raise
+        target.cleanup()
+
+
+@contextlib.contextmanager
+def _host_wide(vector: Vector) -> t.Iterator[None]:
+    """A vector with cleanup steps changes something the whole host shares (a feature, a firewall profile):
+    one such vector at a time, across the pytest-xdist workers of this machine (the two modes of one vector
+    would otherwise toggle the same setting at once)."""
+    if not vector.spec.get("cleanup"):
+        yield
+        return
+    import fcntl
+
+    with open(os.path.join(tempfile.gettempdir(), "gowin-contract-host-wide.lock"), "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 # ---------------------------------------------------------------------------------------------
