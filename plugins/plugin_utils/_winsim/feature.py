@@ -143,4 +143,3 @@ class FeatureOps:
         with self._transaction():
             feature = self._features().get(name.lower())
             return None if feature is None else str(feature["state"])
-
