@@ -19,7 +19,7 @@ Vector format (one list per family file):
   op + args + expect   or   batch: [{op, args}] + expect: [one per result]
   expect:  {ok: true, data: {...}} | {ok: false, error: {kind: K, message_contains: [..]}} | {connection_failure: true}
            dicts match as subsets; lists match element by element and must have the same length;
-           "<any>", "<absent>", "<int>", "<bool>", "<str>", "<sid>", "<sha256>", "<thumbprint>" match by kind;
+           "<any>", "<absent>", "<int>", "<bool>", "<str>", "<sid>", "<sha256>", "<thumbprint>", "<utc>" match by kind;
            "<exact>": true in a dict forbids extra keys; {"<contains>": [...]} is a list holding at least those items
   then:    [{op, args, expect}]    checks of the resulting state, each its own round trip
   cleanup: [{op, args}]            put back what the vector changed outside its scratch names (a feature, a firewall
@@ -685,6 +685,7 @@ _KINDS: dict[str, t.Callable[[t.Any], bool]] = {
     "<sid>": lambda v: isinstance(v, str) and re.fullmatch(r"S-1-\d+(-\d+)+", v) is not None,
     "<sha256>": lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v) is not None,
     "<thumbprint>": lambda v: isinstance(v, str) and re.fullmatch(r"[0-9A-F]{40}", v) is not None,
+    "<utc>": lambda v: isinstance(v, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", v) is not None,
 }
 
 

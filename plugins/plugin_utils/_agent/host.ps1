@@ -63,6 +63,17 @@ function Invoke-OpHostFacts {
         foreach ($r in @($renames)) { if (-not [string]::IsNullOrEmpty([string]$r)) { $pending = $true } }
     }
 
+    # LastBootUpTime: a DateTime from CIM, DMTF text from the WMI fallback; reported in UTC to the second
+    # (Windows can move it by a few seconds when the clock is synchronised, so readers allow for that).
+    $bootTime = $null
+    if ($null -ne $os -and $null -ne $os.LastBootUpTime) {
+        try {
+            $boot = $os.LastBootUpTime
+            if ($boot -is [string]) { $boot = [System.Management.ManagementDateTimeConverter]::ToDateTime($boot) }
+            $bootTime = $boot.ToUniversalTime().ToString('yyyy-MM-ddTHH:mm:ssZ', [System.Globalization.CultureInfo]::InvariantCulture)
+        } catch { $bootTime = $null }
+    }
+
     $computer = $env:COMPUTERNAME
     if ([string]::IsNullOrEmpty($computer)) { $computer = [System.Environment]::MachineName }
 
@@ -90,6 +101,7 @@ function Invoke-OpHostFacts {
         user_name = $identity.Name
         is_admin = [bool]$isAdmin
         pending_reboot = [bool]$pending
+        boot_time = $bootTime
         user_profile = $userProfile
         appdata = $appData
         local_appdata = $localAppData

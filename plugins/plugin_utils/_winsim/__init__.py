@@ -42,6 +42,7 @@ from ansible_collections.gowin.server.plugins.plugin_utils._winsim.journal impor
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.junction import JunctionOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.lock import LockOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.policy import PolicyOps
+from ansible_collections.gowin.server.plugins.plugin_utils._winsim.reboot import RebootOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.registry import RegistryOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.service import ServiceOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.signature import SignatureOps
@@ -59,6 +60,6 @@ __all__ = [
 ]
 
 
-class WinSimHost(FeatureOps, WatchdogOps, DeployOps, JournalOps, RegistryOps, EnvOps, EventlogOps, HealthOps, ServiceOps, SignatureOps, PolicyOps,
+class WinSimHost(RebootOps, FeatureOps, WatchdogOps, DeployOps, JournalOps, RegistryOps, EnvOps, EventlogOps, HealthOps, ServiceOps, SignatureOps, PolicyOps,
                  FirewallOps, TaskOps, FsOps, TreeOps, WriteOps, JunctionOps, DownloadOps, ZipOps, AclOps, GoOps, LockOps, HostBase):
     """One simulated host. Every public method is one locked transaction on the state directory."""

@@ -30,6 +30,7 @@ import re
 import shutil
 import struct
 import threading
+import time
 import typing as t
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -621,6 +622,11 @@ def _is_canonical(explicit: list[JsonDict]) -> bool:
 # Op arguments
 
 
+def boot_stamp(when: float) -> str:
+    """host.facts' boot_time: UTC, to the second."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
+
+
 def hardening_defaults(prof: "Profile") -> list[tuple[str, str, str, object]]:
     """Registry values of a fresh, non-domain Windows Server that baselines read (dsc_baseline): UAC, LSA,
     NTLM and SMB signing as each release ships them, plus LocalAccountTokenFilterPolicy 1, which a host
@@ -965,6 +971,7 @@ class HostBase:
             "accounts": {},
             "drives": {"C": {"free_bytes": INITIAL_FREE_BYTES}},
             "pending_reboot": [],
+            "boot_time": boot_stamp(time.time() - 86400),
             "notifications": 0,
             # The SCM's run states (service.py): the baseline's automatic services are running.
             "services": {
@@ -1439,6 +1446,7 @@ class HostBase:
         known = set(OPS) if families is None else {name for name in OPS if op_family(name) in set(families)}
         self.agent_killed = None
         with self._transaction():
+            self.before_request()
             for index, item in enumerate(ops):
                 try:
                     result = self._run_one(index, item, known)
@@ -1502,6 +1510,7 @@ class HostBase:
             "user_name": self.computer_name + "\\" + ACCOUNT_NAME,
             "is_admin": True,
             "pending_reboot": self._pending_reboot(),
+            "boot_time": self._state.get("boot_time") or "2026-01-01T00:00:00Z",
             "user_profile": profile,
             "appdata": profile + "\\AppData\\Roaming",
             "local_appdata": profile + "\\AppData\\Local",
@@ -1712,6 +1721,9 @@ class HostBase:
         with self._transaction() as state:
             if reason not in state["pending_reboot"]:
                 state["pending_reboot"].append(reason)
+
+    def before_request(self) -> None:
+        """What happened on the host between round trips (the reboot family: a restart that fell due)."""
 
     def reboot(self) -> None:
         """Clear what waits for a reboot: the pending flags and Windows' reboot markers."""
