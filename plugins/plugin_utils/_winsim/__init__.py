@@ -11,6 +11,7 @@ of ``_agent/<family>.ps1``. WinSimHost is the host with every family's ops.
 from __future__ import annotations
 
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.acl import AclOps
+from ansible_collections.gowin.server.plugins.plugin_utils._winsim.auditpol import AuditpolOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.deploy import DeployOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.download import DownloadOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.env import EnvOps
@@ -60,6 +61,7 @@ __all__ = [
 ]
 
 
-class WinSimHost(RebootOps, FeatureOps, WatchdogOps, DeployOps, JournalOps, RegistryOps, EnvOps, EventlogOps, HealthOps, ServiceOps, SignatureOps, PolicyOps,
-                 FirewallOps, TaskOps, FsOps, TreeOps, WriteOps, JunctionOps, DownloadOps, ZipOps, AclOps, GoOps, LockOps, HostBase):
+class WinSimHost(RebootOps, FeatureOps, WatchdogOps, DeployOps, JournalOps, RegistryOps, EnvOps, EventlogOps, HealthOps, ServiceOps, SignatureOps,
+                 PolicyOps, AuditpolOps, FirewallOps, TaskOps, FsOps, TreeOps, WriteOps, JunctionOps, DownloadOps, ZipOps, AclOps, GoOps, LockOps,
+                 HostBase):
     """One simulated host. Every public method is one locked transaction on the state directory."""
