@@ -978,9 +978,8 @@ class HostBase:
                 "eventlog": {"state": "running", "pid": 1388, "exit_code": 0},
                 "winrm": {"state": "running", "pid": 2216, "exit_code": 0},
             },
-            # Local user rights (policy.py): who holds each right, as secedit exports them.
-            "rights": {"SeServiceLogonRight": ["*S-1-5-80-0"]},
-            "policy_rights": [],
+            # Local security policy (policy.py adds "rights", "system_access" and "policy_rights": the defaults of
+            # its release) and the audit policy (auditpol.py adds "audit_policy").
             # The firewall rule store (firewall.py), as Windows reports rules.
             "firewall": {
                 "winrm-http-in-tcp": {
