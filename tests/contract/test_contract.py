@@ -26,6 +26,8 @@ Vector format (one list per family file):
            profile setting), each its own round trip, run after the vector even when it failed; each must succeed.
            Every vector that changes such host-wide state has them, and runs alone on a real host (a lock file)
   state_unchanged: true            (winsim) the host's snapshot is byte-for-byte the same after the op
+On a real host, the audit subcategories and security policy settings that a vector's auditpol.set and
+policy.configure ops name are read before it and put back after it (RealHostTarget.remember_policy).
 
 Placeholders in any string: {root} (scratch folder), {reg} (scratch registry key), {http}, {https},
 {url:FIXTURE}, {zip:NAME} (= {url:zip:NAME}), {sha256:FIXTURE}, {size:FIXTURE} (an integer),
@@ -565,7 +567,45 @@ class RealHostTarget(Target):
         finally:
             os.unlink(handle.name)
 
+    # Ops that put back the audit policy and security policy a vector changes (see remember_policy).
+    restore_ops: list[dict] = []
+
+    def remember_policy(self, vector: Vector, env: Env) -> None:
+        """Read, before the vector runs, the audit subcategories and security policy settings its
+        auditpol.set and policy.configure ops name, so cleanup puts back what this host had."""
+        steps = expand([s for s in vector.spec.get("setup") or [] if "op" in s] + vector.ops + list(vector.spec.get("then") or []), self, env)
+        guids: set[str] = set()
+        access: set[str] = set()
+        rights: set[str] = set()
+        for step in steps:
+            args = step.get("args") or {}
+            if step["op"] == "auditpol.set" and isinstance(args.get("subcategories"), list):
+                guids |= {str(e.get("guid", "")).upper() for e in args["subcategories"] if isinstance(e, dict)}
+            elif step["op"] == "policy.configure":
+                access |= set(args.get("system_access") or {}) if isinstance(args.get("system_access"), dict) else set()
+                rights |= set(args.get("privilege_rights") or {}) if isinstance(args.get("privilege_rights"), dict) else set()
+        self.restore_ops = []
+        if guids:
+            (result,) = self.run([{"op": "auditpol.get", "args": {}}])
+            assert result["ok"], result
+            had = [{"guid": e["guid"], "success": e["success"], "failure": e["failure"]}
+                   for e in result["data"]["subcategories"] if e["guid"] in guids]
+            if had:
+                self.restore_ops.append({"op": "auditpol.set", "args": {"subcategories": had}})
+        if access or rights:
+            (result,) = self.run([{"op": "policy.export", "args": {}}])
+            assert result["ok"], result
+            data = result["data"]
+            values = {k: data["system_access"][k] for k in sorted(access) if isinstance(data["system_access"].get(k), int)}
+            holders = {r: data["privilege_rights"].get(r, []) for r in sorted(rights)
+                       if all(re.fullmatch(r"S-1-\d+(-\d+)+", h) for h in data["privilege_rights"].get(r, []))}
+            args = {k: v for k, v in (("system_access", values), ("privilege_rights", holders)) if v}
+            if args:
+                self.restore_ops.append({"op": "policy.configure", "args": args})
+
     def cleanup(self) -> None:
+        for op in self.restore_ops:  # the audit and security policy as they were before the vector
+            self.run([op])
         for tag in reversed(self.SERVICE_TAGS):  # dependents (b) before what they need (a); one round trip each: a batch stops at its first failure
             name = self.service(tag)
             self.run([{"op": "service.stop", "args": {"name": name, "timeout_s": 10}}])
@@ -843,6 +883,7 @@ def test_vector_real_host(vector: Vector, mode: str, agent_path: str, env: Env, 
     target = REAL_HOST_MODES[mode](agent_path, "%s-%d-%s-%s" % (real_host_run, vector.index, vector.family, mode))
     with _host_wide(vector):
         try:
+            target.remember_policy(vector, env)
             run_vector(target, vector, env)
         except BaseException:
             with contextlib.suppress(Exception):  # the vector's own failure is the one to report
