@@ -770,3 +770,64 @@ def test_a_deploy_stage_that_fails_quoting_a_secret_of_set_reports_it_masked(
     assert "tok-s3cret-value" not in json.dumps(data)
     journal = ok(host, "journal.get", name="orders")
     assert journal["detail"] == "failed: logon failure with ******** as the token"
+
+
+# ---- security policy and audit policy defaults per release (policy.py, auditpol.py) ----------
+
+
+@pytest.mark.parametrize("profile, lockout", [("ws2016", 0), ("ws2019-core", 0), ("ws2022", 0), ("ws2025", 10), ("ws2025-core", 10)])
+def test_each_release_has_its_own_lockout_defaults(tmp_path: Path, profile: str, lockout: int) -> None:
+    host = WinSimHost(str(tmp_path), "sec", profile)
+    access = ok(host, "policy.export")["system_access"]
+    assert access["LockoutBadCount"] == lockout
+    if lockout:
+        assert (access["LockoutDuration"], access["ResetLockoutCount"], access["AllowAdministratorLockout"]) == (10, 10, 1)
+    else:
+        assert "LockoutDuration" not in access and "ResetLockoutCount" not in access and "AllowAdministratorLockout" not in access
+    assert (access["MaximumPasswordAge"], access["PasswordComplexity"], access["NewGuestName"]) == (42, 1, "Guest")
+
+
+def test_lockout_times_are_given_with_a_threshold_turned_on_and_checked_against_each_other(tmp_path: Path) -> None:
+    host = WinSimHost(str(tmp_path), "sec", "ws2025")
+    assert ok(host, "policy.configure", system_access={"LockoutBadCount": 0})["changed"] is True
+    assert "LockoutDuration" not in ok(host, "policy.export")["system_access"]
+    # The times are not exported while the threshold is 0: turning it on needs them, the op never guesses.
+    assert "LockoutDuration" in error(host, "policy.configure", system_access={"LockoutBadCount": 3})["message"]
+    changed = ok(host, "policy.configure", system_access={"LockoutBadCount": 3, "LockoutDuration": 20, "ResetLockoutCount": 20})
+    assert changed["before"]["system_access"] == {"LockoutBadCount": 0, "LockoutDuration": None, "ResetLockoutCount": None}
+    assert error(host, "policy.configure", system_access={"ResetLockoutCount": 21})["kind"] == "bad_args"
+    assert ok(host, "policy.configure", system_access={"LockoutDuration": -1, "ResetLockoutCount": 60})["changed"] is True
+
+
+def test_user_rights_are_one_store_for_policy_user_right_and_policy_export(tmp_path: Path) -> None:
+    host = WinSimHost(str(tmp_path), "sec", "ws2016")
+    ok(host, "policy.user_right", right="SeBatchLogonRight", sid="S-1-5-32-559", grant=False)
+    ok(host, "policy.user_right", right="SeBatchLogonRight", sid="S-1-5-32-551", grant=False)
+    ok(host, "policy.user_right", right="SeBatchLogonRight", sid="S-1-5-32-544", grant=False)
+    assert "SeBatchLogonRight" not in ok(host, "policy.export")["privilege_rights"]  # no holders: absent, as secedit
+    ok(host, "policy.configure", privilege_rights={"SeBatchLogonRight": ["S-1-5-32-544"]})
+    assert host.user_right_holders("SeBatchLogonRight") == ["*S-1-5-32-544"]
+    host.set_policy_right("SeBatchLogonRight")
+    assert ok(host, "policy.export")["policy_owned_rights"] == ["SeBatchLogonRight"]
+
+
+@pytest.mark.parametrize("profile", ["ws2016", "ws2019", "ws2022", "ws2025"])
+def test_every_release_lists_the_60_audit_subcategories_with_the_server_defaults(tmp_path: Path, profile: str) -> None:
+    host = WinSimHost(str(tmp_path), "aud", profile)
+    rows = ok(host, "auditpol.get")["subcategories"]
+    assert len(rows) == 60 and [r["guid"] for r in rows] == sorted(r["guid"] for r in rows)
+    by_name = {r["name"]: (r["success"], r["failure"]) for r in rows}
+    assert by_name["Logon"] == (True, True) and by_name["Logoff"] == (True, False)
+    assert by_name["Process Creation"] == (False, False) and by_name["Credential Validation"] == (True, False)
+    assert host.audit_settings() == rows
+
+
+def test_a_test_can_override_or_remove_one_audit_subcategory(tmp_path: Path) -> None:
+    host = WinSimHost(str(tmp_path), "aud")
+    logon = "{0CCE9215-69AE-11D9-BED3-505054503030}"
+    host.set_audit_setting(logon, success=True, failure=False)
+    assert [r for r in host.audit_settings() if r["guid"] == logon] == [{"guid": logon, "name": "Logon", "success": True, "failure": False}]
+    host.set_audit_setting(logon, present=False)
+    failure = error(host, "auditpol.set", subcategories=[{"guid": logon, "success": True, "failure": True}])
+    assert failure["kind"] == "not_found" and logon in failure["message"]
+    assert len(host.audit_settings()) == 59
