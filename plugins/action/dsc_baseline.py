@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 import typing as t
+
+from ansible.errors import AnsibleConnectionFailure
 
 from ansible_collections.gowin.server.plugins.plugin_utils import _baseline as bl
 from ansible_collections.gowin.server.plugins.plugin_utils._action import GowinAction, ModuleFailure
-from ansible_collections.gowin.server.plugins.plugin_utils._channel import Channel, OpError
+from ansible_collections.gowin.server.plugins.plugin_utils._channel import Channel, ChannelError, OpError
+
+REBOOT_DELAY_S = 2
+REBOOT_POLL_S = 2.0
 
 
 class ActionModule(GowinAction):
@@ -20,6 +26,8 @@ class ActionModule(GowinAction):
     def execute(self, params: dict, channel: Channel, task_vars: dict) -> dict:
         p = params
         enforce = p["mode"] == "enforce"
+        if not 30 <= p["reboot_timeout_s"] <= 3600:
+            raise ModuleFailure("reboot_timeout_s must be from 30 to 3600 seconds, got %d" % p["reboot_timeout_s"])
         try:
             doc = bl.load(p["baseline"], p["settings"], source_dir=task_vars.get("playbook_dir") or self._loader.get_basedir())
             bl.check_selection(doc, p["include"], p["exclude"])
@@ -31,13 +39,16 @@ class ActionModule(GowinAction):
         extra_rules = bl.guard_rules(conn, p["lockout_guard_rules"]) if enforce and any(
             s["kind"] == "firewall_profile" for s in chosen) else []
 
-        ops, tags = bl.probe_ops(chosen, extra_rules)
+        ops, tags = bl.probe_ops(chosen, extra_rules, pending=True)
         data = channel.run_checked([{"op": "host.facts", "args": {}}] + ops)
         facts = data[0]
         obs = bl.observe(tags, data[1:])
         release, core = bl.host_release(facts)
         conn.update(self._account_facts(facts, conn))
         results = bl.test_all(chosen, obs, release, core, waivers)
+        pending = bl.pending_ids(obs, facts.get("boot_time"))
+        bl.mark_pending(results, pending)
+        rebooted = False
         by_id = {s["id"]: s for s in chosen}
         lockout: list[dict] = []
         changed = False
@@ -66,7 +77,21 @@ class ActionModule(GowinAction):
                 for s, r in todo:
                     r["planned"] = [op["op"] for ids, op in writes if s["id"] in ids]
             elif writes:
-                changed = self._apply(channel, todo, writes, release, core, waivers)
+                waiting = sorted(pending | {s["id"].lower() for s, _r in todo if s.get("reboot_required")})
+                record = bl.pending_ops(waiting, facts["boot_time"]) if waiting and facts.get("boot_time") else []
+                changed = self._apply(channel, todo, writes, release, core, waivers, record)
+            waits = [r for r in results if r["reboot_required"]]
+            if self.check_mode:  # what the Set would leave waiting for a restart
+                waits += [r for s, r in todo if s.get("reboot_required") and r.get("planned")]
+            if p["reboot"] == "if_required" and waits:
+                if self.check_mode:
+                    for r in waits:
+                        r.setdefault("planned", []).append("reboot.request")
+                    changed = True
+                else:
+                    self._reboot(channel, facts, p["reboot_timeout_s"])
+                    rebooted = changed = True
+                    self._verify_after_reboot(channel, chosen, results, release, core, waivers)
 
         for w in waiver_report:
             w["applied"] = any(r["id"] == w["id"] and r["status"] == "waived" for r in results)
@@ -83,6 +108,7 @@ class ActionModule(GowinAction):
             "reboot_required": reboot,
             "waivers": waiver_report,
             "lockout": lockout,
+            "rebooted": rebooted,
             "connection": {k: conn.get(k) for k in ("transport", "auth", "port", "https", "account", "builtin_admin", "user_name")},
             "modelled": self._modelled(),
         }
@@ -99,11 +125,13 @@ class ActionModule(GowinAction):
 
     # ------------------------------------------------------------------------------------ enforce
 
-    def _apply(self, channel: Channel, todo: list, writes: list, release: str | None, core: bool, waivers: dict) -> bool:
-        """Set and Test again in one round trip; a failed write stops the batch, then the host is read again."""
+    def _apply(self, channel: Channel, todo: list, writes: list, release: str | None, core: bool, waivers: dict,
+               record: list[dict]) -> bool:
+        """Set (then note what waits for a restart) and Test again in one round trip; a failed write stops the
+        batch, then the host is read again."""
         settings = [s for s, _r in todo]
         reread, tags = bl.probe_ops(settings)
-        write_ops = [op for _ids, op in writes]
+        write_ops = [op for _ids, op in writes] + record
         failure: OpError | None = None
         try:
             data = self.run_locked(channel, write_ops + reread)
@@ -116,7 +144,7 @@ class ActionModule(GowinAction):
         obs = bl.observe(tags, after)
         fresh = {r["id"]: r for r in bl.test_all(settings, obs, release, core, waivers)}
         failed_ids = set(writes[failure.index][0]) if failure is not None and failure.index < len(writes) else set()
-        restart = {sid for (ids, op), d in zip(writes, written) if isinstance(d, dict) and d.get("restart_needed") for sid in ids}
+        restart = {sid for (ids, _op), d in zip(writes, written) if isinstance(d, dict) and d.get("restart_needed") for sid in ids}
         changed = bool(written) or failure is None
         for s, r in todo:
             now = fresh[s["id"]]
@@ -132,6 +160,45 @@ class ActionModule(GowinAction):
             else:
                 r.update(status="error", note="set, but the Test after it still finds %s" % _show(now["actual"]))
         return changed
+
+    def _reboot(self, channel: Channel, facts: dict, timeout_s: int) -> None:
+        """Restart the host through the connection and wait until it answers from a new boot (as
+        ansible.windows' win_reboot does: reconnect while it is down)."""
+        before = facts.get("boot_time")
+        if not before:
+            raise ModuleFailure("reboot: the host did not report its boot time, so a restart could not be verified; restart it yourself")
+        channel.run_checked([{"op": "reboot.request", "args": {"delay_s": REBOOT_DELAY_S}}])
+        deadline = time.monotonic() + timeout_s
+        last_error = "no answer yet"
+        while time.monotonic() < deadline:
+            time.sleep(REBOOT_POLL_S)
+            try:
+                now = channel.run_checked([{"op": "host.facts", "args": {}}])[0].get("boot_time")
+            except (AnsibleConnectionFailure, ChannelError) as err:
+                last_error = str(err)[:300]
+                try:
+                    self._connection.reset()
+                except Exception:  # pylint: disable=broad-except
+                    pass  # the host is still down: try again at the next poll
+                continue
+            if now and not bl.same_boot(now, before):
+                return
+        raise ModuleFailure("reboot: the host did not come back from its restart within reboot_timeout_s=%d seconds (last: %s)"
+                            % (timeout_s, self._scrub(last_error)), rebooted=False)
+
+    def _verify_after_reboot(self, channel: Channel, chosen: list, results: list, release: str | None, core: bool, waivers: dict) -> None:
+        """Test every setting again after the restart: what was fixed must still be, nothing waits any more."""
+        ops, tags = bl.probe_ops(chosen)
+        obs = bl.observe(tags, channel.run_checked(ops))
+        fresh = {r["id"]: r for r in bl.test_all(chosen, obs, release, core, waivers)}
+        for r in results:
+            now = fresh[r["id"]]
+            r["actual"], r["evidence"] = now["actual"], now["evidence"]
+            r["reboot_required"] = now["reboot_required"]
+            if r["status"] in ("fixed", "compliant") and now["status"] not in ("compliant",):
+                r.update(status="error", note="after the restart the Test finds %s" % _show(now["actual"]))
+            elif r["status"] == "compliant" or r["status"] == "fixed":
+                r["note"] = now["note"]
 
     @staticmethod
     def _planned_rights(todo: list, obs: dict) -> dict:

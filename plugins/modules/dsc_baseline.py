@@ -84,11 +84,19 @@ options:
         type: str
   reboot:
     description:
-      - V(never) reports C(reboot_required) and leaves the restart to you (for example with
-        M(ansible.windows.win_reboot) when C(reboot_required) is true).
+      - V(never) reports C(reboot_required) and leaves the restart to you.
+      - V(if_required) restarts the host through the connection after an enforce that leaves a setting waiting for a
+        restart (as M(ansible.windows.win_reboot) does), waits until the host answers from a new boot, and tests every
+        setting again. An audit never restarts anything.
+      - An enforce notes the settings it set that need a restart on the host (C(HKLM\SOFTWARE\GoWin\Baseline)), so
+        that until the host has restarted, an audit reports them with C(reboot_required=true).
     type: str
-    choices: [never]
+    choices: [never, if_required]
     default: never
+  reboot_timeout_s:
+    description: How long O(reboot=if_required) waits for the host to come back, in seconds.
+    type: int
+    default: 600
   lockout_guard:
     description:
       - Before enforcing, check each change against the connection in use and refuse those that would cut it. The
@@ -117,7 +125,7 @@ notes:
   - The connection facts the guard uses come from the connection plugin (C(ansible.builtin.winrm) C(transport) and
     C(port), C(ansible.builtin.psrp) C(auth) and C(port), C(ansible.builtin.ssh)) and from the host (the account's
     SID and whether it is local). Over C(gowin.server.winsim) they come from its C(remote_*) options.
-  - Settings that need a restart report C(reboot_required); the restart is yours to schedule.
+  - Settings that need a restart report C(reboot_required); the restart is yours to schedule unless O(reboot=if_required).
 seealso:
   - module: gowin.server.win_service_go
 """
@@ -218,6 +226,10 @@ waivers:
   returned: always
   type: list
   elements: dict
+rebooted:
+  description: The host was restarted by this task (O(reboot=if_required)) and tested again afterwards.
+  returned: always
+  type: bool
 lockout:
   description: The settings the lockout guard refused, with the reason.
   returned: always

@@ -29,6 +29,11 @@ RELEASES = {14393: "ws2016", 17763: "ws2019", 20348: "ws2022", 26100: "ws2025"}
 STATUSES = ("compliant", "non_compliant", "fixed", "waived", "not_applicable", "error")
 SCHANNEL = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL"
 MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
+# Where an enforce notes the settings it set that take effect only after a restart, with the boot time it
+# saw: until the host has started again (boot_time moved on by more than BOOT_SLACK_S), an audit reports them
+# reboot_required.
+PENDING_KEY = "HKLM\\SOFTWARE\\GoWin\\Baseline"
+BOOT_SLACK_S = 30
 
 # The lockout guard's registry values (docs/dsc_baseline guards): what would cut a network logon.
 POLICIES_SYSTEM = "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System"
@@ -264,8 +269,9 @@ def registry_keys(setting: dict) -> list[str]:
     return []
 
 
-def probe_ops(settings: list[dict], guard_rules: list[str] = ()) -> tuple[list[dict], list[tuple]]:
-    """The read ops for these settings (each store read once) and a tag per op."""
+def probe_ops(settings: list[dict], guard_rules: list[str] = (), pending: bool = False) -> tuple[list[dict], list[tuple]]:
+    """The read ops for these settings (each store read once) and a tag per op; with `pending`, the record of
+    settings that wait for a restart too."""
     ops: list[dict] = []
     tags: list[tuple] = []
     seen: set = set()
@@ -295,6 +301,8 @@ def probe_ops(settings: list[dict], guard_rules: list[str] = ()) -> tuple[list[d
         add(("features", i), {"op": "feature.get", "args": {"names": features[i:i + 50]}})
     for name in guard_rules:
         add(("rule", name.lower()), {"op": "firewall.get", "args": {"name": name}})
+    if pending:
+        add(("registry", PENDING_KEY.lower()), {"op": "registry.get", "args": {"path": PENDING_KEY, "depth": 0}})
     return ops, tags
 
 
@@ -692,6 +700,48 @@ def _in_range(port: str, spec: str) -> bool:
 
 def guard_rules(conn: dict, extra: list[str]) -> list[str]:
     return list(WINRM_RULES.get(int(conn.get("port") or 0), ())) + list(extra)
+
+
+# ---------------------------------------------------------------------------------------- restarts
+
+
+def _boot_seconds(stamp: t.Any) -> int | None:
+    if not isinstance(stamp, str):
+        return None
+    try:
+        return int(dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc).timestamp())
+    except ValueError:
+        return None
+
+
+def same_boot(a: t.Any, b: t.Any) -> bool:
+    """Two boot_time readings of one boot (Windows may move LastBootUpTime by a few seconds)."""
+    x, y = _boot_seconds(a), _boot_seconds(b)
+    return x is not None and y is not None and abs(x - y) <= BOOT_SLACK_S
+
+
+def pending_ids(obs: dict, boot_time: t.Any) -> set[str]:
+    """The ids an earlier enforce set that still wait for a restart of this boot."""
+    node = obs["registry"].get(PENDING_KEY.lower()) or {}
+    values = {k.lower(): v for k, v in (node.get("values") or {}).items()}
+    ids = (values.get("pendingreboot") or {}).get("data")
+    stamp = (values.get("pendingboottime") or {}).get("data")
+    if not isinstance(ids, list) or not same_boot(stamp, boot_time):
+        return set()
+    return {str(x).lower() for x in ids}
+
+
+def mark_pending(results: list[dict], pending: set[str]) -> None:
+    for r in results:
+        if r["id"].lower() in pending and r["status"] in ("compliant", "waived", "non_compliant"):
+            r["reboot_required"] = True
+            if r["status"] == "compliant":
+                r["note"] = "set by an earlier enforce; takes effect after the host restarts"
+
+
+def pending_ops(ids: list[str], boot_time: str) -> list[dict]:
+    return [{"op": "registry.set", "args": {"path": PENDING_KEY, "name": "PendingReboot", "type": "REG_MULTI_SZ", "data": sorted(ids)}},
+            {"op": "registry.set", "args": {"path": PENDING_KEY, "name": "PendingBootTime", "type": "REG_SZ", "data": boot_time}}]
 
 
 # ---------------------------------------------------------------------------------------- totals

@@ -224,7 +224,7 @@ def test_a_connection_lost_in_the_middle_of_an_enforce_is_completed_by_the_next_
     ({"waivers": [{"id": "fs.long_paths", "reason": "r", "expires": "next year"}]}, "expires must be a date YYYY-MM-DD"),
     ({"waivers": [{"id": "fs.long_paths", "expires": "2030-01-01"}]}, "waivers[0] (id fs.long_paths): a waiver needs a reason"),
     ({"exclude": ["zzz"]}, "exclude: 'zzz' is neither a setting id nor a tag"),
-    ({"reboot": "if_required"}, "value of reboot must be one of: never"),
+    ({"reboot": "always"}, "value of reboot must be one of: never, if_required, got: always"),
     ({"lockout_guard": "maybe"}, "lockout_guard"),
 ])
 def test_bad_input_is_refused_naming_the_option_and_changes_nothing(sim, args, words):
@@ -254,3 +254,34 @@ def test_the_harden_playbook_audits_by_default_and_enforces_when_asked(sim):
     run = sim.play(playbook="gowin.server.harden", extra_vars=dict(extra, gowin_baseline_mode="enforce", baseline_waivers=[{"id": "x"}]))
     assert run.rc != 0
     assert "waivers[0]: id 'x' is not a setting of baseline itest" in run.one("win1", "Test the host against the baseline, or enforce it").result["msg"]
+
+
+def test_a_setting_that_needs_a_restart_stays_reported_until_the_host_restarts(sim):
+    h = sim.host("win1")
+    r = ok(baseline(sim, mode="enforce", include=["ipv6"]))
+    assert by_id(r)["net.prefer_ipv4"]["status"] == "fixed" and r["reboot_required"] is True and r["rebooted"] is False
+    audit = ok(baseline(sim, include=["ipv6"]))
+    found = by_id(audit)["net.prefer_ipv4"]
+    assert found["status"] == "compliant" and found["reboot_required"] is True and "after the host restarts" in found["note"]
+    assert audit["reboot_required"] is True and audit["round_trips"] == 1
+    h.reboot()
+    audit = ok(baseline(sim, include=["ipv6"]))
+    assert audit["reboot_required"] is False and by_id(audit)["net.prefer_ipv4"]["reboot_required"] is False
+
+
+def test_reboot_if_required_restarts_the_host_waits_for_it_and_tests_again(sim):
+    h = sim.host("win1")
+    boot_before = h.execute([{"op": "host.facts"}])[0]["data"]["boot_time"]
+    check = ok(sim.play([{"name": "baseline", "gowin.server.dsc_baseline": {
+        "baseline": sim.doc, "mode": "enforce", "include": ["ipv6"], "reboot": "if_required"}}], check=True))
+    assert check["rebooted"] is False and "reboot.request" in by_id(check)["net.prefer_ipv4"]["planned"]
+    assert h.execute([{"op": "host.facts"}])[0]["data"]["boot_time"] == boot_before
+    r = ok(baseline(sim, mode="enforce", include=["ipv6", "go"], reboot="if_required"))
+    assert r["rebooted"] is True and r["reboot_required"] is False and r["changed"] is True
+    assert {x["id"]: x["status"] for x in r["results"]} == {"fs.long_paths": "fixed", "net.prefer_ipv4": "fixed"}
+    assert r["round_trips"] >= 5  # probe, set + test, the request, at least one poll, the test after the restart
+    assert h.execute([{"op": "host.facts"}])[0]["data"]["boot_time"] != boot_before
+    again = ok(baseline(sim, mode="enforce", include=["ipv6", "go"], reboot="if_required"))
+    assert again["changed"] is False and again["rebooted"] is False and again["round_trips"] == 1
+    run = baseline(sim, reboot_timeout_s=5)
+    assert "reboot_timeout_s must be from 30 to 3600 seconds, got 5" in run.one("win1", "baseline").result["msg"]
