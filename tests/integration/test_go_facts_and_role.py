@@ -104,8 +104,11 @@ def test_site_playbook_converges_then_changes_nothing(fleet, mirror):
     for name in fleet.hosts:
         assert not any(r.changed for r in second.of(name))
         # one per module (go_install, go_env, go_facts), one for go_env's check-mode run that checks the
-        # environment settings before anything changes, and two for go_verify (read, then run the checks)
-        assert fleet.host(name).counters()["round_trips"] == 6
+        # environment settings before anything changes, two for go_verify (read, then run the checks), and
+        # one for the baseline's audit (site.yml runs gowin.server.harden, audit by default)
+        assert fleet.host(name).counters()["round_trips"] == 7
+        audit = second.one(name, "Test the host against the baseline, or enforce it").result
+        assert audit["mode"] == "audit" and audit["baseline"]["name"] == "go_server" and audit["changed"] is False
         assert second.one(name, "Verify Go the way a person would after installing it").result["passed"] is True
         assert reg(fleet.host(name), "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Environment",
                    "GOROOT") == "C:\\opt\\go\\current"
