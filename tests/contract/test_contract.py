@@ -85,7 +85,8 @@ fixture_build = importlib.util.module_from_spec(_build_spec)
 _build_spec.loader.exec_module(fixture_build)
 # The Go builds the vectors use (go:<variant>); the reason they are missing, if they are.
 GO_FIXTURES = ("svcnative-amd64", "svcnative-arm64", "consolehttp-amd64", "svcnative-hang-amd64", "svcnative-exit-amd64",
-               "svcnative-healthy-amd64", "svcnative-unhealthy-amd64", "svcnative-crash-amd64", "cli-amd64")
+               "svcnative-healthy-amd64", "svcnative-unhealthy-amd64", "svcnative-crash-amd64", "cli-amd64",
+               "wrapper-shawl-amd64", "wrapper-winsw-amd64", "consolehttp-healthy-amd64")
 SIGNED_FIXTURES = ("svcnative-amd64",)
 VECTOR_DIR = HERE / "vectors"
 PROTOCOL_DOC = HERE.parent.parent / "docs" / "agent-protocol.md"

@@ -52,6 +52,9 @@ CONTROL_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Control"
 NEVER_STARTED = 1077
 PROCESS_ABORTED = 1067
 SERVICE_SPECIFIC_ERROR = 1066
+EXCEPTION_IN_SERVICE = 1064
+FILE_NOT_FOUND = 2
+BAD_EXE_FORMAT = 193
 WIN32_TEXT = {
     2: "The system cannot find the file specified.",
     193: "%1 is not a valid Win32 application.",
@@ -584,22 +587,25 @@ class ServiceOps:
         except OpFailure:
             child_node = None
         how = "the %s wrapper %s (%s), running %s" % (kind, node.path, wrapped["evidence"], child)
+
+        def cannot_launch(win32: int, why: str) -> OpFailure:
+            # The program's CreateProcess failed: shawl reports that Win32 error as the service's exit code; WinSW
+            # (.NET's ServiceBase, its OnStart throwing) reports 1064, as the stand-ins (tests/fixtures/go/wrapper) do.
+            code = win32 if kind == "shawl" else EXCEPTION_IN_SERVICE
+            record.update(state="stopped", pid=None, exit_code=code)
+            return OpFailure("service_failed", "service.start: '%s' stopped while starting (exit code %d): its wrapper could not start "
+                                               "%s: %s [winsim: %s]" % (name, code, child, why, how))
+
         if child_node is None or child_node.kind != "file":
-            record.update(state="stopped", pid=None, exit_code=SERVICE_SPECIFIC_ERROR)
-            raise OpFailure("service_failed", "service.start: '%s' stopped while starting (exit code %d): its wrapper could not start %s "
-                                              "[winsim: %s]" % (name, SERVICE_SPECIFIC_ERROR, child, how))
+            raise cannot_launch(FILE_NOT_FOUND, WIN32_TEXT[FILE_NOT_FOUND])
         with open(child_node.real, "rb") as handle:
             data = handle.read()
         try:
             found = _gobinary.inspect(data)
         except _gobinary.BinaryError as exc:
-            record.update(state="stopped", pid=None, exit_code=SERVICE_SPECIFIC_ERROR)
-            raise OpFailure("service_failed", "service.start: '%s' stopped while starting: %s is not a program its wrapper can run (%s) "
-                                              "[winsim: %s]" % (name, child, exc, how)) from None
+            raise cannot_launch(BAD_EXE_FORMAT, "it is not a PE image (%s)" % exc) from None
         if found["machine"] not in RUNNABLE.get(self.arch, ()):
-            record.update(state="stopped", pid=None, exit_code=SERVICE_SPECIFIC_ERROR)
-            raise OpFailure("service_failed", "service.start: '%s' stopped while starting: %s is a %s program on a %s host [winsim: %s]"
-                            % (name, child, found["machine"], self.arch, how))
+            raise cannot_launch(BAD_EXE_FORMAT, "it is a %s program on a %s host" % (found["machine"], self.arch))
         behaviour = behaviour_of(data)
         behaviour.pop("stop", None)  # the wrapper ends it after its Ctrl+C timeout: the stop reaches the SCM
         if behaviour.get("start") == "exit":
