@@ -119,11 +119,9 @@ class ActionModule(GowinAction):
     @staticmethod
     def _check_wrapper(p: dict) -> dict | None:
         """The wrapper option checked (wrapper mode), or None."""
-        plan = wr.wrapper_of(p.get("wrapper"), p["service_protocol"], p["stop_timeout_s"])
+        plan = wr.wrapper_of(p.get("wrapper"), p["service_protocol"], p["stop_timeout_s"], release=p.get("release") is not None)
         if plan is None:
             return None
-        if p.get("release") is not None:
-            raise wr.WrapperError("release is not supported in wrapper mode yet: deploy the release again with src, url or path")
         plan["sha256"] = src.parse_checksum("wrapper checksum", plan.get("checksum"))
         if plan["source"] == "path":
             plan["path"] = wp.check_absolute("wrapper path", plan["path"])
@@ -161,7 +159,7 @@ class ActionModule(GowinAction):
                                      plan, p["data_dir"], p["log_dir"])
         digest = hashlib.sha256(("%s\n%s\n%s" % (info["sha256"], winfo["sha256"], config or "")).encode("utf-8")).hexdigest()
         release = sp.release_folder(p["install_root"], p["name"], digest)
-        wexe = wp.join(release, "%s-%s.exe" % (p["name"], kind))
+        wexe = wp.join(release, wr.exe_name(p["name"], kind))
         program = wp.join(release, filename)
         if kind == "shawl":
             image = wr.shawl_image_path(wexe, program, p["args"], p["name"], plan, winfo["wrapper"]["features"], p["data_dir"], p["log_dir"])
@@ -278,7 +276,7 @@ class ActionModule(GowinAction):
             self._remember(info)
         wplan = p["plan_wrapper"]
         wopt, winfo = None, None
-        if wplan and wplan["source"] != "path":
+        if wplan and wplan["source"] in ("src", "url"):
             wopt, winfo = self._wrapper_local(p, wplan)
         key = secrets.token_bytes(32)
         folder = wp.join(p["install_root"], p["name"])
@@ -312,11 +310,15 @@ class ActionModule(GowinAction):
         ops.append({"op": "journal.get", "args": {"name": p["name"]}})
         wd_paths = sp.watchdog_paths(p["name"])
         wd_reads = _watchdog_reads(wd_paths, p["plan_watchdog"] is not None)
-        w_reads = [{"op": "file.stat", "args": {"path": wplan["path"], "checksum": True}}] if wplan and winfo is None else []
-        ops += wd_reads + w_reads
+        w_reads = [{"op": "file.stat", "args": {"path": wplan["path"], "checksum": True}}] if wplan and wplan["source"] == "path" else []
+        # release: what its folder holds besides the program (which wrapper, WinSW's configuration), in the same batch
+        r_reads = [{"op": "file.stat", "args": {"path": path, "checksum": True}} for path in p["release_wrapper_files"].values()] \
+            if known else []
+        ops += wd_reads + w_reads + r_reads
         data = channel.run_checked(ops)
         if known:
             data[4:4] = known
+        r_now, data = dict(zip(p["release_wrapper_files"] if known else (), data[len(data) - len(r_reads):])), data[:len(data) - len(r_reads)]
         w_now, data = data[len(data) - len(w_reads):], data[:len(data) - len(w_reads)]
         wd_now, data = data[len(data) - len(wd_reads):], data[:len(data) - len(wd_reads)]
         journal, data = data[-1], data[:-1]
@@ -330,10 +332,12 @@ class ActionModule(GowinAction):
         stat, signature = data[9 + len(parents)], data[10 + len(parents)]
         warnings: list[str] = []
 
+        if known:
+            self._release_wrapper(p, wplan, r_now)
         if info is None:
             if not stat.get("exists") or stat.get("type") != "file":
                 raise ModuleFailure("%s: %s is not a file on the host" % (option, p["path"]))
-            if p.get("release_id") and not stat["sha256"].startswith(p["release_id"]):
+            if p.get("release_id") and not wplan and not stat["sha256"].startswith(p["release_id"]):
                 raise ModuleFailure("release: the binary of release %s (%s) does not match its id: its SHA-256 is %s. It was changed "
                                     "on the host; deploy the release again with src, url or path" % (p["release_id"], p["path"], stat["sha256"]))
             if p["sha256"] and stat["sha256"] != p["sha256"]:
@@ -354,8 +358,8 @@ class ActionModule(GowinAction):
         wrap = None
         if wplan:
             if winfo is None:
-                wopt = "wrapper path"
-                wstat = w_now[0]
+                wopt = "wrapper path" if wplan["source"] == "path" else "the wrapper of release %s" % p["release_id"]
+                wstat = w_now[0] if wplan["source"] == "path" else r_now[wplan["kind"]]
                 if not wstat.get("exists") or wstat.get("type") != "file":
                     raise ModuleFailure("wrapper path: %s is not a file on the host" % wplan["path"])
                 if wplan["sha256"] and wstat["sha256"] != wplan["sha256"]:
@@ -368,6 +372,8 @@ class ActionModule(GowinAction):
             except (wr.WrapperError, sp.ServiceError) as err:
                 raise ModuleFailure(str(err), binary=sp.binary_view(info)) from None
             wrap = self._wrapper_release(p, wplan, winfo, info, filename)
+            if p.get("release_id"):
+                self._release_check(p, wplan, wrap, info, winfo, r_now)
             exe = wp.join(wrap["folder"], filename)
             exe_stat = None  # a release folder is named by what it holds: its being there decides
             signature = None  # read again after the push when the signature is checked
@@ -515,8 +521,10 @@ class ActionModule(GowinAction):
             changes.append("start service %s" % p["name"])
             ops.append({"op": "deploy.update", "args": update})
             if p["rollback"] and back_image:
-                # the binary a rollback starts again, for release (which then describes it): read in the same batch
-                ops.append({"op": "file.stat", "args": {"path": _image_binary(back_image), "checksum": True}})
+                # the program a rollback starts again (and its wrapper, when it has one), for release (which then describes
+                # it): read in the same batch
+                back_files = _image_files(back_image, folder, record)
+                ops += [{"op": "file.stat", "args": {"path": path, "checksum": True}} for path in back_files if path]
         else:
             if stop:
                 ops.append({"op": "service.stop", "args": {"name": p["name"], "timeout_s": p["stop_timeout_s"]}})
@@ -574,7 +582,8 @@ class ActionModule(GowinAction):
         result = {
             "changed": bool(pre_ops or ops),
             "binary": sp.binary_view(info),
-            "release": {"folder": release_dir, "path": exe, "sha256": info["sha256"], "previous": previous,
+            "release": {"folder": release_dir, "path": exe, "sha256": info["sha256"],
+                        "wrapper_sha256": winfo["sha256"] if wrap else None, "previous": previous,
                         "kept": sorted(keep), "removed": prune},
             "firewall_rule": rule,
             "event_source": {"source": p["event_source"], "log": p["event_log"]},
@@ -646,8 +655,10 @@ class ActionModule(GowinAction):
         result["service"] = after
         if "deploy.update" in by_op:
             at = next(i for i, op in enumerate(ops) if op["op"] == "deploy.update")
-            back_stat = done[at + 1] if p["rollback"] and back_image and at + 1 < len(done) else {}
-            back = {"id": before, "image_path": back_image, "stat": back_stat,
+            back_files = _image_files(back_image, folder, record) if p["rollback"] and back_image else (None, None)
+            back_stats = iter(done[at + 1:])
+            back = {"id": before, "image_path": back_image, "program": back_files[0], "wrapper": back_files[1],
+                    "stat": next(back_stats, {}) if back_files[0] else {}, "wrapper_stat": next(back_stats, {}) if back_files[1] else {},
                     "previous": _replaced_by(releases, replaced, before) if before else None}
             return self._updated(p, by_op["deploy.update"], result, after, back, done)
         if "service.stop" in by_op:
@@ -689,11 +700,12 @@ class ActionModule(GowinAction):
                 # the image path is the previous one again: release is the release that is active, and the one
                 # that failed is reported apart
                 after["image_path"] = back["image_path"]
-                binary = _image_binary(back["image_path"])
-                stat = back["stat"] if back["stat"].get("exists") and back["stat"].get("type") == "file" else {}
-                failed = {"id": tried, "folder": release["folder"], "path": release["path"], "sha256": release["sha256"]}
-                release.update(folder=wp.parent(binary), path=binary, sha256=stat.get("sha256"), previous=back["previous"],
-                               failed=failed)
+                failed = {"id": tried, "folder": release["folder"], "path": release["path"], "sha256": release["sha256"],
+                          "wrapper_sha256": release["wrapper_sha256"]}
+                # release describes the program (its binary's SHA-256), in wrapper mode too; the wrapper apart
+                release.update(folder=wp.parent(back["program"]), path=back["program"], sha256=_file_sha(back["stat"]),
+                               wrapper_sha256=_file_sha(back["wrapper_stat"]) if back["wrapper"] else None,
+                               previous=back["previous"], failed=failed)
         error = self._scrub_error(found.get("error")) or {}
         failed_stage = next((st["stage"] for st in found.get("stages") or [] if not st.get("ok")), "?")
         how = "was not healthy" if error.get("kind") == "unhealthy" else "failed at the stage %s (%s)" % (failed_stage, error.get("kind"))
@@ -730,16 +742,54 @@ class ActionModule(GowinAction):
             raise ModuleFailure("release: the folder of release %s is gone from %s (removed by hand?); deploy it again with src, url or path"
                                 % (chosen, wp.join(folder, "releases")))
         filename = _release_files(record).get(chosen)
+        wrappers = {wr.exe_name(p["name"], kind).lower() for kind in wr.KINDS}
         if filename is None:  # recorded by an older version of the collection: its folder says
             entries = channel.run_checked([{"op": "dir.list", "args": {"path": wp.join(folder, "releases", chosen)}}])[0].get("entries") or []
-            programs = [e["name"] for e in entries if e.get("type") == "file" and e.get("name", "").lower().endswith(".exe")]
+            programs = [e["name"] for e in entries if e.get("type") == "file" and e.get("name", "").lower().endswith(".exe")
+                        and e["name"].lower() not in wrappers]
             if len(programs) != 1:
                 raise ModuleFailure("release: the folder of release %s holds %s program files, not one: deploy it again with src, url or "
                                     "path" % (chosen, len(programs)))
             filename = programs[0]
         p["release_id"] = chosen
-        p["path"] = wp.join(folder, "releases", chosen, filename)
+        release = wp.join(folder, "releases", chosen)
+        p["path"] = wp.join(release, filename)
+        # what tells a wrapper release from a native one, read in the first batch: the wrapper of each kind, WinSW's configuration
+        p["release_wrapper_files"] = dict({kind: wp.join(release, wr.exe_name(p["name"], kind)) for kind in wr.KINDS},
+                                          config=wr.config_file(wp.join(release, wr.exe_name(p["name"], "winsw"))))
         return [record, listing]
+
+    @staticmethod
+    def _release_wrapper(p: dict, wplan: dict | None, found: dict) -> None:
+        """Refuse a release that is not of the kind the task asks for: a wrapper release of wrapper kind in wrapper mode,
+        one without a wrapper otherwise. `found` is what file.stat read of its folder's wrapper files."""
+        present = [kind for kind in wr.KINDS if found[kind].get("exists") and found[kind].get("type") == "file"]
+        try:
+            wr.check_release_kind(p["release_id"], p["name"], present, wplan["kind"] if wplan else None)
+        except wr.WrapperError as err:
+            raise ModuleFailure(str(err)) from None
+        if wplan:  # the wrapper binary is the one on the host in the release's folder
+            wplan["path"] = p["release_wrapper_files"][wplan["kind"]]
+
+    @staticmethod
+    def _release_check(p: dict, wplan: dict, wrap: dict, info: dict, winfo: dict, found: dict) -> None:
+        """A wrapper release named by release is used as it is: WinSW's configuration in its folder must be the one the
+        task's options make, and its files must match its id (the digest of the program, the wrapper and the configuration)."""
+        release = p["release_id"]
+        if wplan["kind"] == "winsw":
+            config = found["config"]
+            if not config.get("exists") or config.get("type") != "file":
+                raise ModuleFailure("release: the WinSW configuration %s of release %s is gone (removed by hand?): deploy the release "
+                                    "again with src, url or path" % (wrap["config_path"], release))
+            if config.get("sha256") != hashlib.sha256(wrap["config"].encode("utf-8")).hexdigest():
+                raise ModuleFailure("release: the WinSW configuration %s of release %s is not the one this task's options make (args, "
+                                    "display_name, description, data_dir, log_dir, wrapper ctrl_c_timeout_s, log_rotate_bytes and "
+                                    "log_retain go into it): give the options that release was deployed with, or deploy a new release "
+                                    "with src, url or path" % (wrap["config_path"], release))
+        if wrap["id"] != release:
+            raise ModuleFailure("release: the files of release %s do not match its id: its program (sha256:%s) or its wrapper "
+                                "(sha256:%s) was changed on the host; deploy the release again with src, url or path"
+                                % (release, info["sha256"], winfo["sha256"]))
 
     def _scrub_error(self, error: dict | None) -> dict | None:
         if not error:
@@ -998,6 +1048,28 @@ def _image_binary(image_path: str) -> str:
     """The program of a service's image path (its first argument, as Windows reads it)."""
     args = split_command_line(image_path)
     return args[0] if args else image_path
+
+
+def _image_files(image_path: str, folder: str, record: dict) -> tuple[str, str | None]:
+    """(the program, its wrapper or None) an image path runs. For a release of the record, the program is its recorded
+    binary, and the image path's own binary, when it is another file, is the wrapper (shawl's or WinSW's); else, for
+    shawl's command line, the program is the argument after '--'; else the image path's binary."""
+    binary = _image_binary(image_path)
+    release = _release_of({"image_path": image_path}, folder)
+    filename = _release_files(record).get(release) if release else None
+    if filename is not None:
+        program = wp.join(folder, "releases", release, filename)
+        return program, None if program.lower() == binary.lower() else binary
+    argv = split_command_line(image_path)
+    name = binary.rsplit("\\", 1)[-1].lower()
+    if name.endswith("-shawl.exe") and "--" in argv[1:] and argv.index("--") + 1 < len(argv):
+        return argv[argv.index("--") + 1], binary
+    return binary, None
+
+
+def _file_sha(stat: dict) -> str | None:
+    """The SHA-256 file.stat read of a file, or None when it is not a file."""
+    return stat.get("sha256") if stat.get("exists") and stat.get("type") == "file" else None
 
 
 def _release_files(record: dict) -> dict[str, str]:

@@ -65,8 +65,9 @@ def recognise(data: bytes) -> dict:
             "features": features}
 
 
-def wrapper_of(wrapper: dict | None, service_protocol: str, stop_timeout_s: int) -> dict | None:
-    """The wrapper option checked against service_protocol; None outside wrapper mode."""
+def wrapper_of(wrapper: dict | None, service_protocol: str, stop_timeout_s: int, release: bool = False) -> dict | None:
+    """The wrapper option checked against service_protocol; None outside wrapper mode. With `release` (the task names
+    a release on the host) the wrapper binary is the one in that release's folder: src, url and path are refused."""
     if service_protocol != "wrapper":
         if wrapper is not None:
             raise WrapperError("wrapper is used only with service_protocol: wrapper (it is %s)" % service_protocol)
@@ -81,12 +82,24 @@ def wrapper_of(wrapper: dict | None, service_protocol: str, stop_timeout_s: int)
     if kind not in KINDS:
         raise WrapperError("wrapper kind must be shawl or winsw, got %r" % (kind,))
     given = [k for k in ("src", "url", "path") if wrapper.get(k) is not None]
+    if release:
+        if given:
+            raise WrapperError("wrapper %s is not used with release: the release's folder holds its wrapper binary; give wrapper "
+                               "kind (and its options, checksum among them) only" % ", ".join(given))
+        return dict(_wrapper_options(wrapper, stop_timeout_s), kind=kind, source="release", checksum=wrapper.get("checksum"))
     if len(given) != 1:
         raise WrapperError("wrapper needs exactly one of src, url or path (the wrapper binary), got %s" % (", ".join(given) or "none"))
     for key in given:
         if not isinstance(wrapper[key], str) or not wrapper[key].strip():
             raise WrapperError("wrapper %s must be a non-empty string" % key)
     plan: dict[str, t.Any] = {"kind": kind, "source": given[0], given[0]: wrapper[given[0]], "checksum": wrapper.get("checksum")}
+    plan.update(_wrapper_options(wrapper, stop_timeout_s))
+    return plan
+
+
+def _wrapper_options(wrapper: dict, stop_timeout_s: int) -> dict:
+    """The wrapper's options besides its kind and binary, checked (defaults filled in)."""
+    plan: dict[str, t.Any] = {}
     ctrl_c = wrapper.get("ctrl_c_timeout_s")
     plan["ctrl_c_timeout_s"] = DEFAULT_CTRL_C if ctrl_c is None else _whole("wrapper ctrl_c_timeout_s", ctrl_c, 1, 3600)
     if plan["ctrl_c_timeout_s"] >= stop_timeout_s:
@@ -126,6 +139,28 @@ def judge(plan: dict, found: dict, option: str) -> list[str]:
 
 def _title(kind: str) -> str:
     return {"shawl": "shawl", "winsw": "WinSW"}.get(kind, kind)
+
+
+def exe_name(name: str, kind: str) -> str:
+    """The file name of a service's wrapper in its release folder."""
+    return "%s-%s.exe" % (name, kind)
+
+
+def check_release_kind(release: str, name: str, present: t.Sequence[str], asked: str | None) -> None:
+    """Refuse a release (named by the release option) whose folder is not of the kind the task asks for: a wrapper
+    release of the wrapper kind asked (`asked`), or a release without a wrapper in native mode (`asked` None).
+    `present` are the kinds whose wrapper the folder holds."""
+    if asked is None and present:
+        raise WrapperError("release: release %s is a %s wrapper release (its folder holds the wrapper %s): name it with "
+                           "service_protocol: wrapper and wrapper kind: %s, or name a release deployed without a wrapper"
+                           % (release, _title(present[0]), exe_name(name, present[0]), present[0]))
+    if asked is not None and not present:
+        raise WrapperError("release: release %s is a native release (its folder holds no shawl or WinSW wrapper): with "
+                           "service_protocol: wrapper, release must name a release deployed in wrapper mode with wrapper kind %s; "
+                           "deploy the program under its wrapper with src, url or path instead" % (release, asked))
+    if asked is not None and asked not in present:
+        raise WrapperError("release: release %s is a %s wrapper release, not a %s one: set wrapper kind: %s to go back to it, or "
+                           "name a %s release" % (release, _title(present[0]), _title(asked), present[0], _title(asked)))
 
 
 def config_file(wrapper_exe: str) -> str:

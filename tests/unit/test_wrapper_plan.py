@@ -116,3 +116,51 @@ def test_winsws_xml_holds_data_only_escaped():
     assert root.find("log").get("mode") == "roll-by-size" and root.find("log/sizeThreshold").text == "2"
     assert root.find("onfailure").get("action") == "none"
     assert text.endswith("\r\n") and "\n" not in text.replace("\r\n", "")
+
+
+def test_a_task_that_names_a_release_gives_the_wrapper_kind_and_options_but_no_binary():
+    found = wr.wrapper_of({"kind": "winsw", "ctrl_c_timeout_s": 5, "checksum": "sha256:" + "a" * 64}, "wrapper", 30, release=True)
+    assert found["source"] == "release" and found["kind"] == "winsw" and found["ctrl_c_timeout_s"] == 5
+    assert found["log_retain"] == wr.DEFAULT_RETAIN and found["checksum"] == "sha256:" + "a" * 64
+    for key in ("src", "url", "path"):
+        with pytest.raises(wr.WrapperError, match="wrapper %s is not used with release: the release's folder holds its wrapper" % key):
+            wr.wrapper_of({"kind": "shawl", key: "C:\\w\\shawl.exe"}, "wrapper", 30, release=True)
+    # the options are checked as without release
+    with pytest.raises(wr.WrapperError, match="must be shorter than stop_timeout_s"):
+        wr.wrapper_of({"kind": "shawl", "ctrl_c_timeout_s": 40}, "wrapper", 30, release=True)
+    with pytest.raises(wr.WrapperError, match="wrapper is used only with service_protocol: wrapper"):
+        wr.wrapper_of({"kind": "shawl"}, "native", 30, release=True)
+
+
+@pytest.mark.parametrize("present, asked, words", [
+    ([], "shawl", "release: release 0123456789ab is a native release (its folder holds no shawl or WinSW wrapper)"),
+    (["shawl"], None, "release: release 0123456789ab is a shawl wrapper release (its folder holds the wrapper svc-shawl.exe): "
+                      "name it with service_protocol: wrapper and wrapper kind: shawl"),
+    (["winsw"], "shawl", "release: release 0123456789ab is a WinSW wrapper release, not a shawl one: set wrapper kind: winsw"),
+])
+def test_a_release_of_another_kind_than_the_task_asks_for_is_refused_naming_release(present, asked, words):
+    with pytest.raises(wr.WrapperError) as err:
+        wr.check_release_kind("0123456789ab", "svc", present, asked)
+    assert words in str(err.value)
+
+
+@pytest.mark.parametrize("present, asked", [([], None), (["shawl"], "shawl"), (["winsw"], "winsw"), (["shawl", "winsw"], "winsw")])
+def test_a_release_of_the_kind_asked_for_is_accepted(present, asked):
+    assert wr.check_release_kind("0123456789ab", "svc", present, asked) is None
+
+
+def test_the_program_and_wrapper_an_image_path_runs():
+    """What a rollback starts again, for release: the program (recorded, or after shawl's '--'), and its wrapper."""
+    from ansible_collections.gowin.server.plugins.action.win_service_go import _image_files
+
+    folder = "C:\\opt\\services\\svc"
+    rel = folder + "\\releases\\0123456789ab"
+    record = {"values": {"Binaries": {"data": ["0123456789ab\\svc.exe", "ba9876543210\\native.exe"]}}}
+    shawl = '"%s\\svc-shawl.exe" run --name svc -- "%s\\svc.exe" -addr x' % (rel, rel)
+    assert _image_files(shawl, folder, record) == (rel + "\\svc.exe", rel + "\\svc-shawl.exe")
+    assert _image_files('"%s\\svc-winsw.exe"' % rel, folder, record) == (rel + "\\svc.exe", rel + "\\svc-winsw.exe")
+    native = folder + "\\releases\\ba9876543210\\native.exe"
+    assert _image_files('"%s" -v' % native, folder, record) == (native, None)
+    # not recorded: shawl's program is the argument after '--'; anything else is its own program
+    assert _image_files(shawl, folder, {}) == (rel + "\\svc.exe", rel + "\\svc-shawl.exe")
+    assert _image_files('"C:\\elsewhere\\app.exe" -- x', folder, {}) == ("C:\\elsewhere\\app.exe", None)
