@@ -82,6 +82,12 @@ options:
         folder, the first 12 of RV(release) C(sha256)) names any release still kept.
       - The release's binary must still be in its folder and match its id; O(checksum), when given, must match it too.
         The switch is an update like any other (stop, start, O(health), rollback when it fails).
+      - In wrapper mode (O(service_protocol=wrapper)) it names a release deployed in wrapper mode with the same
+        O(wrapper.kind); O(wrapper) then gives the kind and its options, not a binary (the release's folder holds the
+        program, the wrapper and WinSW's configuration). The image path becomes that release's wrapper (shawl's command
+        line built for its wrapper and program from the task's options, or WinSW's executable with the configuration in
+        its folder, which must be the one the task's options make). A native release is refused in wrapper mode, and a
+        wrapper release outside it; so is a release whose files no longer match its id.
       - The record of releases is read in a round trip of its own before the usual one, so a run with O(release)
         costs one round trip more than one with O(path).
     type: str
@@ -391,7 +397,8 @@ options:
         counts as a failure (O(recovery.on_non_crash_failure) is always true in wrapper mode). On a stop the wrapper sends
         the program Ctrl+C and ends it after O(wrapper.ctrl_c_timeout_s). The program gets the service's environment
         (O(environment), O(secret_environment)) from the wrapper, never through its command line or a file.
-      - O(release) is not supported in wrapper mode yet.
+      - O(release) goes back (or forth) to a release of this wrapper kind; O(wrapper.src), O(wrapper.url) and
+        O(wrapper.path) are then left out.
     type: dict
     suboptions:
       kind:
@@ -579,10 +586,19 @@ release:
       earlier one), null after a first deploy; C(kept) and C(removed), the release folders kept and removed.
     - The record of releases keeps, for each release, the one it replaced (C(Replaced)); for a release recorded
       without it (by an older version of the collection), C(previous) is the release installed before it.
+    - C(path) and C(sha256) are the program's, in wrapper mode too; C(wrapper_sha256) is the SHA-256 of the release's
+      wrapper (shawl or WinSW), null for a release without one.
     - After an update that failed and was switched back (RV(rolled_back), or V(rollback_failed) after the switch
       back), the active release is the one switched back to, and C(failed) holds the release that failed (C(id),
-      C(folder), C(path), C(sha256)); it is kept. With O(rollback=false) the failed release stays active, so it is the
+      C(folder), C(path), C(sha256), C(wrapper_sha256)); it is kept. With O(rollback=false) the failed release stays active, so it is the
       one described, and there is no C(failed).
+  returned: unless O(state=absent)
+  type: dict
+wrapper:
+  description:
+    - In wrapper mode, the wrapper of the release the task installed or switched to, C(kind), C(path) (in the release
+      folder), C(sha256), C(config) (WinSW's configuration, null for shawl) and C(evidence) (what told its kind);
+      null otherwise. After a rollback it still describes that release's wrapper; RV(release) describes the active one.
   returned: unless O(state=absent)
   type: dict
 firewall_rule:
