@@ -191,9 +191,9 @@ def test_release_previous_in_wrapper_mode_switches_to_that_releases_wrapper_and_
     again = ok(svc(host1, **back(exe, kind, release="previous", args=["-addr", "127.0.0.1:47936"])))
     assert again["changed"] is False and again["release"]["folder"] == old["folder"]
     assert h.counters()["round_trips"] == 2  # the record, then the usual read
+    newest = new["folder"].rsplit("\\", 1)[-1].upper()
     for check in (True, False):
-        forth = ok(svc(host1, check=check, **back(exe, kind, release=new["folder"].rsplit("\\", 1)[-1].upper(),
-                                                   args=["-addr", "127.0.0.1:47936"], health=None)))
+        forth = ok(svc(host1, check=check, **back(exe, kind, release=newest, args=["-addr", "127.0.0.1:47936"], health=None)))
         assert forth["changed"] is True and forth["release"]["folder"] == new["folder"]
         assert forth["release"]["sha256"] == sha(exe(OTHER))
     assert new["folder"] in reg(h, SVC_KEY, "ImagePath")
