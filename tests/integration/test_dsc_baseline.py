@@ -285,3 +285,19 @@ def test_reboot_if_required_restarts_the_host_waits_for_it_and_tests_again(sim):
     assert again["changed"] is False and again["rebooted"] is False and again["round_trips"] == 1
     run = baseline(sim, reboot_timeout_s=5)
     assert "reboot_timeout_s must be from 30 to 3600 seconds, got 5" in run.one("win1", "baseline").result["msg"]
+
+
+def test_the_winrm_basic_guard_follows_the_connection_authentication(sim):
+    h = sim.host("win1")
+    basic = setting("winrm.no_basic", "registry", {"key": "HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\WinRM\\Service",
+                                                   "name": "AllowBasic", "type": "REG_DWORD", "value": 0})
+    task = {"name": "baseline", "gowin.server.dsc_baseline": {"baseline": sim.doc, "mode": "enforce", "settings": [basic],
+                                                               "include": ["winrm.no_basic"]}}
+    run = sim.play([dict(task, vars={"ansible_winsim_remote_auth": "basic", "ansible_winsim_remote_port": 5986})])
+    res = run.one("win1", "baseline")
+    assert res.failed and [x["id"] for x in res.result["lockout"]] == ["winrm.no_basic"]
+    assert res.result["connection"] == {"transport": "winrm", "auth": "basic", "port": 5986, "https": True, "account": "local",
+                                        "builtin_admin": False, "user_name": "WIN1\\ansible"}
+    assert reg(h, "HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\WinRM\\Service", "AllowBasic") is None
+    r = ok(sim.play([task]))  # NTLM: Basic off does not concern this run
+    assert by_id(r)["winrm.no_basic"]["status"] == "fixed"

@@ -130,8 +130,9 @@ def test_the_firewall_guard_needs_a_rule_that_keeps_the_port_open_on_that_profil
     assert "TCP 5985" in res.result["lockout"][0]["reason"]
     prof = h.execute([{"op": "firewall.profile_get"}])[0]["data"]["profiles"]["public"]
     assert prof["default_inbound"] == "allow"
-    rule = h.execute([{"op": "firewall.set", "args": {"name": "ops-winrm-public", "protocol": "tcp", "local_ports": ["5985"],
-                                                       "profiles": ["public"], "direction": "inbound", "action": "allow"}}])
+    rule_args = {"name": "ops-winrm-public", "protocol": "tcp", "local_ports": ["5985"], "profiles": ["public"],
+                 "direction": "inbound", "action": "allow"}
+    rule = h.execute([{"op": "firewall.set", "args": rule_args}])
     assert rule[0]["ok"], rule
     r = result(baseline(one, mode="enforce", include=["firewall.public.state"], lockout_guard_rules=["ops-winrm-public"]), "win1")
     assert not r.failed, r.result.get("msg")

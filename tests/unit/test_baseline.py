@@ -30,10 +30,6 @@ def doc(*settings):
     return {"schema": "gowin.server/baseline/1", "name": "unit", "title": "Unit", "settings": list(settings) or [setting()]}
 
 
-def problems(document):
-    return [(p, m) for p, m in bl.validator().errors(document)]
-
-
 # ------------------------------------------------------------------------------ the schema and the validator
 
 def test_the_shipped_schema_is_a_valid_2020_12_schema():
