@@ -379,9 +379,10 @@ def _best_of(func: t.Callable[[], object], runs: int = 3) -> float:
 
 def measure_controller() -> list[tuple[str, str, str]]:
     """Controller-side CPU work with a speed goal: (what, goal, measured)."""
-    from ansible_collections.gowin.server.plugins.plugin_utils import _gobinary, _goenv
+    from ansible_collections.gowin.server.plugins.plugin_utils import _baseline, _gobinary, _goenv
 
-    rows = []
+    rows = [("dsc_baseline: load and validate the shipped go_server document (once per host)", "under 0.5 s",
+             "%.3f s" % _best_of(lambda: _baseline.load("go_server", [])))]
     for size in (100_000, 1_000_000):
         worst = max(_best_of(lambda shape=shape: _goenv.redact_url(shape(size))) for shape in REDACTION_SHAPES.values())
         rows.append(("go_env URL redaction, worst of %d shapes, %s value" % (len(REDACTION_SHAPES), _kib(size)),

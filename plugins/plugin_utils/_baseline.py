@@ -46,6 +46,9 @@ SID_EVERYONE, SID_NETWORK, SID_AUTH_USERS = "S-1-1-0", "S-1-5-2", "S-1-5-11"
 SID_ADMINS, SID_USERS, SID_LOCAL, SID_LOCAL_ADMIN = "S-1-5-32-544", "S-1-5-32-545", "S-1-5-113", "S-1-5-114"
 
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 class BaselineError(Exception):
     """A document, an option or a waiver the module refuses (the message names what and where)."""
 
@@ -141,7 +144,7 @@ def load(baseline: str, settings: list | None, source_dir: str | None = None) ->
         if size > MAX_DOCUMENT_BYTES:
             raise BaselineError("baseline: %s is %d bytes; a baseline document is at most %d" % (baseline, size, MAX_DOCUMENT_BYTES))
         with open(path, encoding="utf-8") as f:
-            doc = yaml.safe_load(f)
+            doc = yaml.load(f, Loader=_SAFE_LOADER)  # nosec: a safe loader (no Python tags), libyaml's when present
     except OSError as err:
         raise BaselineError("baseline: cannot read %s on the controller: %s" % (baseline, err.strerror or err)) from None
     except UnicodeDecodeError:

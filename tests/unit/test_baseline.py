@@ -147,7 +147,8 @@ def test_load_a_document_from_the_controller_and_merge_inline_settings(tmp_path)
 
 
 @pytest.mark.parametrize("text, words", [
-    ("schema: [unclosed", "is not valid YAML at line 1"),
+    ("schema: [unclosed", "is not valid YAML at line"),
+    ("!!python/object/apply:os.system ['echo x']", "could not determine a constructor for the tag"),
     ("- just\n- a list\n", "bad.yml: the document: must be a mapping, got a list"),
     (b"\xff\xfe", "is not UTF-8 text"),
 ])
