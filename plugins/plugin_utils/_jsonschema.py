@@ -40,20 +40,16 @@ class SchemaError(Exception):
     """The schema itself uses something this validator does not implement."""
 
 
-def _describe(value: t.Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
+def _type_of(value: t.Any) -> str:
+    """The JSON type name of a value (a boolean is not an integer)."""
+    for name in ("boolean", "integer", "number", "string", "array", "object"):
+        if _TYPES[name](value):
+            return name
     return "null"
+
+
+def _describe(value: t.Any) -> str:
+    return _a(_type_of(value))
 
 
 def _show(value: t.Any) -> str:

@@ -65,7 +65,12 @@ function Read-AuditTextFile {
         return [System.IO.File]::ReadAllText($Path)
     }
     if ($bytes.Length -ge 2 -and $bytes[1] -eq 0) { return [System.Text.Encoding]::Unicode.GetString($bytes) }
-    return [System.Text.Encoding]::Default.GetString($bytes)
+    # No BOM: UTF-8 if the bytes are valid UTF-8 (strict decoder), else the ANSI code page.
+    try {
+        return (New-Object System.Text.UTF8Encoding($false, $true)).GetString($bytes)
+    } catch {
+        return [System.Text.Encoding]::Default.GetString($bytes)
+    }
 }
 
 function Read-AuditPolicy {
@@ -84,10 +89,15 @@ function Read-AuditPolicy {
             $guid = $f[3].Trim()
             # The header (in any language) and the global options have no GUID in this column.
             if ($guid -notmatch $script:AuditGuidPattern) { continue }
+            # Per-user rows (MS-GPAC 2.2.1.1: Policy Target is a user SID) carry the same GUID: not the system policy.
+            if ($f[1].Trim() -match '^S-1-\d') { continue }
             $value = 0
-            if (-not [int]::TryParse($f[6].Trim(), [ref]$value) -or $value -lt 0 -or $value -gt 3) {
+            $parsed = [int]::TryParse($f[6].Trim(), [System.Globalization.NumberStyles]::None, [System.Globalization.CultureInfo]::InvariantCulture, [ref]$value)
+            if (-not $parsed -or $value -gt 4) {
                 Stop-Op 'internal' ('auditpol /backup gave Setting Value ' + $f[6] + ' for ' + $guid)
             }
+            # MS-GPAC 2.2.1.3.1: 4 is "none" set explicitly (a policy's No Auditing): neither success nor failure.
+            $value = $value -band 3
             $table[$guid.ToUpperInvariant()] = @{ name = $f[2].Trim(); value = $value }
         }
         if ($table.Count -eq 0) { Stop-Op 'internal' 'auditpol /backup listed no subcategory' }

@@ -12,7 +12,8 @@
 # - State is one of Enabled, Disabled, DisabledWithPayloadRemoved, EnablePending, DisablePending (the
 #   DismPackageFeatureState values Installed 4, Staged 2, Removed 3, InstallPending 5, UninstallPending 1,
 #   read by name and by number); a *Pending state waits for a restart, so restart_needed is true.
-# - Enable-WindowsOptionalFeature -Online -FeatureName X -All -NoRestart enables X and the features it needs;
+# - Enable-WindowsOptionalFeature -Online -FeatureName X -All -NoRestart -LimitAccess (never Windows Update, so a
+#   missing payload fails at once instead of waiting for minutes) enables X and the features it needs;
 #   Disable-WindowsOptionalFeature -Online -FeatureName X -NoRestart disables it. Neither restarts the host;
 #   the object they return says RestartNeeded, and a change that waits for a restart leaves X in a *Pending
 #   state (and Component Based Servicing's RebootPending key, which host.facts reads as pending_reboot).
@@ -32,7 +33,6 @@ $script:FeatureStateNames = @{
     'EnablePending' = 'enable_pending'; 'InstallPending' = 'enable_pending'
     'DisablePending' = 'disable_pending'; 'UninstallPending' = 'disable_pending'
 }
-$script:FeatureStateNumbers = @{ 1 = 'disable_pending'; 2 = 'disabled'; 3 = 'disabled_removed'; 4 = 'enabled'; 5 = 'enable_pending' }
 
 function Test-FeatureName {
     param([string]$Arg, $Name)
@@ -54,10 +54,9 @@ function ConvertTo-FeatureState {
     # The protocol's state of a feature object (null for a state it does not name).
     param($Feature)
     $name = [string]$Feature.State
+    # By name only: the cmdlet's FeatureState enum numbers differ from the DISM API's (Superseded 4,
+    # PartiallyInstalled 5 have no protocol state and read as null).
     if ($script:FeatureStateNames.ContainsKey($name)) { return $script:FeatureStateNames[$name] }
-    $number = -1
-    try { $number = [int]$Feature.State } catch { $number = -1 }
-    if ($script:FeatureStateNumbers.ContainsKey($number)) { return $script:FeatureStateNumbers[$number] }
     return $null
 }
 
@@ -100,7 +99,7 @@ function Invoke-OpFeatureSet {
         return [ordered]@{ changed = $false; state = $before; restart_needed = ($before -eq 'enable_pending' -or $before -eq 'disable_pending') }
     }
     if ($want -eq 'enabled') {
-        $result = Enable-WindowsOptionalFeature -Online -FeatureName $canonical -All -NoRestart -ErrorAction Stop -WarningAction SilentlyContinue
+        $result = Enable-WindowsOptionalFeature -Online -FeatureName $canonical -All -NoRestart -LimitAccess -ErrorAction Stop -WarningAction SilentlyContinue
     } else {
         $result = Disable-WindowsOptionalFeature -Online -FeatureName $canonical -NoRestart -ErrorAction Stop -WarningAction SilentlyContinue
     }

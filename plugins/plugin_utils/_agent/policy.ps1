@@ -114,13 +114,14 @@ function Invoke-OpPolicyUserRight {
         # Data for secedit, never code: the holders as exported (*SIDs or account names) plus this SID.
         $text = "[Unicode]`r`nUnicode=yes`r`n[Version]`r`nsignature=`"`$CHICAGO`$`"`r`nRevision=1`r`n[Privilege Rights]`r`n" + $right + " = " + ($holders -join ',') + "`r`n"
         [System.IO.File]::WriteAllText($inf, $text, [System.Text.Encoding]::Unicode)
+        # secedit exits 3 when it completed with warnings (a holder name it could not map, say): what it did is
+        # read back below, and only a read-back that disagrees fails the op (naming the exit code).
         $r = Invoke-NativeTool 'secedit.exe' @('/configure', '/db', $db, '/cfg', $inf, '/areas', 'USER_RIGHTS', '/quiet')
-        if ($r.rc -ne 0) { Stop-Op 'internal' ('secedit /configure failed (' + $r.rc + ')') }
     } finally {
         try { [System.IO.Directory]::Delete($dir, $true) } catch { $null = $_ }
     }
     $has = Test-HoldsSid (Read-UserRight $right) $sid
-    if ($has -ne $grant) { Stop-Op 'internal' ('policy.user_right: secedit did not change the right of ' + $sid) }
+    if ($has -ne $grant) { Stop-Op 'internal' ('policy.user_right: secedit did not change the right of ' + $sid + ' (secedit exit code ' + $r.rc + ')') }
     return [ordered]@{ has_right = $has; changed = $true; policy_owned = $owned }
 }
 
@@ -152,7 +153,7 @@ function Read-SecurityPolicy {
             $value = $m.Groups[2].Value.Trim()
             if ($section -eq 'System Access') {
                 $n = [long]0
-                if ([regex]::IsMatch($value, '^-?[0-9]+$') -and [long]::TryParse($value, [ref]$n)) { $access[$name] = $n }
+                if ([regex]::IsMatch($value, '^-?[0-9]+$') -and [long]::TryParse($value, [System.Globalization.NumberStyles]::AllowLeadingSign, [System.Globalization.CultureInfo]::InvariantCulture, [ref]$n)) { $access[$name] = $n }
                 elseif ($value.Length -ge 2 -and $value.StartsWith('"') -and $value.EndsWith('"')) { $access[$name] = $value.Substring(1, $value.Length - 2) }
                 else { $access[$name] = $value }
             } elseif ($section -eq 'Privilege Rights') {
@@ -342,8 +343,8 @@ function Invoke-OpPolicyConfigure {
         }
         [System.IO.File]::WriteAllText($inf, $sb.ToString(), [System.Text.Encoding]::Unicode)
         $argList = @('/configure', '/db', $db, '/cfg', $inf, '/areas') + @($areas) + @('/quiet')
+        # Exit 3 is "completed with warnings": the read-back below decides, naming the exit code when it disagrees.
         $r = Invoke-NativeTool 'secedit.exe' $argList
-        if ($r.rc -ne 0) { Stop-Op 'internal' ('secedit /configure failed (' + $r.rc + ')') }
     } finally {
         try { [System.IO.Directory]::Delete($dir, $true) } catch { $null = $_ }
     }
@@ -351,12 +352,12 @@ function Invoke-OpPolicyConfigure {
     foreach ($name in @($wanted.access.Keys)) {
         $have = $null
         if ($now.access.Contains($name)) { $have = $now.access[$name] }
-        if ($null -eq $have -or $have -ne $wanted.access[$name]) { Stop-Op 'internal' ('policy.configure: secedit did not set ' + $name + ' to ' + $wanted.access[$name]) }
+        if ($null -eq $have -or $have -ne $wanted.access[$name]) { Stop-Op 'internal' ('policy.configure: secedit did not set ' + $name + ' to ' + $wanted.access[$name] + ' (secedit exit code ' + $r.rc + ')') }
     }
     foreach ($right in @($wanted.rights.Keys)) {
         $have = @()
         if ($now.rights.ContainsKey($right)) { $have = @($now.rights[$right]) }
-        if (-not (Test-SameHolders $have $wanted.rights[$right])) { Stop-Op 'internal' ('policy.configure: secedit did not set the holders of ' + $right) }
+        if (-not (Test-SameHolders $have $wanted.rights[$right])) { Stop-Op 'internal' ('policy.configure: secedit did not set the holders of ' + $right + ' (secedit exit code ' + $r.rc + ')') }
     }
     return [ordered]@{ changed = $true; before = $before; after = (Get-PolicyView $now $wanted) }
 }

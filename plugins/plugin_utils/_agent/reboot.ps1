@@ -7,7 +7,7 @@
 # - shutdown.exe /r /t <s> /c <comment> /d p:4:1 schedules a restart in <s> seconds (0 to 315360000; we
 #   take 0 to 600) with a planned "Application: Maintenance" reason, and exits 0 at once: the restart
 #   happens after the op has answered. While a restart is already scheduled it exits 1190
-#   (ERROR_SHUTDOWN_IS_SCHEDULED).
+#   (ERROR_SHUTDOWN_IS_SCHEDULED), and 1115 (ERROR_SHUTDOWN_IN_PROGRESS) while one is under way.
 # - shutdown.exe /a takes a scheduled restart back inside its delay and exits 0; with nothing scheduled
 #   it exits 1116 (ERROR_NO_SHUTDOWN_IN_PROGRESS).
 # - The comment is at most 512 characters; it goes as one argument of the array (never a command text).
@@ -26,6 +26,7 @@ function Invoke-OpRebootRequest {
     }
     $r = Invoke-NativeTool 'shutdown.exe' @('/r', '/t', [string]$delay, '/c', $reason, '/d', 'p:4:1')
     if ($r.rc -eq 1190) { Stop-Op 'busy' 'a shutdown or restart is already scheduled on the host (shutdown /a takes it back)' }
+    if ($r.rc -eq 1115) { Stop-Op 'busy' 'the host is already shutting down' }
     if ($r.rc -ne 0) { Stop-Op 'exec_failed' ('shutdown.exe /r failed (' + $r.rc + '): ' + $r.output) }
     return [ordered]@{ scheduled = $true; delay_s = [int]$delay }
 }
