@@ -593,7 +593,7 @@ class ActionModule(GowinAction):
             "changes": changes,
             "warnings": [self._scrub(w) for w in warnings],
             "diff": {"before": _diff_text(current, rule_now, p, None, key) + wd_diff[0],
-                     "after": _diff_text(desired, rule, p, changes_set) + wd_diff[1],
+                     "after": _diff_text(desired, rule, p, changes_set) + wd_diff[1] + (_wrapper_diff(wplan, wrap, winfo) if push else ""),
                      "before_header": "service %s" % p["name"], "after_header": "service %s" % p["name"]},
         }
         if journal.get("exists"):
@@ -1112,6 +1112,18 @@ def _service_view(base: dict, desired: dict, changes_set: dict, p: dict, identit
     view["sid"] = sp.service_sid(p["name"])
     view["identity_sid"] = identity_sid
     return view
+
+
+def _wrapper_diff(wplan: dict | None, wrap: dict | None, winfo: dict | None) -> str:
+    """The wrapper a new wrapper release installs, and WinSW's configuration written whole beside it (files new in the
+    release's folder, so only in the diff's after): WinSW's image path alone would not show a changed configuration."""
+    if not wrap:
+        return ""
+    lines = ["wrapper: %s %s (sha256:%s)" % (wplan["kind"], wrap["exe"], winfo["sha256"][:12])]
+    if wrap["config"] is not None:
+        lines.append("WinSW configuration %s:" % wrap["config_path"])
+        lines += ["  " + line for line in wrap["config"].splitlines()]
+    return "\n".join(lines) + "\n"
 
 
 def _diff_text(config: dict, rule: dict | None, p: dict, changes_set: dict | None, key: bytes | None = None) -> str:
