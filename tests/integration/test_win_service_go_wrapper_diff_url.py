@@ -1,7 +1,10 @@
 """win_service_go's wrapper mode on winsim, the paths the other wrapper tests leave out: diff mode (the wrapper
-installed, a changed configuration, then no diff)."""
+installed, a changed configuration, then no diff) and a wrapper binary downloaded from a loopback HTTP url,
+checked against its checksum before anything on the host changes."""
 
 from __future__ import annotations
+
+import shutil
 
 import pytest
 
@@ -9,7 +12,7 @@ from conftest import reg
 
 from ansible_collections.gowin.server.plugins.plugin_utils._winsvc import split_command_line
 # exe is a fixture: imported to be used by name
-from test_win_service_go import NAME, SVC_KEY, exe, ok, sha, svc  # noqa: F401  pylint: disable=unused-import
+from test_win_service_go import NAME, SVC_KEY, exe, failed, ok, serve_folder, sha, svc  # noqa: F401  pylint: disable=unused-import
 from test_win_service_go_wrapper import PROGRAM, wrapped
 
 ADDR = ["-addr", "127.0.0.1:47936"]
@@ -74,3 +77,45 @@ def test_diff_mode_shows_the_wrapper_install_then_a_changed_configuration_then_n
     assert r["changed"] is False and r["diff"]["before"] == r["diff"]["after"]
     assert "--- before" not in run.stdout and not _diff_lines(run.stdout, "+") and not _diff_lines(run.stdout, "-"), run.stdout
 
+
+def test_a_wrapper_from_url_is_checked_against_its_checksum_and_a_wrong_one_changes_nothing(host1, exe, tmp_path):
+    h = host1.host("win1")
+    shawl = exe("wrapper-shawl-amd64", "shawl.exe")
+    www = tmp_path / "www"
+    www.mkdir()
+    shutil.copyfile(shawl, www / "shawl-1.9.0-x64.exe")
+    server = serve_folder(www)
+    try:
+        url = "http://127.0.0.1:%d/shawl-1.9.0-x64.exe" % server.server_address[1]
+
+        def task(checksum, **extra):
+            return wrapped(exe, "shawl", args=ADDR, allow_plain_http=True,
+                           wrapper={"kind": "shawl", "url": url, "checksum": checksum}, **extra)
+
+        wrong = "sha256:" + "1" * 64
+        empty = h.snapshot()
+        r = failed(svc(host1, **task(wrong)))
+        assert "wrapper checksum: %s does not match" % url in r["msg"] and "(checksum mismatch)" in r["msg"], r["msg"]
+        assert h.snapshot() == empty and reg(h, SVC_KEY, "ImagePath") is None
+        r = failed(svc(host1, **dict(task("sha256:" + sha(shawl)), allow_plain_http=False)))
+        assert "allow_plain_http" in r["msg"], r["msg"]
+        assert h.snapshot() == empty
+
+        r = ok(svc(host1, **task("sha256:" + sha(shawl).upper())))
+        assert r["changed"] is True and r["healthy"] is True
+        wexe = r["release"]["folder"] + "\\%s-shawl.exe" % NAME
+        assert r["wrapper"]["path"] == wexe and r["wrapper"]["sha256"] == sha(shawl) == r["release"]["wrapper_sha256"]
+        assert h.execute([{"op": "file.stat", "args": {"path": wexe, "checksum": True}}])[0]["data"]["sha256"] == sha(shawl)
+        assert split_command_line(reg(h, SVC_KEY, "ImagePath"))[0] == wexe and h.service_state(NAME)["state"] == "running"
+        assert r["release"]["sha256"] == sha(exe(PROGRAM))
+        assert ok(svc(host1, **task("sha256:" + sha(shawl))))["changed"] is False
+
+        # a wrong checksum with a new configuration: refused before anything changes, the running release stays as it is
+        before = h.snapshot()
+        pid = h.service_state(NAME)["pid"]
+        r = failed(svc(host1, **dict(task(wrong), args=ADDR + ["-v"])))
+        assert "wrapper checksum: %s does not match" % url in r["msg"] and "(checksum mismatch)" in r["msg"], r["msg"]
+        assert h.snapshot() == before
+        assert h.service_state(NAME)["state"] == "running" and h.service_state(NAME)["pid"] == pid
+    finally:
+        server.shutdown()
