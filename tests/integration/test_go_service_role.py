@@ -3,7 +3,11 @@ variable, validated by the role's argument spec, rolled out in batches that stop
 
 from __future__ import annotations
 
+import json
+
 from conftest import reg
+
+from ansible_collections.gowin.server.plugins.plugin_utils._winsvc import split_command_line
 # exe is a fixture: imported to be used by name
 from test_win_service_go import SECRET, exe, sha  # noqa: F401  pylint: disable=unused-import
 
@@ -111,3 +115,42 @@ def test_release_previous_rolls_the_whole_fleet_back_and_again_changes_nothing(f
         assert sha(old)[:12] in reg(fleet.host(name), KEY + "orders-api", "ImagePath")
     again = _deploy(fleet, back)
     assert again.rc == 0 and not any(_task(again, name).result["results"][0]["changed"] for name in fleet.hosts)
+
+
+def test_the_role_passes_wrapper_and_watchdog_through_and_a_second_run_changes_nothing(host1, exe):
+    """One entry: a plain console program under shawl, with a hang watchdog probing it through the wrapper."""
+    h = host1.host("win1")
+    shawl = exe("wrapper-shawl-amd64", "shawl.exe")
+    health = {"http": {"url": "http://127.0.0.1:47936/healthz"}, "startup_timeout_s": 5, "period_s": 1, "timeout_s": 5}
+    services = [{"name": "report-api", "src": exe("consolehttp-healthy-amd64", "report-api.exe"),
+                 "args": ["-addr", "127.0.0.1:47936"], "health": health,
+                 "recovery": {"actions": [{"type": "restart", "delay_ms": 5000}]},
+                 "service_protocol": "wrapper", "wrapper": {"kind": "shawl", "src": shawl, "ctrl_c_timeout_s": 7},
+                 "watchdog": {"period_min": 2, "failure_threshold": 4}}]
+    run = _deploy(host1, services)
+    assert run.rc == 0, run.stdout[-3000:]
+    res = _task(run, "win1").result["results"][0]
+    assert res["changed"] is True and res["healthy"] is True
+    folder = res["release"]["folder"]
+    wexe = folder + "\\report-api-shawl.exe"
+    assert res["wrapper"]["kind"] == "shawl" and res["wrapper"]["path"] == wexe and res["wrapper"]["sha256"] == sha(shawl)
+    argv = split_command_line(reg(h, KEY + "report-api", "ImagePath"))
+    assert argv[0] == wexe and argv[argv.index("--stop-timeout") + 1] == "7000"
+    assert argv[argv.index("--") + 1:] == [folder + "\\report-api.exe", "-addr", "127.0.0.1:47936"]
+    assert h.service_state("report-api")["state"] == "running"
+    # the watchdog task, as the Task Scheduler has it, and its settings
+    path = "\\GoWin\\Watchdog\\report-api"
+    (found,) = h.execute([{"op": "task.get", "args": {"path": path}}])
+    assert found["data"]["exists"] and found["data"]["enabled"] and found["data"]["runs_as_system"]
+    assert found["data"]["interval_min"] == 2
+    assert res["watchdog"]["task"] == path and res["watchdog"]["failure_threshold"] == 4
+    settings = json.loads(h.read_file("C:\\ProgramData\\GoWin\\watchdog\\report-api.json"))
+    assert settings["service"] == "report-api" and settings["failure_threshold"] == 4
+    assert settings["health"]["http"]["url"] == "http://127.0.0.1:47936/healthz"
+    # its tick probes the wrapped program and finds it answering
+    assert [tick["data"]["action"] for tick in h.tick(2)] == ["healthy"]
+    again = _deploy(host1, services)
+    assert again.rc == 0, again.stdout[-3000:]
+    second = _task(again, "win1").result["results"][0]
+    assert second["changed"] is False and second["watchdog"]["task"] == path
+    assert h.counters()["round_trips"] == 1
