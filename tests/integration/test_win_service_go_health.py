@@ -289,7 +289,8 @@ def test_after_a_rollback_release_is_the_release_that_runs_and_the_failed_one_is
     assert release["sha256"] == sha(good) and release["folder"] == good_folder
     assert release["path"] == good_folder + "\\%s.exe" % NAME and release["path"] in reg(h, SVC_KEY, "ImagePath")
     assert release["previous"] is None
-    assert release["failed"] == {"id": sha(bad)[:12], "folder": bad_folder, "path": bad_folder + "\\%s.exe" % NAME, "sha256": sha(bad)}
+    assert release["failed"] == {"id": sha(bad)[:12], "folder": bad_folder, "path": bad_folder + "\\%s.exe" % NAME, "sha256": sha(bad),
+                                 "wrapper_sha256": None}
     assert {sha(good)[:12], sha(bad)[:12]} <= set(release["kept"]) and release["removed"] == []
     # the next run reads the same active release back
     again = ok(svc(host1, src=good, health=HEALTHZ))
