@@ -34,7 +34,13 @@ class ActionModule(GowinAction):
             waivers, waiver_report = bl.check_waivers(p["waivers"], doc, dt.datetime.now(dt.timezone.utc).date())
         except bl.BaselineError as err:
             raise ModuleFailure(str(err)) from None
+        for i, name in enumerate(p["lockout_guard_rules"]):
+            if not 1 <= len(name) <= 255 or any(c in name for c in "*?") or any(ord(c) < 32 for c in name) or name != name.strip():
+                raise ModuleFailure("lockout_guard_rules[%d]: %r is not a firewall rule name (its ID): 1 to 255 characters, "
+                                    "no wildcard (* ?), no control characters, no leading or trailing space" % (i, name[:80]))
         chosen = bl.selected(doc, p["include"], p["exclude"])
+        if not chosen:
+            raise ModuleFailure("include and exclude leave no setting of baseline %s to test" % doc["name"])
         conn = self._connection_facts()
         extra_rules = bl.guard_rules(conn, p["lockout_guard_rules"]) if enforce and any(
             s["kind"] == "firewall_profile" for s in chosen) else []
@@ -94,7 +100,7 @@ class ActionModule(GowinAction):
                     self._verify_after_reboot(channel, chosen, results, release, core, waivers)
 
         for w in waiver_report:
-            w["applied"] = any(r["id"] == w["id"] and r["status"] == "waived" for r in results)
+            w["applied"] = not w["expired"] and any(r["id"] == w["id"] and r["status"] == "waived" for r in results)
         counts = bl.totals(results)
         reboot = any(r["reboot_required"] for r in results)
         result: dict[str, t.Any] = {

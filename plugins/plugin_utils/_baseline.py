@@ -39,6 +39,7 @@ BOOT_SLACK_S = 30
 POLICIES_SYSTEM = "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System"
 MSV1_0 = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Lsa\\MSV1_0"
 WINRM_SERVICE_POLICY = "HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\WinRM\\Service"
+SERVICES_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Services"
 # Inbound rules Windows ships for WinRM (the ones `winrm quickconfig` enables), by port.
 WINRM_RULES = {5985: ("WINRM-HTTP-In-TCP", "WINRM-HTTP-In-TCP-PUBLIC", "WINRM-HTTP-In-TCP-NoScope"),
                5986: ("WINRM-HTTPS-In-TCP", "WINRM-HTTPS-In-TCP-PUBLIC", "WINRM-HTTPS-In-TCP-NoScope")}
@@ -47,6 +48,37 @@ SID_ADMINS, SID_USERS, SID_LOCAL, SID_LOCAL_ADMIN = "S-1-5-32-544", "S-1-5-32-54
 
 
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Bounds on a document, checked before it is validated: nesting (YAML flow brackets or indentation, before
+# parsing: a parser recursing thousands of levels deep can crash the worker), values in all (YAML aliases make a
+# small file hold a huge structure), and strings (as Windows takes them).
+MAX_DOC_DEPTH = 16
+MAX_DOC_VALUES = 200_000
+MAX_TEXT = 32767
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class _DocLoader(_SAFE_LOADER):  # pylint: disable=too-many-ancestors
+    """The safe loader, refusing a key given twice in one mapping (the last one would win silently)."""
+
+
+def _map_without_duplicates(loader: t.Any, node: t.Any) -> t.Iterator[dict]:
+    data: dict = {}
+    yield data
+    seen: set = set()
+    for key_node, _value in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node)
+        try:
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, "found the key %r twice in one mapping" % (key,), key_node.start_mark)
+            seen.add(key)
+        except TypeError:
+            pass  # an unhashable key: construct_mapping refuses it
+    data.update(loader.construct_mapping(node))
+
+
+_DocLoader.add_constructor("tag:yaml.org,2002:map", _map_without_duplicates)
 
 
 class BaselineError(Exception):
@@ -125,7 +157,144 @@ def _semantic_errors(doc: dict) -> list[tuple[tuple, str]]:
                 out.append((path + ("expect", "value"), "%d is outside min..max, yet it is what enforce writes" % e["value"]))
         if s["kind"] == "service" and e.get("start_mode") == "disabled" and e.get("state") == "running":
             out.append((path + ("expect",), "a disabled service cannot be running: start_mode disabled with state running"))
+        if s["kind"] == "registry":
+            problem = _key_problem(e["key"])
+            if problem:
+                out.append((path + ("expect", "key"), problem))
+        if s["kind"] == "security_policy" and e["section"] == "system_access":
+            lo, hi = SYSTEM_ACCESS_RANGES[e["key"]]
+            for field in ("value", "min", "max"):
+                if field in e and not lo <= e[field] <= hi:
+                    out.append((path + ("expect", field), "%d is outside what Windows takes for %s (%d to %d)" % (e[field], e["key"], lo, hi)))
+    if not out:
+        out = [(("settings",), c) for c in _conflicts(doc)]
     return out
+
+
+# What Windows takes for each [System Access] value (secedit; the Local Security Policy editor's ranges).
+SYSTEM_ACCESS_RANGES = {
+    "MinimumPasswordAge": (0, 998), "MaximumPasswordAge": (-1, 999), "MinimumPasswordLength": (0, 128),
+    "PasswordComplexity": (0, 1), "PasswordHistorySize": (0, 24), "LockoutBadCount": (0, 999),
+    "ResetLockoutCount": (1, 99999), "LockoutDuration": (-1, 99999), "RequireLogonToChangePassword": (0, 1),
+    "ForceLogoffWhenHourExpire": (0, 1), "ClearTextPassword": (0, 1), "LSAAnonymousNameLookup": (0, 1),
+    "EnableAdminAccount": (0, 1), "EnableGuestAccount": (0, 1),
+}
+
+
+def _key_problem(key: str) -> str | None:
+    """A registry key spelled as no setting means it: '/' between key names (a literal character in a key
+    name, so nothing would read that key; cipher names under SCHANNEL\\Ciphers hold one), a name with a
+    leading or trailing space."""
+    parts = key.split("\\")
+    for i, part in enumerate(parts):
+        if part != part.strip():
+            return "the key name %r has a leading or trailing space" % part
+        cipher = i >= 2 and parts[i - 1].lower() == "ciphers" and parts[i - 2].lower() == "schannel"
+        if "/" in part and not cipher:
+            return "has '/' in the key name %r: registry keys are separated by \\ (a '/' is a character of the name)" % part
+    return None
+
+
+def _targets(s: dict) -> list[tuple[tuple, t.Any]]:
+    """What a setting makes true, as (the value it sets, the value), to find two settings that contradict."""
+    kind, e = s["kind"], s["expect"]
+    if kind == "registry":
+        want = ("absent",) if e.get("state") == "absent" else (e["type"], json.dumps(e["value"]), e.get("min"), e.get("max"))
+        return [(("registry", _canonical_key(e["key"]), e["name"].lower()), want)]
+    if kind == "tls":
+        key = _canonical_key(_tls_key(e))
+        on = e["enabled"]
+        out = [(("registry", key, "enabled"), ("tls", on))]
+        if "cipher" not in e:
+            out.append((("registry", key, "disabledbydefault"), ("tls", on)))
+        return out
+    if kind == "audit_policy":
+        return [(("audit", e["subcategory"].upper(), side), e[side]) for side in ("success", "failure") if side in e]
+    if kind == "security_policy":
+        if e["section"] == "system_access":
+            return [(("system_access", e["key"]), (e["value"], e.get("min"), e.get("max")))]
+        return [(("right", e["right"], e.get("match", "exact")), tuple(sorted(x.upper() for x in e["holders"])))]
+    if kind == "service":
+        return [(("service", e["name"].lower(), k), e[k]) for k in ("start_mode", "state") if k in e]
+    if kind == "optional_feature":
+        return [(("feature", e["name"].lower()), e["state"])]
+    return [(("firewall", e["profile"], k), v) for k, v in e.items() if k != "profile"]
+
+
+def _conflicts(doc: dict) -> list[str]:
+    seen: dict[tuple, tuple[str, t.Any]] = {}
+    out = []
+    for s in doc["settings"]:
+        for target, value in _targets(s):
+            if target in seen and seen[target][1] != value:
+                out.append("%s and %s set the same thing (%s) to different values" % (seen[target][0], s["id"], " ".join(str(x) for x in target)))
+            seen.setdefault(target, (s["id"], value))
+    return out
+
+
+def _canonical_key(key: str) -> str:
+    """Lower case, with ControlSet00N read as CurrentControlSet (what it links to on a running host)."""
+    return re.sub(r"(?i)^hklm\\system\\controlset\d{3}\\", lambda _m: "hklm\\system\\currentcontrolset\\", key).lower()
+
+
+def _nesting_problem(text: str) -> str | None:
+    """Too deep to parse safely (checked on the text: flow brackets, then indentation)."""
+    depth = 0
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            if depth > 4 * MAX_DOC_DEPTH:
+                return "nests brackets more than %d levels deep" % (4 * MAX_DOC_DEPTH)
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+    for number, line in enumerate(text.splitlines(), 1):
+        if len(line) - len(line.lstrip(" ")) > 16 * MAX_DOC_DEPTH:
+            return "is indented more than %d spaces at line %d" % (16 * MAX_DOC_DEPTH, number)
+    return None
+
+
+def check_values(doc: t.Any, origin: str) -> None:
+    """Refuse a structure deeper than MAX_DOC_DEPTH, with more than MAX_DOC_VALUES values (aliases
+    counted as the copies they stand for), or with strings no Windows setting can hold."""
+    count = 0
+    stack: list[tuple[t.Any, int, tuple]] = [(doc, 0, ())]
+    while stack:
+        value, depth, path = stack.pop()
+        count += 1
+        if count > MAX_DOC_VALUES:
+            raise BaselineError("%s: the document holds more than %d values (YAML aliases count as copies)" % (origin, MAX_DOC_VALUES))
+        if depth > MAX_DOC_DEPTH:
+            raise BaselineError("%s: %s: nested more than %d levels deep" % (origin, _where(doc, path, ""), MAX_DOC_DEPTH))
+        if isinstance(value, str):
+            if len(value) > MAX_TEXT:
+                raise BaselineError("%s %s: is %d characters long; Windows takes at most %d" % (origin, _where(doc, path, ""), len(value), MAX_TEXT))
+            bad = _CONTROL.search(value)
+            if bad:
+                raise BaselineError("%s %s: contains the control character U+%04X, which a setting cannot hold"
+                                    % (origin, _where(doc, path, ""), ord(bad.group())))
+        elif isinstance(value, dict):
+            stack.extend((v, depth + 1, path + (k,)) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1, path + (i,)) for i, v in enumerate(value))
+
+
+def _parse(path: str, baseline: str) -> t.Any:
+    if not os.path.isfile(path):
+        raise BaselineError("baseline: %s is not a file on the controller" % baseline)
+    size = os.path.getsize(path)
+    if size > MAX_DOCUMENT_BYTES:
+        raise BaselineError("baseline: %s is %d bytes; a baseline document is at most %d" % (baseline, size, MAX_DOCUMENT_BYTES))
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    problem = _nesting_problem(text)
+    if problem:
+        raise BaselineError("baseline: %s %s" % (baseline, problem))
+    if path.lower().endswith(".json"):
+        try:
+            return json.loads(text)
+        except ValueError as err:
+            raise BaselineError("baseline: %s is not valid JSON: %s" % (baseline, err)) from None
+    return yaml.load(text, Loader=_DocLoader)  # nosec: a safe loader (no Python tags), libyaml's when present
 
 
 def load(baseline: str, settings: list | None, source_dir: str | None = None) -> dict:
@@ -136,15 +305,14 @@ def load(baseline: str, settings: list | None, source_dir: str | None = None) ->
     elif re.match(r"^[a-z][a-z0-9_]*$", baseline):
         raise BaselineError("baseline: %r is not a shipped baseline (shipped: %s) and not a path to a document"
                             % (baseline, ", ".join(SHIPPED)))
+    elif not baseline.strip():
+        raise BaselineError("baseline: must not be empty: give a shipped baseline (%s) or the path of a document" % ", ".join(SHIPPED))
     else:
-        path = baseline if os.path.isabs(baseline) or not source_dir else os.path.join(source_dir, baseline)
+        path = os.path.expanduser(baseline)
+        path = path if os.path.isabs(path) or not source_dir else os.path.join(source_dir, path)
         origin = "baseline %s:" % baseline
     try:
-        size = os.path.getsize(path)
-        if size > MAX_DOCUMENT_BYTES:
-            raise BaselineError("baseline: %s is %d bytes; a baseline document is at most %d" % (baseline, size, MAX_DOCUMENT_BYTES))
-        with open(path, encoding="utf-8") as f:
-            doc = yaml.load(f, Loader=_SAFE_LOADER)  # nosec: a safe loader (no Python tags), libyaml's when present
+        doc = _parse(path, baseline)
     except OSError as err:
         raise BaselineError("baseline: cannot read %s on the controller: %s" % (baseline, err.strerror or err)) from None
     except UnicodeDecodeError:
@@ -153,14 +321,19 @@ def load(baseline: str, settings: list | None, source_dir: str | None = None) ->
         mark = getattr(err, "problem_mark", None)
         where = " at line %d column %d" % (mark.line + 1, mark.column + 1) if mark else ""
         raise BaselineError("baseline: %s is not valid YAML%s: %s" % (baseline, where, getattr(err, "problem", err))) from None
+    check_values(doc, origin)
     check_document(doc, origin)
     if settings:
         extra = {"schema": doc["schema"], "name": doc["name"], "title": doc["title"], "settings": list(settings)}
+        check_values(extra, "settings:")
         check_document(extra, "settings:")
         merged = {s["id"].lower(): s for s in doc["settings"]}
         for s in settings:
             merged[s["id"].lower()] = s
         doc = dict(doc, settings=list(merged.values()))
+        conflicts = _conflicts(doc)
+        if conflicts:
+            raise BaselineError("settings: " + "; ".join(conflicts[:5]))
     return doc
 
 
@@ -630,7 +803,7 @@ def guard_reason(s: dict, conn: dict, obs: dict, planned_rights: dict) -> str | 
     kind, e = s["kind"], s["expect"]
     remote = conn.get("transport") in ("winrm", "psrp")
     if kind == "registry":
-        key, name = e["key"].lower(), e["name"].lower()
+        key, name = _canonical_key(e["key"]), e["name"].lower()
         removed = e.get("state") == "absent"
         value = None if removed else e.get("value")
         if key == POLICIES_SYSTEM.lower() and name == "localaccounttokenfilterpolicy" and (removed or value == 0):
@@ -654,6 +827,10 @@ def guard_reason(s: dict, conn: dict, obs: dict, planned_rights: dict) -> str | 
                 return "AllowUnencryptedTraffic 0 refuses unencrypted WinRM messages: this run uses certificate authentication over HTTP"
             if name == "allowautoconfig" and value == 0:
                 return "AllowAutoConfig 0 stops the WinRM service listening on its configured listeners: this run connects over WinRM"
+        carrier = {"winrm": remote, "sshd": conn.get("transport") == "ssh"}
+        for svc, used in carrier.items():
+            if used and key == (SERVICES_KEY + "\\" + svc).lower() and name == "start" and (removed or value == 4):
+                return "Start 4 disables the %s service, which carries this run's connection (after the next restart)" % svc
     if kind == "service":
         svc = e["name"].lower()
         cutting = e.get("start_mode") == "disabled" or e.get("state") == "stopped"

@@ -15,6 +15,7 @@ A schema may carry "x-error": the message to give when its pattern, oneOf, anyOf
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import typing as t
 
@@ -41,19 +42,30 @@ class SchemaError(Exception):
 
 
 def _type_of(value: t.Any) -> str:
-    """The JSON type name of a value (a boolean is not an integer)."""
-    for name in ("boolean", "integer", "number", "string", "array", "object"):
+    """The JSON type name of a value (a boolean is not an integer); '' for what JSON has no type for."""
+    for name in ("boolean", "integer", "number", "string", "array", "object", "null"):
         if _TYPES[name](value):
             return name
-    return "null"
+    return ""
 
 
 def _describe(value: t.Any) -> str:
-    return _a(_type_of(value))
+    name = _type_of(value)
+    if name:
+        return _a(name)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return "a date (YAML reads an unquoted 2027-01-31 as a date: quote it)"
+    return "a %s, which JSON has no type for" % type(value).__name__
 
 
 def _show(value: t.Any) -> str:
-    text = repr(value)
+    """A short quote of a value; a list or mapping is described, never printed whole (YAML aliases can make
+    a small file hold a structure far too big to print)."""
+    if isinstance(value, list):
+        return "a list of %d item%s" % (len(value), "" if len(value) == 1 else "s")
+    if isinstance(value, dict):
+        return "a mapping of %d key%s" % (len(value), "" if len(value) == 1 else "s")
+    text = repr(value[:200] if isinstance(value, str) else value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 

@@ -217,7 +217,7 @@ def test_a_connection_lost_in_the_middle_of_an_enforce_is_completed_by_the_next_
 @pytest.mark.parametrize("args, words", [
     ({"mode": "fix"}, "value of mode must be one of: audit, enforce, got: fix"),
     ({"baseline": "cis_l9"}, "baseline: 'cis_l9' is not a shipped baseline"),
-    ({"baseline": "/nonexistent/b.yml"}, "baseline: cannot read /nonexistent/b.yml"),
+    ({"baseline": "/nonexistent/b.yml"}, "baseline: /nonexistent/b.yml is not a file on the controller"),
     ({"settings": [{"id": "x", "title": "x", "kind": "registry", "refs": ["MSFT t"], "severity": "low", "rationale": "r",
                     "expect": {"key": FS_KEY, "name": "X", "type": "REG_DWORD", "value": -1}}]},
      "settings: settings[0] (id x) expect.value: must be at least 0, got -1"),
@@ -301,3 +301,25 @@ def test_the_winrm_basic_guard_follows_the_connection_authentication(sim):
     assert reg(h, "HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\WinRM\\Service", "AllowBasic") is None
     r = ok(sim.play([task]))  # NTLM: Basic off does not concern this run
     assert by_id(r)["winrm.no_basic"]["status"] == "fixed"
+
+
+@pytest.mark.parametrize("args, words", [
+    ({"lockout_guard_rules": ["WINRM*"]}, "lockout_guard_rules[0]: 'WINRM*' is not a firewall rule name"),
+    ({"lockout_guard_rules": ["ok", ""]}, "lockout_guard_rules[1]"),
+    ({"include": ["go"], "exclude": ["fs.long_paths"]}, "include and exclude leave no setting of baseline itest to test"),
+    ({"settings": [setting("x.conflict", "registry", {"key": FS_KEY, "name": "LongPathsEnabled", "type": "REG_DWORD", "value": 0})]},
+     "fs.long_paths and x.conflict set the same thing"),
+])
+def test_more_bad_input_is_refused_on_the_controller(sim, args, words):
+    h = sim.host("win1")
+    before = h.snapshot()
+    res = baseline(sim, mode="enforce", **args).one("win1", "baseline")
+    assert res.failed and words in res.result["msg"], res.result["msg"]
+    assert h.snapshot() == before and h.counters()["round_trips"] == 0
+
+
+def test_an_expired_waiver_beside_one_in_force_is_not_applied(sim):
+    r = ok(baseline(sim, include=["go"], waivers=[
+        {"id": "fs.long_paths", "reason": "old", "expires": "2020-01-01"},
+        {"id": "fs.long_paths", "reason": "new", "expires": "2099-01-01"}]))
+    assert [(w["expired"], w["applied"]) for w in r["waivers"]] == [(True, False), (False, True)]

@@ -163,8 +163,12 @@ def test_load_refuses_what_is_not_a_document(tmp_path, text, words):
 
 
 def test_load_names_the_option_for_a_missing_file_or_unknown_name(tmp_path):
-    with pytest.raises(bl.BaselineError, match="baseline: cannot read"):
+    with pytest.raises(bl.BaselineError, match="none.yml is not a file on the controller"):
         bl.load(str(tmp_path / "none.yml"), [])
+    with pytest.raises(bl.BaselineError, match="is not a file on the controller"):
+        bl.load(str(tmp_path), [])
+    with pytest.raises(bl.BaselineError, match="baseline: must not be empty"):
+        bl.load("  ", [])
     with pytest.raises(bl.BaselineError, match="baseline: 'cis_l9' is not a shipped baseline"):
         bl.load("cis_l9", [])
 
@@ -463,3 +467,111 @@ def test_firewall_guard_looks_for_a_rule_that_keeps_the_port_open():
 def test_schema_file_is_plain_json():
     with open(bl.SCHEMA_PATH, encoding="utf-8") as f:
         assert json.load(f)["properties"]["schema"]["const"] == "gowin.server/baseline/1"
+
+
+# ------------------------------------------------------------------------------ documents that are valid YAML but hostile or odd
+
+def test_an_alias_bomb_is_refused_by_its_size_quickly(tmp_path):
+    text = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    prev = "a"
+    for n in "bcdefghi":
+        text += "%s: &%s [%s]\n" % (n, n, ",".join(["*" + prev] * 9))
+        prev = n
+    text += "schema: gowin.server/baseline/1\nname: bomb\ntitle: *i\nsettings: []\n"
+    path = tmp_path / "bomb.yml"
+    path.write_text(text)
+    with pytest.raises(bl.BaselineError, match="more than 200000 values"):
+        bl.load(str(path), [])
+
+
+def test_a_deeply_nested_document_is_refused_before_it_is_parsed(tmp_path):
+    path = tmp_path / "deep.yml"
+    path.write_text("schema: x\ntitle: " + "[" * 60000 + "]" * 60000 + "\n")
+    with pytest.raises(bl.BaselineError, match="nests brackets more than 64 levels deep"):
+        bl.load(str(path), [])
+    path.write_text("schema: x\ntitle: " + "[" * 20 + "]" * 20 + "\n")
+    with pytest.raises(bl.BaselineError, match="nested more than 16 levels deep"):
+        bl.load(str(path), [])
+
+
+def test_a_key_given_twice_is_refused(tmp_path):
+    path = tmp_path / "dup.yml"
+    path.write_text(yaml.safe_dump(doc()) + "settings: []\n")
+    with pytest.raises(bl.BaselineError, match="found the key 'settings' twice"):
+        bl.load(str(path), [])
+
+
+def test_a_json_document_is_read_as_json(tmp_path):
+    d = doc(setting(title="caf\u00e9 \U0001F600"))
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(d, ensure_ascii=True))
+    assert bl.load(str(path), [])["settings"][0]["title"] == "caf\u00e9 \U0001F600"
+    path.write_text("{not json")
+    with pytest.raises(bl.BaselineError, match="is not valid JSON"):
+        bl.load(str(path), [])
+
+
+def test_control_characters_and_dates_are_named(tmp_path):
+    path = tmp_path / "b.yml"
+    path.write_text(yaml.safe_dump(doc(setting(title="a\x07b"))))
+    with pytest.raises(bl.BaselineError, match=re.escape("settings[0] (id fs.long_paths) title: contains the control character U+0007")):
+        bl.load(str(path), [])
+    d = doc(setting(title=dt.date(2027, 1, 31)))
+    with pytest.raises(bl.BaselineError, match="a date .YAML reads an unquoted 2027-01-31 as a date: quote it"):
+        bl.check_document(d, "")
+
+
+@pytest.mark.parametrize("key, words", [
+    ("HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion/Policies/System", "has '/' in the key name"),
+    ("HKLM\\SOFTWARE\\GoWin ", "leading or trailing space"),
+])
+def test_registry_keys_that_nothing_would_read_are_refused(key, words):
+    with pytest.raises(bl.BaselineError, match=words):
+        bl.check_document(doc(setting(expect=dict(REG, key=key))), "")
+
+
+def test_a_cipher_key_may_hold_a_slash():
+    s = setting(expect=dict(REG, key=bl.SCHANNEL + "\\Ciphers\\AES 128/128", name="Enabled", value=1))
+    bl.check_document(doc(s), "")
+
+
+def test_two_settings_that_contradict_each_other_are_refused():
+    a = setting(id="a")
+    b = setting(id="b", expect=dict(REG, value=0))
+    with pytest.raises(bl.BaselineError, match="a and b set the same thing"):
+        bl.check_document(doc(a, b), "")
+    c = setting(id="c", expect=dict(REG, key="HKLM\\SYSTEM\\ControlSet001\\Control\\FileSystem", value=0))
+    with pytest.raises(bl.BaselineError, match="a and c set the same thing"):
+        bl.check_document(doc(a, c), "")
+    tls_off = setting(id="t1", kind="tls", expect={"protocol": "TLS 1.0", "side": "server", "enabled": False})
+    tls_on = setting(id="t2", kind="tls", expect={"protocol": "TLS 1.0", "side": "server", "enabled": True})
+    with pytest.raises(bl.BaselineError, match="t1 and t2"):
+        bl.check_document(doc(tls_off, tls_on), "")
+    svc1 = setting(id="s1", kind="service", expect={"name": "Spooler", "start_mode": "disabled"})
+    svc2 = setting(id="s2", kind="service", expect={"name": "spooler", "start_mode": "auto", "state": "running"})
+    with pytest.raises(bl.BaselineError, match="s1 and s2"):
+        bl.check_document(doc(svc1, svc2), "")
+    bl.check_document(doc(a, setting(id="same", expect=dict(REG))), "")  # agreeing settings are fine
+
+
+def test_inline_settings_that_contradict_the_document_are_refused(tmp_path):
+    path = tmp_path / "b.yml"
+    path.write_text(yaml.safe_dump(doc()))
+    with pytest.raises(bl.BaselineError, match="^settings: fs.long_paths and mine set the same thing"):
+        bl.load(str(path), [setting(id="mine", expect=dict(REG, value=0))])
+
+
+@pytest.mark.parametrize("key, value", [("MinimumPasswordLength", 200), ("PasswordComplexity", 7), ("ResetLockoutCount", 0)])
+def test_account_policy_values_out_of_the_windows_range_are_refused(key, value):
+    s = setting(kind="security_policy", expect={"section": "system_access", "key": key, "value": value})
+    with pytest.raises(bl.BaselineError, match="outside what Windows takes for " + key):
+        bl.check_document(doc(s), "")
+
+
+@pytest.mark.parametrize("s", [
+    reg_setting("HKLM\\SYSTEM\\ControlSet001\\Control\\Lsa\\MSV1_0", "RestrictReceivingNTLMTraffic", 2),
+    reg_setting("HKLM\\SYSTEM\\CurrentControlSet\\Services\\WinRM", "Start", 4),
+    setting(expect={"key": "HKLM\\SYSTEM\\ControlSet002\\Services\\winrm", "name": "Start", "state": "absent"}),
+])
+def test_guards_see_through_other_spellings(s):
+    assert bl.guard_reason(s, LOCAL, OBS, {}) is not None
