@@ -291,8 +291,8 @@ def test_the_winrm_basic_guard_follows_the_connection_authentication(sim):
     h = sim.host("win1")
     basic = setting("winrm.no_basic", "registry", {"key": "HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\WinRM\\Service",
                                                    "name": "AllowBasic", "type": "REG_DWORD", "value": 0})
-    task = {"name": "baseline", "gowin.server.dsc_baseline": {"baseline": sim.doc, "mode": "enforce", "settings": [basic],
-                                                               "include": ["winrm.no_basic"]}}
+    args = {"baseline": sim.doc, "mode": "enforce", "settings": [basic], "include": ["winrm.no_basic"]}
+    task = {"name": "baseline", "gowin.server.dsc_baseline": args}
     run = sim.play([dict(task, vars={"ansible_winsim_remote_auth": "basic", "ansible_winsim_remote_port": 5986})])
     res = run.one("win1", "baseline")
     assert res.failed and [x["id"] for x in res.result["lockout"]] == ["winrm.no_basic"]
