@@ -161,6 +161,8 @@ def _semantic_errors(doc: dict) -> list[tuple[tuple, str]]:
             problem = _key_problem(e["key"])
             if problem:
                 out.append((path + ("expect", "key"), problem))
+            if e.get("type") == "REG_MULTI_SZ" and "" in e.get("value", []):
+                out.append((path + ("expect", "value"), "holds an empty string, which REG_MULTI_SZ cannot hold (the list ends there)"))
         if s["kind"] == "security_policy" and e["section"] == "system_access":
             lo, hi = SYSTEM_ACCESS_RANGES[e["key"]]
             for field in ("value", "min", "max"):
@@ -331,6 +333,8 @@ def load(baseline: str, settings: list | None, source_dir: str | None = None) ->
         for s in settings:
             merged[s["id"].lower()] = s
         doc = dict(doc, settings=list(merged.values()))
+        if len(doc["settings"]) > 2000:
+            raise BaselineError("settings: the baseline and the settings option together hold %d settings; at most 2000" % len(doc["settings"]))
         conflicts = _conflicts(doc)
         if conflicts:
             raise BaselineError("settings: " + "; ".join(conflicts[:5]))
@@ -348,9 +352,10 @@ def host_release(facts: dict) -> tuple[str | None, bool]:
 def check_selection(doc: dict, include: list[str], exclude: list[str]) -> None:
     ids = {s["id"].lower() for s in doc["settings"]}
     tags = {tag for s in doc["settings"] for tag in s.get("tags", [])}
+    low_tags = {tag.lower() for tag in tags}
     for option, words in (("include", include), ("exclude", exclude)):
         for word in words:
-            if word.lower() not in ids and word not in tags:
+            if word.lower() not in ids and word.lower() not in low_tags:
                 raise BaselineError("%s: %r is neither a setting id nor a tag of baseline %s (tags: %s)"
                                     % (option, word, doc["name"], ", ".join(sorted(tags)) or "none"))
 
@@ -398,6 +403,8 @@ def check_waivers(waivers: list[dict], doc: dict, today: dt.date) -> tuple[dict,
         if unknown:
             raise BaselineError("%s: unknown field(s) %s; accepted: id, reason, expires, approved_by" % (label, ", ".join(sorted(unknown))))
         wid = w.get("id")
+        if wid is None:
+            raise BaselineError("%s: needs an id (the setting it waives)" % label)
         if not isinstance(wid, str) or wid.lower() not in ids:
             raise BaselineError("%s: id %r is not a setting of baseline %s" % (label, wid, doc["name"]))
         label += " (id %s)" % wid
@@ -412,8 +419,10 @@ def check_waivers(waivers: list[dict], doc: dict, today: dt.date) -> tuple[dict,
                 day = dt.date.fromisoformat(expires)
             except ValueError:
                 raise BaselineError("%s: expires %r is not a date" % (label, expires)) from None
+        elif expires is None:
+            raise BaselineError("%s: needs expires, the last day it is in force (YYYY-MM-DD)" % label)
         else:
-            raise BaselineError("%s: expires must be a date YYYY-MM-DD, got %r" % (label, expires))
+            raise BaselineError("%s: expires must be a date YYYY-MM-DD, got %r" % (label, str(expires)[:40]))
         approved = w.get("approved_by")
         if approved is not None and (not isinstance(approved, str) or not approved.strip()):
             raise BaselineError("%s: approved_by must be a name" % label)

@@ -236,6 +236,8 @@ def test_waivers_in_force_expired_and_reported():
     ({"id": "a", "reason": "r", "expires": "31/12/2027"}, "expires must be a date YYYY-MM-DD"),
     ({"id": "a", "reason": "r", "expires": "2027-02-30"}, "is not a date"),
     ({"id": "a", "reason": "r", "expires": "2027-01-01", "by": "me"}, "unknown field"),
+    ({"reason": "r", "expires": "2027-01-01"}, r"waivers\[0\]: needs an id"),
+    ({"id": "a", "reason": "r"}, r"waivers\[0\] \(id a\): needs expires"),
 ])
 def test_bad_waivers_are_refused(waiver, words):
     with pytest.raises(bl.BaselineError, match=words):
@@ -575,3 +577,11 @@ def test_account_policy_values_out_of_the_windows_range_are_refused(key, value):
 ])
 def test_guards_see_through_other_spellings(s):
     assert bl.guard_reason(s, LOCAL, OBS, {}) is not None
+
+
+def test_tags_are_matched_in_any_case_and_multi_sz_cannot_hold_an_empty_string():
+    d = doc(setting(id="a", tags=["ipv6"]))
+    bl.check_selection(d, ["IPV6"], [])
+    assert [x["id"] for x in bl.selected(d, ["IPv6"], [])] == ["a"]
+    with pytest.raises(bl.BaselineError, match="REG_MULTI_SZ cannot hold"):
+        bl.check_document(doc(setting(expect=dict(REG, type="REG_MULTI_SZ", value=["a", "", "b"]))), "")
