@@ -184,7 +184,7 @@ docs-check: venv collection
 # check and diff mode), so the range is covered at both ends.
 COMPAT_CORES ?= 2.16.19 2.17.14 2.18.19
 COMPAT_OLDEST := $(firstword $(COMPAT_CORES))
-COMPAT_PINS := pytest==9.2.0 pytest-xdist==3.8.0 PyYAML==6.0.3
+COMPAT_PINS := pytest==9.2.0 pytest-xdist==3.8.0 PyYAML==6.0.3 jsonschema==4.26.0 jsonschema-specifications==2025.9.1 referencing==0.37.0 rpds-py==2026.9.1 attrs==26.1.0
 
 compat: collection
 	@for core in $(COMPAT_CORES); do \
