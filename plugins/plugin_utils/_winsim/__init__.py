@@ -50,6 +50,7 @@ from ansible_collections.gowin.server.plugins.plugin_utils._winsim.signature imp
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.task import TaskOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.watchdog import WatchdogOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.tree import TreeOps
+from ansible_collections.gowin.server.plugins.plugin_utils._winsim.wdac import WdacOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.write import WriteOps
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.zip import ZipOps
 
@@ -61,7 +62,7 @@ __all__ = [
 ]
 
 
-class WinSimHost(RebootOps, FeatureOps, WatchdogOps, DeployOps, JournalOps, RegistryOps, EnvOps, EventlogOps, HealthOps, ServiceOps, SignatureOps,
-                 PolicyOps, AuditpolOps, FirewallOps, TaskOps, FsOps, TreeOps, WriteOps, JunctionOps, DownloadOps, ZipOps, AclOps, GoOps, LockOps,
-                 HostBase):
+class WinSimHost(RebootOps, FeatureOps, WdacOps, WatchdogOps, DeployOps, JournalOps, RegistryOps, EnvOps, EventlogOps, HealthOps,
+                 ServiceOps, SignatureOps, PolicyOps, AuditpolOps, FirewallOps, TaskOps, FsOps, TreeOps, WriteOps, JunctionOps, DownloadOps,
+                 ZipOps, AclOps, GoOps, LockOps, HostBase):
     """One simulated host. Every public method is one locked transaction on the state directory."""
