@@ -19,7 +19,8 @@ description:
   - With O(mode=enforce) it tests, sets what differs and tests again in the same batch (two round trips), after
     checking every change against the connection the run uses (O(lockout_guard)).
   - Setting kinds are C(registry), C(tls) (Schannel), C(audit_policy), C(security_policy) (account policies and
-    user rights), C(service), C(optional_feature) and C(firewall_profile).
+    user rights), C(service), C(optional_feature), C(firewall_profile) and C(wdac) (an App Control policy from
+    one of Microsoft's example policies, in audit mode, or enforced only when O(include) names the setting).
   - Against the simulated host C(gowin.server.winsim) every store is modelled with the defaults of its OS profile,
     and results say C(modelled=true).
 author:
@@ -110,7 +111,8 @@ options:
         the connection account's network logon carries, or giving access from the network (C(SeNetworkLogonRight))
         only to SIDs it does not carry; a firewall profile set to block inbound connections (or turned on) when no
         enabled inbound rule allows the connection's TCP port on that profile (WinRM's built-in rules and
-        O(lockout_guard_rules) are looked at).
+        O(lockout_guard_rules) are looked at); an enforced C(wdac) policy over WinRM, PSRP or SSH (user-mode code
+        integrity puts remote PowerShell into ConstrainedLanguage mode).
       - V(false) turns the guard off. Keep it on unless another way in is ready.
     type: bool
     default: true

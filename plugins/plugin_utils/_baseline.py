@@ -220,6 +220,8 @@ def _targets(s: dict) -> list[tuple[tuple, t.Any]]:
         return [(("service", e["name"].lower(), k), e[k]) for k in ("start_mode", "state") if k in e]
     if kind == "optional_feature":
         return [(("feature", e["name"].lower()), e["state"])]
+    if kind == "wdac":
+        return [(("wdac", e["record"].lower()), (e["example"], e["mode"], policy_name(e)))]
     return [(("firewall", e["profile"], k), v) for k, v in e.items() if k != "profile"]
 
 
@@ -371,6 +373,8 @@ def selected(doc: dict, include: list[str], exclude: list[str]) -> list[dict]:
             continue
         if (include or s.get("opt_in")) and not words & inc:
             continue
+        if s["kind"] == "wdac" and s["expect"]["mode"] == "enforced" and s["id"].lower() not in inc:
+            continue  # an enforced WDAC policy only when include names the setting itself
         out.append(s)
     return out
 
@@ -446,6 +450,11 @@ def _tls_key(e: dict) -> str:
     return SCHANNEL + "\\Protocols\\%s\\%s" % (e["protocol"], "Server" if e["side"] == "server" else "Client")
 
 
+def policy_name(e: dict) -> str:
+    """The name a wdac setting's policy carries (PolicyName in its XML)."""
+    return e.get("name") or "GoWin " + e["record"]
+
+
 def registry_keys(setting: dict) -> list[str]:
     if setting["kind"] == "registry":
         return [setting["expect"]["key"]]
@@ -482,6 +491,8 @@ def probe_ops(settings: list[dict], guard_rules: list[str] = (), pending: bool =
             features.append(e["name"])
         elif kind == "firewall_profile":
             add(("fwprofile",), {"op": "firewall.profile_get", "args": {}})
+        elif kind == "wdac":
+            add(("wdac",), {"op": "wdac.get", "args": {}})
     for i in range(0, len(features), 50):
         add(("features", i), {"op": "feature.get", "args": {"names": features[i:i + 50]}})
     for name in guard_rules:
@@ -492,7 +503,8 @@ def probe_ops(settings: list[dict], guard_rules: list[str] = (), pending: bool =
 
 
 def observe(tags: list[tuple], data: list[dict]) -> dict:
-    obs: dict = {"registry": {}, "services": {}, "features": {}, "rules": {}, "audit": None, "secpol": None, "fwprofile": None}
+    obs: dict = {"registry": {}, "services": {}, "features": {}, "rules": {}, "audit": None, "secpol": None, "fwprofile": None,
+                 "wdac": None}
     for tag, d in zip(tags, data):
         if tag[0] == "registry":
             obs["registry"][tag[1]] = d
@@ -508,6 +520,8 @@ def observe(tags: list[tuple], data: list[dict]) -> dict:
             obs["fwprofile"] = d.get("profiles") or {}
         elif tag[0] == "rule":
             obs["rules"][tag[1]] = d
+        elif tag[0] == "wdac":
+            obs["wdac"] = d
     return obs
 
 
@@ -575,7 +589,47 @@ def actual_of(s: dict, obs: dict) -> t.Any:
         if prof is None:
             raise Unreadable("the host did not report firewall profile %s" % e["profile"])
         return {k: prof.get(k) for k in e if k != "profile"}
+    if kind == "wdac":
+        return _wdac_actual(e, obs)
     raise Unreadable("kind %s is not known" % kind)  # pragma: no cover - the schema lists the kinds
+
+
+def _wdac_record(e: dict, obs: dict) -> dict | None:
+    for name, rec in ((obs.get("wdac") or {}).get("records") or {}).items():
+        if name.lower() == e["record"].lower():
+            return rec
+    return None
+
+
+def _wdac_actual(e: dict, obs: dict) -> dict:
+    w = obs.get("wdac")
+    if w is None:
+        raise Unreadable("the WDAC state was not read")
+    rec = _wdac_record(e, obs)
+    out = {"deployed": rec is not None, "example": None, "mode": None, "name": None, "file_intact": False,
+           "kernel": w.get("kernel"), "user": w.get("user")}
+    if rec is not None:
+        out.update(example=rec.get("example"), mode=rec.get("mode"), name=rec.get("name"),
+                   file_intact=bool(rec.get("sha256")) and rec.get("file_sha256") == rec.get("sha256"))
+    return out
+
+
+def _wdac_complies(e: dict, actual: dict, obs: dict) -> tuple[bool, str | None, bool]:
+    w = obs.get("wdac") or {}
+    if not actual["deployed"]:
+        if e["example"] not in (w.get("examples") or []):
+            return False, "no policy deployed, and this host has no example policy %s" % e["example"], False
+        return False, "no policy deployed", False
+    if (actual["example"], actual["mode"], actual["name"]) != (e["example"], e["mode"], policy_name(e)):
+        return False, "the deployed policy is %s in %s mode, named %r" % (actual["example"], actual["mode"], actual["name"]), False
+    if not actual["file_intact"]:
+        return False, "the policy file is missing or not the one deployed", False
+    loaded = actual["kernel"] in ("audit", "enforced") if e["mode"] == "audit" else actual["kernel"] == "enforced"
+    if loaded:
+        return True, None, False
+    if actual["kernel"] == "off" and w.get("activation") == "restart":
+        return True, "deployed; this release loads it when the host restarts", True
+    return False, "the policy is deployed but code integrity reports %s" % actual["kernel"], False
 
 
 def _holders_ok(match: str, want: list[str], have: list[str]) -> bool:
@@ -587,7 +641,7 @@ def _holders_ok(match: str, want: list[str], have: list[str]) -> bool:
     return w == h
 
 
-def complies(s: dict, actual: t.Any) -> tuple[bool, str | None, bool]:
+def complies(s: dict, actual: t.Any, obs: dict | None = None) -> tuple[bool, str | None, bool]:
     """(compliant?, a note for people, pending a restart?)."""
     kind, e = s["kind"], s["expect"]
     if kind == "registry":
@@ -642,6 +696,8 @@ def complies(s: dict, actual: t.Any) -> tuple[bool, str | None, bool]:
             elif have != want:
                 return False, None, False
         return True, None, False
+    if kind == "wdac":
+        return _wdac_complies(e, actual, obs or {"wdac": None})
     return False, None, False  # pragma: no cover
 
 
@@ -666,6 +722,11 @@ def evidence_of(s: dict, obs: dict) -> dict:
         return {"source": "service", "name": e["name"], "exists": bool(svc.get("exists"))}
     if kind == "optional_feature":
         return {"source": "feature", "name": e["name"]}
+    if kind == "wdac":
+        w = obs.get("wdac") or {}
+        rec = _wdac_record(e, obs) or {}
+        return {"source": "wdac", "record": e["record"], "policy_id": rec.get("policy_id"), "file": rec.get("file"),
+                "sha256": rec.get("sha256"), "format": w.get("format"), "activation": w.get("activation")}
     return {"source": "firewall profile", "profile": e["profile"]}
 
 
@@ -694,7 +755,7 @@ def test_all(settings: list[dict], obs: dict, release: str | None, core: bool, w
             r.update(status=missing, note="the service is not installed")
             results.append(r)
             continue
-        ok, note, pending = complies(s, actual)
+        ok, note, pending = complies(s, actual, obs)
         r.update(status="compliant" if ok else "non_compliant", note=note, reboot_required=pending)
         w = waivers.get(s["id"].lower())
         if w and not ok:
@@ -708,7 +769,7 @@ def test_all(settings: list[dict], obs: dict, release: str | None, core: bool, w
 
 def set_ops(items: list[tuple[dict, dict]], obs: dict) -> list[tuple[list[str], dict]]:
     """The write ops that make these (setting, result) pairs compliant: [(ids the op serves, op)], in a
-    fixed order (policy stores, registry, features, firewall, services last)."""
+    fixed order (policy stores, registry, features, firewall, services, then WDAC policies)."""
     audit: dict[str, dict] = {}
     audit_ids: list[str] = []
     sa: dict = {}
@@ -719,6 +780,7 @@ def set_ops(items: list[tuple[dict, dict]], obs: dict) -> list[tuple[list[str], 
     profiles: dict[str, dict] = {}
     prof_ids: dict[str, list[str]] = {}
     services: list[tuple[list[str], dict]] = []
+    wdac: list[tuple[list[str], dict]] = []
     for s, r in items:
         kind, e, sid = s["kind"], s["expect"], s["id"]
         if kind == "registry":
@@ -759,6 +821,9 @@ def set_ops(items: list[tuple[dict, dict]], obs: dict) -> list[tuple[list[str], 
                 rights[e["right"]] = new
         elif kind == "optional_feature":
             features.append(([sid], {"op": "feature.set", "args": {"name": e["name"], "state": e["state"]}}))
+        elif kind == "wdac":
+            wargs = {"record": e["record"], "example": e["example"], "mode": e["mode"], "name": policy_name(e)}
+            wdac.append(([sid], {"op": "wdac.set", "args": wargs}))
         elif kind == "firewall_profile":
             fields = profiles.setdefault(e["profile"], {})
             for k, v in e.items():
@@ -789,7 +854,7 @@ def set_ops(items: list[tuple[dict, dict]], obs: dict) -> list[tuple[list[str], 
     for prof, fields in sorted(profiles.items()):
         if fields:
             ops.append((prof_ids[prof], {"op": "firewall.profile_set", "args": dict(fields, profile=prof)}))
-    return ops + services
+    return ops + services + wdac  # WDAC last: a policy the host refuses stops the batch after everything else
 
 
 # ---------------------------------------------------------------------------------------- lockout guard
@@ -856,6 +921,10 @@ def guard_reason(s: dict, conn: dict, obs: dict, planned_rights: dict) -> str | 
         if e["right"] == "SeNetworkLogonRight" and not new & mine:
             return ("access from the network would be only for %s, and this run's account %s holds none of them"
                     % (", ".join(sorted(new)) or "no one", conn.get("user_name")))
+    if kind == "wdac" and e["mode"] == "enforced" and conn.get("transport") in ("winrm", "psrp", "ssh"):
+        return ("an enforced WDAC policy turns on user-mode code integrity, which runs remote PowerShell (this run's %s "
+                "connection) in ConstrainedLanguage mode: the agent, and most of Ansible's Windows modules, could no "
+                "longer run; deploy it in audit mode and review the CodeIntegrity event log first" % conn.get("transport"))
     if kind == "firewall_profile" and remote:
         takes = e.get("default_inbound") == "block" or e.get("enabled") is True
         if takes and not _port_rule(conn, obs, e["profile"]):

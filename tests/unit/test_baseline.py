@@ -585,3 +585,87 @@ def test_tags_are_matched_in_any_case_and_multi_sz_cannot_hold_an_empty_string()
     assert [x["id"] for x in bl.selected(d, ["IPv6"], [])] == ["a"]
     with pytest.raises(bl.BaselineError, match="REG_MULTI_SZ cannot hold"):
         bl.check_document(doc(setting(expect=dict(REG, type="REG_MULTI_SZ", value=["a", "", "b"]))), "")
+
+
+# ------------------------------------------------------------------------------ wdac
+
+WDAC = {"record": "GoWinAudit", "example": "DefaultWindows_Audit", "mode": "audit", "name": "GoWin audit"}
+
+
+def wdac_obs(records=None, kernel="off", activation="cim"):
+    obs = reg_obs({})
+    obs["wdac"] = {"format": "multiple", "activation": activation, "kernel": kernel, "user": kernel,
+                   "examples": ["AllowAll", "DefaultWindows_Audit"], "records": records or {}}
+    return obs
+
+
+def wdac_record(**over):
+    rec = {"policy_id": "{A244370E-44C9-4C06-B551-F6016E563076}", "mode": "audit", "example": "DefaultWindows_Audit",
+           "name": "GoWin audit", "sha256": "ab" * 32, "file_sha256": "ab" * 32,
+           "file": "C:\\Windows\\System32\\CodeIntegrity\\CiPolicies\\Active\\{A244370E-44C9-4C06-B551-F6016E563076}.cip"}
+    rec.update(over)
+    return rec
+
+
+@pytest.mark.parametrize("records, kernel, activation, status, pending, note", [
+    ({}, "off", "cim", "non_compliant", False, "no policy deployed"),
+    ({"gowinaudit": wdac_record()}, "audit", "cim", "compliant", False, None),
+    ({"GoWinAudit": wdac_record()}, "enforced", "cim", "compliant", False, None),
+    ({"GoWinAudit": wdac_record(mode="enforced")}, "enforced", "cim", "non_compliant", False, "enforced mode"),
+    ({"GoWinAudit": wdac_record(name="other")}, "audit", "cim", "non_compliant", False, "'other'"),
+    ({"GoWinAudit": wdac_record(file_sha256=None)}, "audit", "cim", "non_compliant", False, "missing"),
+    ({"GoWinAudit": wdac_record(file_sha256="cd" * 32)}, "audit", "cim", "non_compliant", False, "missing"),
+    ({"GoWinAudit": wdac_record()}, "off", "cim", "non_compliant", False, "reports off"),
+    ({"GoWinAudit": wdac_record()}, "off", "restart", "compliant", True, "restarts"),
+])
+def test_wdac_test(records, kernel, activation, status, pending, note):
+    s = setting(id="wdac.audit", kind="wdac", expect=dict(WDAC))
+    r = run_test(s, wdac_obs(records, kernel, activation))
+    assert (r["status"], r["reboot_required"]) == (status, pending)
+    assert (r["note"] is None) if note is None else (note in r["note"])
+    assert r["evidence"]["source"] == "wdac" and r["evidence"]["activation"] == activation
+
+
+def test_wdac_probe_set_ops_and_unread_state():
+    s = setting(id="wdac.audit", kind="wdac", expect={"record": "GoWinAudit", "example": "DefaultWindows_Audit", "mode": "audit"})
+    ops, _tags = bl.probe_ops([s, setting(id="w2", kind="wdac", expect=dict(WDAC, record="Other"))])
+    assert ops == [{"op": "wdac.get", "args": {}}]
+    obs = wdac_obs()
+    r = run_test(s, obs)
+    assert bl.set_ops([(s, r)], obs) == [(["wdac.audit"], {"op": "wdac.set", "args": {
+        "record": "GoWinAudit", "example": "DefaultWindows_Audit", "mode": "audit", "name": "GoWin GoWinAudit"}})]
+    assert run_test(s, reg_obs({}))["status"] == "error"
+    s2 = setting(id="wdac.audit", kind="wdac", expect=dict(WDAC, example="NoSuchExample"))
+    assert "no example policy NoSuchExample" in run_test(s2, obs)["note"]
+
+
+def test_enforced_wdac_is_chosen_only_by_its_id_and_guarded():
+    enforced = setting(id="wdac.enforced", kind="wdac", tags=["wdac"], expect=dict(WDAC, record="GoWinEnforced", mode="enforced"))
+    audit = setting(id="wdac.audit", kind="wdac", tags=["wdac"], expect=dict(WDAC))
+    d = doc(audit, enforced)
+    assert [s["id"] for s in bl.selected(d, [], [])] == ["wdac.audit"]
+    assert [s["id"] for s in bl.selected(d, ["wdac"], [])] == ["wdac.audit"]
+    assert [s["id"] for s in bl.selected(d, ["wdac.enforced"], [])] == ["wdac.enforced"]
+    for transport in ("winrm", "psrp", "ssh"):
+        assert "ConstrainedLanguage" in bl.guard_reason(enforced, dict(LOCAL, transport=transport), OBS, {})
+    assert bl.guard_reason(audit, LOCAL, OBS, {}) is None
+
+
+@pytest.mark.parametrize("expect, words", [
+    ({"record": "GoWin Audit", "example": "DefaultWindows_Audit", "mode": "audit"}, ["expect.record", "record name"]),
+    ({"record": "GoWinAudit", "example": "..\\x", "mode": "audit"}, ["expect.example", "example policy"]),
+    ({"record": "GoWinAudit", "example": "DefaultWindows_Audit", "mode": "on"}, ["expect.mode", "audit", "enforced"]),
+    ({"record": "GoWinAudit", "example": "DefaultWindows_Audit", "mode": "audit", "name": "a\\b"}, ["expect.name", "policy name"]),
+    ({"record": "GoWinAudit", "mode": "audit"}, ["expect", "example"]),
+    ({"record": "GoWinAudit", "example": "DefaultWindows_Audit", "mode": "audit", "file": "x"}, ["expect", "file"]),
+])
+def test_bad_wdac_settings_are_refused_naming_the_field(expect, words):
+    with pytest.raises(bl.BaselineError) as err:
+        bl.check_document(doc(setting(id="wdac.audit", kind="wdac", expect=expect)), "unit")
+    for w in words:
+        assert w in str(err.value)
+
+
+def test_two_wdac_settings_for_one_record_contradict():
+    d = doc(setting(id="a", kind="wdac", expect=dict(WDAC)), setting(id="b", kind="wdac", expect=dict(WDAC, record="gowinaudit", mode="enforced")))
+    assert any("a and b set the same thing" in c for c in bl._conflicts(d))  # pylint: disable=protected-access
