@@ -35,7 +35,7 @@ WINDIR = "C:\\Windows"
 EXAMPLES_DIR = WINDIR + "\\schemas\\CodeIntegrity\\ExamplePolicies"
 ACTIVE_DIR = WINDIR + "\\System32\\CodeIntegrity\\CiPolicies\\Active"
 SINGLE_FILE = WINDIR + "\\System32\\CodeIntegrity\\SIPolicy.p7b"
-EXAMPLES = ("AllowAll", "AllowMicrosoft", "DefaultWindows_Audit", "DefaultWindows_Enforced")
+EXAMPLE_POLICIES = ("AllowAll", "AllowMicrosoft", "DefaultWindows_Audit", "DefaultWindows_Enforced")
 MODES = ("audit", "enforced")
 RECORD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 EXAMPLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{0,63}")
@@ -143,7 +143,7 @@ class WdacOps:
         status = self._wdac_status()
         return {
             "format": policy_format(self.profile), "activation": activation(self.profile), "kernel": status, "user": status,
-            "examples": sorted(EXAMPLES), "records": records,
+            "examples": sorted(EXAMPLE_POLICIES), "records": records,
         }
 
     @_op("wdac.set", "record", "example", "mode", "name")
@@ -153,7 +153,7 @@ class WdacOps:
                          "the name of an example policy: 1 to 64 letters, digits or '_', starting with a letter or digit")
         mode = a.need_text("mode", MODES)
         name = _check(a, "name", POLICY_NAME, "1 to 64 letters, digits, spaces, '.', '_' or '-'")
-        canonical = next((e for e in EXAMPLES if e.lower() == example.lower()), None)  # file names: any case
+        canonical = next((e for e in EXAMPLE_POLICIES if e.lower() == example.lower()), None)  # file names: any case
         if canonical is None:
             raise OpFailure("not_found", "example policy '%s' is not on this host (%s)" % (example, EXAMPLES_DIR))
         fmt, how = policy_format(self.profile), activation(self.profile)
