@@ -124,7 +124,10 @@ def test_the_arch_is_the_registry_processor_architecture(tmp_path: Path) -> None
 # --- snapshots --------------------------------------------------------------------------------
 
 
-def test_fresh_hosts_of_one_profile_have_the_same_snapshot(tmp_path: Path) -> None:
+def test_fresh_hosts_of_one_profile_have_the_same_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A new host's boot_time is a day before the wall clock, to the second: hold it still, or two hosts made across a
+    # second's turn differ by it alone (this test failed a CI run so).
+    monkeypatch.setattr(_winsim.host, "boot_stamp", lambda _seconds: "2026-01-01T00:00:00Z")
     assert WinSimHost(str(tmp_path / "a"), "h").snapshot() == WinSimHost(str(tmp_path / "b"), "h").snapshot()
     assert WinSimHost(str(tmp_path / "c"), "h", "ws2019").snapshot() != WinSimHost(str(tmp_path / "d"), "h").snapshot()
 
