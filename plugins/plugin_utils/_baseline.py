@@ -606,18 +606,19 @@ def _wdac_actual(e: dict, obs: dict) -> dict:
     if w is None:
         raise Unreadable("the WDAC state was not read")
     rec = _wdac_record(e, obs)
+    examples = {x.lower() for x in w.get("examples") or []}
     out = {"deployed": rec is not None, "example": None, "mode": None, "name": None, "file_intact": False,
-           "kernel": w.get("kernel"), "user": w.get("user")}
+           "kernel": w.get("kernel"), "user": w.get("user"), "activation": w.get("activation"),
+           "example_available": e["example"].lower() in examples}
     if rec is not None:
         out.update(example=rec.get("example"), mode=rec.get("mode"), name=rec.get("name"),
                    file_intact=bool(rec.get("sha256")) and rec.get("file_sha256") == rec.get("sha256"))
     return out
 
 
-def _wdac_complies(e: dict, actual: dict, obs: dict) -> tuple[bool, str | None, bool]:
-    w = obs.get("wdac") or {}
+def _wdac_complies(e: dict, actual: dict) -> tuple[bool, str | None, bool]:
     if not actual["deployed"]:
-        if e["example"] not in (w.get("examples") or []):
+        if not actual["example_available"]:
             return False, "no policy deployed, and this host has no example policy %s" % e["example"], False
         return False, "no policy deployed", False
     if (actual["example"], actual["mode"], actual["name"]) != (e["example"], e["mode"], policy_name(e)):
@@ -627,7 +628,7 @@ def _wdac_complies(e: dict, actual: dict, obs: dict) -> tuple[bool, str | None, 
     loaded = actual["kernel"] in ("audit", "enforced") if e["mode"] == "audit" else actual["kernel"] == "enforced"
     if loaded:
         return True, None, False
-    if actual["kernel"] == "off" and w.get("activation") == "restart":
+    if actual["kernel"] == "off" and actual["activation"] == "restart":
         return True, "deployed; this release loads it when the host restarts", True
     return False, "the policy is deployed but code integrity reports %s" % actual["kernel"], False
 
@@ -641,7 +642,7 @@ def _holders_ok(match: str, want: list[str], have: list[str]) -> bool:
     return w == h
 
 
-def complies(s: dict, actual: t.Any, obs: dict | None = None) -> tuple[bool, str | None, bool]:
+def complies(s: dict, actual: t.Any) -> tuple[bool, str | None, bool]:
     """(compliant?, a note for people, pending a restart?)."""
     kind, e = s["kind"], s["expect"]
     if kind == "registry":
@@ -697,7 +698,7 @@ def complies(s: dict, actual: t.Any, obs: dict | None = None) -> tuple[bool, str
                 return False, None, False
         return True, None, False
     if kind == "wdac":
-        return _wdac_complies(e, actual, obs or {"wdac": None})
+        return _wdac_complies(e, actual)
     return False, None, False  # pragma: no cover
 
 
@@ -755,7 +756,7 @@ def test_all(settings: list[dict], obs: dict, release: str | None, core: bool, w
             r.update(status=missing, note="the service is not installed")
             results.append(r)
             continue
-        ok, note, pending = complies(s, actual, obs)
+        ok, note, pending = complies(s, actual)
         r.update(status="compliant" if ok else "non_compliant", note=note, reboot_required=pending)
         w = waivers.get(s["id"].lower())
         if w and not ok:

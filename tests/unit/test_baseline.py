@@ -637,6 +637,8 @@ def test_wdac_probe_set_ops_and_unread_state():
     assert run_test(s, reg_obs({}))["status"] == "error"
     s2 = setting(id="wdac.audit", kind="wdac", expect=dict(WDAC, example="NoSuchExample"))
     assert "no example policy NoSuchExample" in run_test(s2, obs)["note"]
+    s3 = setting(id="wdac.audit", kind="wdac", expect=dict(WDAC, example="defaultwindows_audit"))
+    assert run_test(s3, obs)["note"] == "no policy deployed"  # example names in any case, as the host matches them
 
 
 def test_enforced_wdac_is_chosen_only_by_its_id_and_guarded():
