@@ -452,7 +452,7 @@ def _tls_key(e: dict) -> str:
 
 def policy_name(e: dict) -> str:
     """The name a wdac setting's policy carries (PolicyName in its XML)."""
-    return e.get("name") or "GoWin " + e["record"]
+    return e.get("name") or ("GoWin " + e["record"])[:64]  # a policy name holds 64 characters at most
 
 
 def registry_keys(setting: dict) -> list[str]:
@@ -607,11 +607,11 @@ def _wdac_actual(e: dict, obs: dict) -> dict:
         raise Unreadable("the WDAC state was not read")
     rec = _wdac_record(e, obs)
     examples = {x.lower() for x in w.get("examples") or []}
-    out = {"deployed": rec is not None, "example": None, "mode": None, "name": None, "file_intact": False,
+    out = {"deployed": rec is not None, "example": None, "mode": None, "name": None, "file_intact": False, "pending": False,
            "kernel": w.get("kernel"), "user": w.get("user"), "activation": w.get("activation"),
            "example_available": e["example"].lower() in examples}
     if rec is not None:
-        out.update(example=rec.get("example"), mode=rec.get("mode"), name=rec.get("name"),
+        out.update(example=rec.get("example"), mode=rec.get("mode"), name=rec.get("name"), pending=rec.get("pending") is True,
                    file_intact=bool(rec.get("sha256")) and rec.get("file_sha256") == rec.get("sha256"))
     return out
 
@@ -625,11 +625,11 @@ def _wdac_complies(e: dict, actual: dict) -> tuple[bool, str | None, bool]:
         return False, "the deployed policy is %s in %s mode, named %r" % (actual["example"], actual["mode"], actual["name"]), False
     if not actual["file_intact"]:
         return False, "the policy file is missing or not the one deployed", False
+    if actual["pending"]:  # deployed in this boot for the next start: what code integrity reports now is the old policy
+        return True, "deployed; this release loads it when the host restarts", True
     loaded = actual["kernel"] in ("audit", "enforced") if e["mode"] == "audit" else actual["kernel"] == "enforced"
     if loaded:
         return True, None, False
-    if actual["kernel"] == "off" and actual["activation"] == "restart":
-        return True, "deployed; this release loads it when the host restarts", True
     return False, "the policy is deployed but code integrity reports %s" % actual["kernel"], False
 
 

@@ -57,7 +57,7 @@ def test_go_server_wdac_audit_on_ws2022_audit_enforce_idempotent(tmp_path):
     x = by_id(r)["wdac.audit"]
     assert r["round_trips"] == 1 and r["changed"] is False and h.snapshot() == before
     assert x["status"] == "non_compliant" and x["note"] == "no policy deployed"
-    assert x["evidence"]["source"] == "wdac" and x["evidence"]["format"] == "multiple" and x["evidence"]["activation"] == "cim"
+    assert x["evidence"]["source"] == "wdac" and x["evidence"]["format"] == "multiple" and x["evidence"]["activation"] == "restart"
     assert x["refs"] == ["MSFT Example App Control for Business base policies"]
 
     check = baseline(fleet, check=True, diff=True, baseline="go_server", mode="enforce", include=["wdac"])
@@ -67,20 +67,75 @@ def test_go_server_wdac_audit_on_ws2022_audit_enforce_idempotent(tmp_path):
 
     r = result(baseline(fleet, baseline="go_server", mode="enforce", include=["wdac"]))
     x = by_id(r)["wdac.audit"]
-    assert r["changed"] is True and r["round_trips"] == 2 and x["status"] == "fixed" and x["reboot_required"] is False
-    assert r["reboot_required"] is False
+    # Server 2022 has no CiTool: the policy is deployed and loads when the host restarts.
+    assert r["changed"] is True and r["round_trips"] == 2 and x["status"] == "fixed" and x["reboot_required"] is True
+    assert r["reboot_required"] is True
     state = wdac_state(h)
-    assert state["kernel"] == "audit" and state["user"] == "audit"
+    assert state["kernel"] == "off" and state["user"] == "off"
     rec = state["records"]["GoWinAudit"]
+    assert rec["pending"] is True
     assert rec["mode"] == "audit" and rec["example"] == "DefaultWindows_Audit" and rec["name"] == "GoWin DefaultWindows audit"
     assert rec["file"].lower().endswith("\\codeintegrity\\cipolicies\\active\\%s.cip" % rec["policy_id"].lower())
     assert rec["file_sha256"] == rec["sha256"] == x["evidence"]["sha256"]
 
     after = h.snapshot()
     r = result(baseline(fleet, baseline="go_server", include=["wdac"]))
-    assert by_id(r)["wdac.audit"]["status"] == "compliant" and r["round_trips"] == 1
+    x = by_id(r)["wdac.audit"]
+    assert (x["status"], x["reboot_required"], r["round_trips"]) == ("compliant", True, 1) and "restarts" in x["note"]
     r = result(baseline(fleet, baseline="go_server", mode="enforce", include=["wdac"]))
     assert r["changed"] is False and r["round_trips"] == 1 and h.snapshot() == after
+    h.reboot()
+    r = result(baseline(fleet, baseline="go_server", include=["wdac"]))
+    x = by_id(r)["wdac.audit"]
+    assert (x["status"], x["reboot_required"], r["reboot_required"]) == ("compliant", False, False)
+    assert wdac_state(h)["kernel"] == "audit" and wdac_state(h)["records"]["GoWinAudit"]["pending"] is False
+
+
+def test_a_change_of_mode_waits_for_the_restart_and_is_not_reported_as_failed(tmp_path):
+    # audit loaded after a restart, then the same record enforced: code integrity still reports audit until the restart.
+    fleet = fleet_with_doc(tmp_path, "ws2019", AUDIT)
+    h = fleet.host("win1")
+    result(baseline(fleet, baseline=fleet.doc, mode="enforce"))
+    h.reboot()
+    assert wdac_state(h)["kernel"] == "audit"
+    strict = setting("wdac.audit", {"record": "GoWinAudit", "example": "DefaultWindows_Audit", "mode": "enforced"})
+    args = {"baseline": fleet.doc, "settings": [strict], "include": ["wdac.audit"], "lockout_guard": False}
+    r = result(baseline(fleet, mode="enforce", **args))
+    x = by_id(r)["wdac.audit"]
+    assert (x["status"], x["reboot_required"]) == ("fixed", True)
+    for mode in ("audit", "enforce"):
+        r = result(baseline(fleet, mode=mode, **args))
+        x = by_id(r)["wdac.audit"]
+        assert (x["status"], x["reboot_required"], r["changed"]) == ("compliant", True, False), x
+    assert wdac_state(h)["kernel"] == "audit"
+    h.reboot()
+    r = result(baseline(fleet, mode="audit", **args))
+    x = by_id(r)["wdac.audit"]
+    assert (x["status"], x["reboot_required"]) == ("compliant", False) and wdac_state(h)["kernel"] == "enforced"
+
+
+def test_a_waived_wdac_setting_is_not_deployed(tmp_path):
+    fleet = Fleet(tmp_path, None, {"win1": "ws2025"})
+    h = fleet.host("win1")
+    before = h.snapshot()
+    waiver = {"id": "wdac.audit", "reason": "a vendor agent is not yet in the policy", "expires": "2099-12-31", "approved_by": "CAB"}
+    r = result(baseline(fleet, baseline="go_server", mode="enforce", include=["wdac"], waivers=[waiver]))
+    x = by_id(r)["wdac.audit"]
+    assert x["status"] == "waived" and x["waiver"]["reason"] == waiver["reason"] and r["changed"] is False
+    assert h.snapshot() == before and wdac_state(h)["records"] == {}
+    expired = dict(waiver, expires="2020-01-01")
+    r = result(baseline(fleet, baseline="go_server", mode="enforce", include=["wdac"], waivers=[expired]))
+    assert by_id(r)["wdac.audit"]["status"] == "fixed" and r["waivers"][0]["expired"] is True
+    assert wdac_state(h)["kernel"] == "audit"
+
+
+def test_a_long_record_name_gets_a_policy_name_of_64_characters(tmp_path):
+    record = "GoWin" + "x" * 59  # 64 characters: "GoWin " + record would be 70
+    fleet = fleet_with_doc(tmp_path, "ws2025", setting("wdac.long", {"record": record, "example": "AllowAll", "mode": "audit"}))
+    h = fleet.host("win1")
+    r = result(baseline(fleet, baseline=fleet.doc, mode="enforce"))
+    assert by_id(r)["wdac.long"]["status"] == "fixed"
+    assert wdac_state(h)["records"][record]["name"] == ("GoWin " + record)[:64]
 
 
 def test_go_server_wdac_does_not_apply_to_ws2016(tmp_path):
@@ -152,13 +207,19 @@ def test_an_enforced_policy_is_chosen_only_by_its_id_and_the_guard_refuses_it(tm
         assert "lockout_guard: false turns the guard off" in r["msg"]
         assert h.snapshot() == before
     r = result(baseline(fleet, baseline=fleet.doc, mode="enforce", include=["wdac.enforced"], lockout_guard=False))
-    assert by_id(r)["wdac.enforced"]["status"] == "fixed" and wdac_state(h)["kernel"] == "enforced"
+    x = by_id(r)["wdac.enforced"]
+    assert (x["status"], x["reboot_required"]) == ("fixed", True) and wdac_state(h)["kernel"] == "off"
+    h.reboot()
+    assert wdac_state(h)["kernel"] == "enforced"
 
 
 @pytest.mark.parametrize("expect, words", [
     ({"record": "GoWin Audit", "example": "DefaultWindows_Audit", "mode": "audit"}, ["wdac.audit", "expect.record"]),
     ({"record": "GoWinAudit", "example": "..\\..\\x", "mode": "audit"}, ["wdac.audit", "expect.example"]),
     ({"record": "GoWinAudit", "example": "DefaultWindows_Audit", "mode": "enforce"}, ["wdac.audit", "expect.mode", "enforced"]),
+    ({"record": "GoWinAudit", "example": "DefaultWindows_Audit", "mode": "audit", "name": "n" * 65}, ["wdac.audit", "expect.name", "64"]),
+    ({"record": "GoWinAudit", "example": "DefaultWindows_Audit", "mode": "audit", "name": "a;b"}, ["wdac.audit", "expect.name"]),
+    ({"record": "GoWinAudit", "example": "DefaultWindows_Audit"}, ["wdac.audit", "mode"]),
 ])
 def test_bad_wdac_settings_are_refused_inline_and_change_nothing(tmp_path, expect, words):
     fleet = Fleet(tmp_path, None, {"win1": "ws2022"})

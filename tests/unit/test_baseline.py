@@ -592,7 +592,7 @@ def test_tags_are_matched_in_any_case_and_multi_sz_cannot_hold_an_empty_string()
 WDAC = {"record": "GoWinAudit", "example": "DefaultWindows_Audit", "mode": "audit", "name": "GoWin audit"}
 
 
-def wdac_obs(records=None, kernel="off", activation="cim"):
+def wdac_obs(records=None, kernel="off", activation="citool"):
     obs = reg_obs({})
     obs["wdac"] = {"format": "multiple", "activation": activation, "kernel": kernel, "user": kernel,
                    "examples": ["AllowAll", "DefaultWindows_Audit"], "records": records or {}}
@@ -608,15 +608,20 @@ def wdac_record(**over):
 
 
 @pytest.mark.parametrize("records, kernel, activation, status, pending, note", [
-    ({}, "off", "cim", "non_compliant", False, "no policy deployed"),
-    ({"gowinaudit": wdac_record()}, "audit", "cim", "compliant", False, None),
-    ({"GoWinAudit": wdac_record()}, "enforced", "cim", "compliant", False, None),
-    ({"GoWinAudit": wdac_record(mode="enforced")}, "enforced", "cim", "non_compliant", False, "enforced mode"),
-    ({"GoWinAudit": wdac_record(name="other")}, "audit", "cim", "non_compliant", False, "'other'"),
-    ({"GoWinAudit": wdac_record(file_sha256=None)}, "audit", "cim", "non_compliant", False, "missing"),
-    ({"GoWinAudit": wdac_record(file_sha256="cd" * 32)}, "audit", "cim", "non_compliant", False, "missing"),
-    ({"GoWinAudit": wdac_record()}, "off", "cim", "non_compliant", False, "reports off"),
-    ({"GoWinAudit": wdac_record()}, "off", "restart", "compliant", True, "restarts"),
+    ({}, "off", "citool", "non_compliant", False, "no policy deployed"),
+    ({"gowinaudit": wdac_record()}, "audit", "citool", "compliant", False, None),
+    ({"GoWinAudit": wdac_record()}, "enforced", "citool", "compliant", False, None),
+    ({"GoWinAudit": wdac_record(mode="enforced")}, "enforced", "citool", "non_compliant", False, "enforced mode"),
+    ({"GoWinAudit": wdac_record(name="other")}, "audit", "citool", "non_compliant", False, "'other'"),
+    ({"GoWinAudit": wdac_record(file_sha256=None)}, "audit", "citool", "non_compliant", False, "missing"),
+    ({"GoWinAudit": wdac_record(file_sha256="cd" * 32)}, "audit", "citool", "non_compliant", False, "missing"),
+    ({"GoWinAudit": wdac_record()}, "off", "citool", "non_compliant", False, "reports off"),
+    ({"GoWinAudit": wdac_record(pending=True)}, "off", "restart", "compliant", True, "restarts"),
+    # deployed before this boot for the restart and still not loaded: Windows did not take it
+    ({"GoWinAudit": wdac_record(pending=False)}, "off", "restart", "non_compliant", False, "reports off"),
+    # enforced loaded, audit deployed in this boot (a change of mode): compliant, waiting for the restart
+    ({"GoWinAudit": wdac_record(mode="audit", pending=True)}, "enforced", "restart", "compliant", True, "restarts"),
+    ({"GoWinAudit": wdac_record(pending="yes")}, "off", "restart", "non_compliant", False, "reports off"),  # only true is true
 ])
 def test_wdac_test(records, kernel, activation, status, pending, note):
     s = setting(id="wdac.audit", kind="wdac", expect=dict(WDAC))
@@ -671,3 +676,10 @@ def test_bad_wdac_settings_are_refused_naming_the_field(expect, words):
 def test_two_wdac_settings_for_one_record_contradict():
     d = doc(setting(id="a", kind="wdac", expect=dict(WDAC)), setting(id="b", kind="wdac", expect=dict(WDAC, record="gowinaudit", mode="enforced")))
     assert any("a and b set the same thing" in c for c in bl._conflicts(d))  # pylint: disable=protected-access
+
+
+def test_wdac_policy_name_defaults_to_gowin_and_the_record_within_64_characters():
+    assert bl.policy_name({"record": "GoWinAudit"}) == "GoWin GoWinAudit"
+    long = "R" * 64
+    assert bl.policy_name({"record": long}) == ("GoWin " + long)[:64] and len(bl.policy_name({"record": long})) == 64
+    assert bl.policy_name({"record": long, "name": "Mine"}) == "Mine"

@@ -6,7 +6,9 @@ place policy files, and record values the twin (like the agent) does not trust."
 
 from __future__ import annotations
 
+import calendar
 import hashlib
+import time
 import typing as t
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from ansible_collections.gowin.server.plugins.plugin_utils._winsim import WinSim
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.wdac import ACTIVE_DIR, SINGLE_FILE, WDAC_KEY, policy_id_for
 
 AUDIT = {"record": "GoWinAudit", "example": "DefaultWindows_Audit", "mode": "audit", "name": "GoWin audit"}
-EXPECTED = {"ws2016": ("single", "restart"), "ws2019": ("single", "restart"), "ws2022": ("multiple", "cim"), "ws2025": ("multiple", "citool")}
+EXPECTED = {"ws2016": ("single", "restart"), "ws2019": ("single", "restart"), "ws2022": ("multiple", "restart"), "ws2025": ("multiple", "citool")}
 
 
 def run(host: WinSimHost, op: str, **args: t.Any) -> dict:
@@ -46,7 +48,7 @@ def test_a_single_format_policy_loads_at_the_reboot(tmp_path: Path) -> None:
     host = WinSimHost(str(tmp_path), "win1", profile="ws2019")
     before = host.snapshot()
     result = ok(host, "wdac.set", **AUDIT)
-    assert result == {"changed": True, "restart_needed": True, "policy_id": policy_id_for("GoWinAudit"),
+    assert result == {"changed": True, "restart_needed": True, "policy_id": None,  # a single-format policy has no PolicyID
                       "sha256": result["sha256"], "file": SINGLE_FILE, "activation": "restart"}
     assert host.snapshot() != before
     assert hashlib.sha256(host.read_file(SINGLE_FILE) or b"").hexdigest() == result["sha256"]
@@ -56,10 +58,57 @@ def test_a_single_format_policy_loads_at_the_reboot(tmp_path: Path) -> None:
     assert host.wdac_loaded() == "audit"
     assert (ok(host, "wdac.get")["kernel"], ok(host, "wdac.get")["user"]) == ("audit", "audit")
     assert ok(host, "wdac.set", **AUDIT) == dict(result, changed=False, restart_needed=False)
+    assert ok(host, "wdac.get")["records"]["GoWinAudit"]["pending"] is False
+    assert host.registry.value(WDAC_KEY + "\\GoWinAudit", "PolicyId") is None
+
+
+def test_a_change_of_mode_waits_for_the_restart_even_while_code_integrity_reports_the_old_mode(tmp_path: Path) -> None:
+    # The review's case: audit loaded, then enforced deployed; a re-run before the restart still says restart_needed.
+    for profile in ("ws2019", "ws2022"):
+        host = WinSimHost(str(tmp_path), "win-" + profile, profile=profile)
+        ok(host, "wdac.set", **AUDIT)
+        host.reboot()
+        assert ok(host, "wdac.get")["kernel"] == "audit"
+        enforced = {**AUDIT, "mode": "enforced"}
+        assert ok(host, "wdac.set", **enforced)["restart_needed"] is True
+        again = ok(host, "wdac.set", **enforced)
+        assert (again["changed"], again["restart_needed"]) == (False, True), profile
+        data = ok(host, "wdac.get")
+        assert (data["kernel"], data["records"]["GoWinAudit"]["pending"]) == ("audit", True)
+        host.reboot()
+        data = ok(host, "wdac.get")
+        assert (data["kernel"], data["records"]["GoWinAudit"]["pending"]) == ("enforced", False)
+        assert ok(host, "wdac.set", **enforced)["restart_needed"] is False
+
+
+def test_pending_follows_the_boot_recorded_within_the_slack_windows_allows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_winsim.host, "boot_stamp", lambda _seconds: "2026-03-04T05:06:07Z")  # digits that pad
+    host = WinSimHost(str(tmp_path), "win1", profile="ws2022")
+    ok(host, "wdac.set", **AUDIT)
+    key = WDAC_KEY + "\\GoWinAudit"
+    boot = host.registry.value(key, "Boot")
+    assert boot is not None and boot == {"type": "REG_SZ", "data": ok(host, "host.facts")["boot_time"]}
+    when = calendar.timegm(time.strptime(boot["data"], "%Y-%m-%dT%H:%M:%SZ"))
+    moved = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when + 20))
+    ok(host, "registry.set", path=key, name="Boot", type="REG_SZ", data=moved)  # LastBootUpTime moved by 20 seconds
+    assert ok(host, "wdac.get")["records"]["GoWinAudit"]["pending"] is True
+    assert moved == "2026-03-04T05:06:27Z"
+    ok(host, "registry.set", path=key, name="Boot", type="REG_SZ", data="2026-3-4T5:6:27Z")  # the agent's TryParseExact refuses it
+    assert ok(host, "wdac.get")["records"]["GoWinAudit"]["pending"] is False
+    ok(host, "registry.set", path=key, name="Boot", type="REG_SZ", data=moved[:-1] + "+00:00")  # not the agent's form
+    assert ok(host, "wdac.get")["records"]["GoWinAudit"]["pending"] is False
+    ok(host, "registry.set", path=key, name="Boot", type="REG_SZ", data="2020-01-01T00:00:00Z")  # another boot
+    assert ok(host, "wdac.get")["records"]["GoWinAudit"]["pending"] is False
+    ok(host, "registry.set", path=key, name="Boot", type="REG_DWORD", data=5)  # not REG_SZ: no boot recorded
+    assert ok(host, "wdac.get")["records"]["GoWinAudit"]["pending"] is False
+    other = WinSimHost(str(tmp_path), "win2", profile="ws2025")
+    ok(other, "wdac.set", **AUDIT)  # CiTool loads it at once: nothing waits, no Boot
+    assert other.registry.value(key, "Boot") is None
+    assert ok(other, "wdac.get")["records"]["GoWinAudit"]["pending"] is False
 
 
 def test_the_strictest_policy_is_enforced_and_a_change_of_mode_redeploys_under_the_same_id(tmp_path: Path) -> None:
-    host = WinSimHost(str(tmp_path), "win1", profile="ws2022")
+    host = WinSimHost(str(tmp_path), "win1", profile="ws2025")
     first = ok(host, "wdac.set", **AUDIT)
     enforced = ok(host, "wdac.set", record="GoWinEnforced", example="AllowMicrosoft", mode="enforced", name="GoWin enforced")
     assert enforced["policy_id"] != first["policy_id"] and enforced["file"] == ACTIVE_DIR + "\\" + enforced["policy_id"] + ".cip"
@@ -98,6 +147,16 @@ def test_a_foreign_sipolicy_is_never_written_over(tmp_path: Path) -> None:
     other = WinSimHost(str(tmp_path), "win2", profile="ws2022")
     other.wdac_place_foreign()
     assert ok(other, "wdac.set", **AUDIT)["changed"] is True
+
+
+def test_on_the_single_format_the_policy_of_another_record_is_named_in_the_conflict(tmp_path: Path) -> None:
+    host = WinSimHost(str(tmp_path), "win1", profile="ws2016")
+    ok(host, "wdac.set", **AUDIT)
+    before = host.snapshot()
+    result = run(host, "wdac.set", **{**AUDIT, "record": "GoWinOther"})
+    assert result["error"]["kind"] == "conflict"
+    assert "record 'GoWinAudit'" in result["error"]["message"] and "one policy only" in result["error"]["message"]
+    assert host.snapshot() == before
 
 
 def test_record_values_that_are_not_reg_sz_or_point_elsewhere_are_not_trusted(tmp_path: Path) -> None:

@@ -5,8 +5,9 @@
 # requires: fs, go
 #
 # What this collection deployed is recorded under HKLM\SOFTWARE\GoWin\Baseline\Wdac\<record>, REG_SZ values
-# PolicyId, Mode, Example, Name, Sha256 (of the deployed binary, lower-case hex) and File (where it was put).
-# Only REG_SZ values are read; a value of another type reads as absent (null).
+# PolicyId (multiple format only), Mode, Example, Name, Sha256 (of the policy file deployed, lower-case hex), File (where
+# it is) and Boot (activation restart only: the boot it was deployed in). Only REG_SZ values are read; a value of another
+# type reads as absent (null).
 #
 # Windows behaviour relied on (each one held by a vector, on winsim where a vector would change the host):
 # - Win32_DeviceGuard (namespace root\Microsoft\Windows\DeviceGuard) reports the code integrity policy in force:
@@ -22,17 +23,27 @@
 #   2019 = 17763) there is one policy only, in the single policy format: %windir%\System32\CodeIntegrity\SIPolicy.p7b,
 #   which Windows loads when it starts. A SIPolicy.p7b this collection did not write (its SHA-256 is not a record's
 #   Sha256) belongs to someone else: it is never written over.
-# - CiTool.exe (%windir%\System32; Windows 11 22H2 and Windows Server 2025, build 26100) loads a policy file at once:
-#   CiTool --update-policy <file> --json, exit code 0 when it did. Without it, on the multiple format, the CIM method
-#   Update of PS_UpdateAndCompareCIPolicy (namespace root\Microsoft\Windows\CI) with FilePath = the .cip does the same;
-#   its ReturnValue is 0 on success or an HRESULT (compared with 0 as it is: an HRESULT overflows Int32). On the
-#   single format the policy loads at the next restart only (restart_needed).
+# - CiTool.exe (%windir%\System32; Windows 11 22H2 and Windows Server 2025, build 26100) loads a policy at once:
+#   CiTool --update-policy <file> --json copies the file to CiPolicies\Active\{PolicyID}.cip itself and loads it; exit
+#   code 0 when it did (and, where its output parses as JSON, OperationResult 0; Invoke-NativeTool joins stdout and
+#   stderr, so output with anything on stderr is judged by the exit code alone). The agent gives it a copy in a folder of
+#   its own under %TEMP% and never writes CiPolicies\Active itself on this activation, so a CiTool that refuses the
+#   policy leaves the policy that was there as it was; after it, the .cip under Active must be the same bytes as the
+#   copy (to check on a real host: CiTool copies an unsigned policy byte for byte).
+# - Without CiTool a policy loads when the host starts (activation restart), on both formats. Microsoft documents the
+#   CIM method PS_UpdateAndCompareCIPolicy.Update only for releases before 1903 and it copies the file it is given to
+#   SIPolicy.p7b, so on Windows Server 2022 it could write over another tool's single policy and leave a copy no record
+#   holds: the agent does not use it. RefreshPolicy.exe is a separate download, not part of Windows.
+# - A policy deployed for the next start waits for it: the record's Boot value holds Win32_OperatingSystem's
+#   LastBootUpTime (UTC, to the second) when it was deployed, and the record is pending while the host runs the same boot
+#   (LastBootUpTime within 30 seconds: Windows can move it by a few seconds when it synchronises the clock).
 # - The ConfigCI module (Windows Server 2016 and later) builds the binary: Set-CIPolicyIdInfo -FilePath x -PolicyName n
 #   names the policy; Set-RuleOption -FilePath x -Option 3 sets rule option 3, "Enabled:Audit Mode" (-Delete removes
 #   it: enforced); ConvertFrom-CIPolicy -XmlFilePath x -BinaryFilePath y writes the binary. The ids are written into
 #   the XML here, not with Set-CIPolicyIdInfo -ResetPolicyID, which ConfigCI of 2016 and 2019 does not have.
 # - A 32-bit PowerShell on 64-bit Windows sees SysWOW64 under the name System32 (WOW64 file system redirection):
-#   wdac.set refuses to run there (unsupported) rather than deploy a policy Windows never reads.
+#   wdac.get and wdac.set refuse to run there (unsupported) rather than read or deploy policies Windows never reads.
+# - On the single format (no PolicyID in the policy) a record holds no PolicyId value (policy_id null).
 # - Paths are compared case-insensitively, as Windows compares them: a record's File may hold system32 in lower case
 #   ([Environment]::SystemDirectory spells it so), and a policy file is hashed only when File is exactly one of the
 #   two places above (a GUID-named .cip under CiPolicies\Active, or SIPolicy.p7b), never any other path a record holds.
@@ -48,7 +59,9 @@ $script:WdacRecordPattern = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\z'
 $script:WdacExamplePattern = '^[A-Za-z0-9][A-Za-z0-9_]{0,63}\z'
 $script:WdacNamePattern = '^[A-Za-z0-9 ._-]{1,64}\z'
 $script:WdacGuidPattern = '^\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}\z'
-$script:WdacValues = [ordered]@{ policy_id = 'PolicyId'; mode = 'Mode'; example = 'Example'; name = 'Name'; sha256 = 'Sha256'; file = 'File' }
+$script:WdacValues = [ordered]@{ policy_id = 'PolicyId'; mode = 'Mode'; example = 'Example'; name = 'Name'; sha256 = 'Sha256'; file = 'File'; boot = 'Boot' }
+$script:WdacBootSlackS = 30
+$script:WdacBootFormat = 'yyyy-MM-ddTHH:mm:ssZ'
 $script:WdacStatus = @{ 0 = 'off'; 1 = 'audit'; 2 = 'enforced' }
 $script:SiPolicyNamespace = 'urn:schemas-microsoft-com:sipolicy'
 
@@ -75,8 +88,51 @@ function Get-WdacFormat {
 function Get-WdacActivation {
     param([string]$Format, $Paths)
     if ([System.IO.File]::Exists($Paths.citool)) { return 'citool' }
-    if ($Format -eq 'multiple') { return 'cim' }
     return 'restart'
+}
+
+function Assert-WdacNativeProcess {
+    param([string]$Op)
+    if ([System.Environment]::Is64BitOperatingSystem -and -not [System.Environment]::Is64BitProcess) {
+        Stop-Op 'unsupported' ($Op + ' runs in a 32-bit PowerShell on 64-bit Windows, where System32 is redirected to SysWOW64: use the 64-bit PowerShell')
+    }
+}
+
+function Get-WdacBootTime {
+    # LastBootUpTime in UTC to the second ('yyyy-MM-ddTHH:mm:ssZ'), or $null when it cannot be read: a DateTime of kind
+    # Local from CIM, DMTF text from the WMI fallback (as host.facts reads it).
+    $os = $null
+    try {
+        $os = Get-CimInstance -ClassName 'Win32_OperatingSystem' -Property 'LastBootUpTime' -ErrorAction Stop -Verbose:$false
+    } catch {
+        try { $os = Get-WmiObject -Class 'Win32_OperatingSystem' -ErrorAction Stop } catch { $os = $null }
+    }
+    if ($null -eq $os) { return $null }
+    try {
+        $boot = $os.LastBootUpTime
+        if ($null -eq $boot) { return $null }
+        if ($boot -is [string]) { $boot = [System.Management.ManagementDateTimeConverter]::ToDateTime($boot) }
+        return $boot.ToUniversalTime().ToString($script:WdacBootFormat, [System.Globalization.CultureInfo]::InvariantCulture)
+    } catch { return $null }
+}
+
+function Test-WdacSameBoot {
+    # True when two boot time texts name one boot (within the slack); false when either is missing or not a time.
+    param([string]$A, [string]$B)
+    $styles = [System.Globalization.DateTimeStyles]::AssumeUniversal -bor [System.Globalization.DateTimeStyles]::AdjustToUniversal
+    $x = [datetime]::MinValue
+    $y = [datetime]::MinValue
+    $culture = [System.Globalization.CultureInfo]::InvariantCulture
+    if (-not [datetime]::TryParseExact($A, $script:WdacBootFormat, $culture, $styles, [ref]$x)) { return $false }
+    if (-not [datetime]::TryParseExact($B, $script:WdacBootFormat, $culture, $styles, [ref]$y)) { return $false }
+    return ([math]::Abs(($x - $y).TotalSeconds) -le $script:WdacBootSlackS)
+}
+
+function Test-WdacPending {
+    # A record deployed for the next start that the host has not restarted since.
+    param($Record, [string]$Activation, $BootTime)
+    if ($Activation -ne 'restart' -or $null -eq $BootTime -or $null -eq $Record['boot']) { return $false }
+    return (Test-WdacSameBoot ([string]$Record['boot']) ([string]$BootTime))
 }
 
 function Get-WdacStatusOf {
@@ -182,26 +238,33 @@ function Write-WdacRecord {
     try {
         $key = $base.CreateSubKey($script:WdacKey + '\' + $Record)
         try {
-            foreach ($k in @($Values.PSBase.Keys)) { $key.SetValue($k, [string]$Values[$k], [Microsoft.Win32.RegistryValueKind]::String) }
+            foreach ($k in @($Values.PSBase.Keys)) {
+                if ($null -eq $Values[$k]) { $key.DeleteValue($k, $false) }
+                else { $key.SetValue($k, [string]$Values[$k], [Microsoft.Win32.RegistryValueKind]::String) }
+            }
         } finally { $key.Close() }
     } finally { $base.Close() }
 }
 
 function Invoke-OpWdacGet {
     param($OpArgs)
+    Assert-WdacNativeProcess 'wdac.get'
     $paths = Get-WdacPaths
     $format = Get-WdacFormat
+    $activation = Get-WdacActivation $format $paths
     $status = Get-WdacEnforcement
+    $bootTime = Get-WdacBootTime
     $records = [ordered]@{}
     $stored = Get-WdacRecords
     foreach ($n in @($stored.PSBase.Keys)) {
         $rec = $stored[$n]
         $rec['file_sha256'] = Get-WdacFileSha256 ([string]$rec['file']) $paths
+        $rec['pending'] = (Test-WdacPending $rec $activation $bootTime)
         $records[$n] = $rec
     }
     return [ordered]@{
         format = $format
-        activation = (Get-WdacActivation $format $paths)
+        activation = $activation
         kernel = $status.kernel
         user = $status.user
         examples = (Get-WdacExamples $paths)
@@ -274,18 +337,17 @@ function New-WdacPolicyBinary {
     return $bin
 }
 
-function Enable-WdacPolicy {
-    # Load a deployed policy file now (citool, cim); for restart, Windows loads it when it starts.
-    param([string]$Activation, [string]$File)
-    if ($Activation -eq 'citool') {
-        $r = Invoke-NativeTool 'CiTool.exe' @('--update-policy', $File, '--json')
-        if ($r.rc -ne 0) { Stop-Op 'exec_failed' ('CiTool --update-policy ' + $File + ' failed (' + $r.rc + '): ' + $r.output) }
-    } elseif ($Activation -eq 'cim') {
-        $r = Invoke-CimMethod -Namespace 'root\Microsoft\Windows\CI' -ClassName 'PS_UpdateAndCompareCIPolicy' -MethodName 'Update' -Arguments @{ FilePath = $File } -ErrorAction Stop -Verbose:$false
-        $rv = $null
-        if ($null -ne $r) { $rv = $r.ReturnValue }
-        if ($null -ne $rv -and $rv -ne 0) {
-            Stop-Op 'exec_failed' ('PS_UpdateAndCompareCIPolicy.Update of ' + $File + ' returned ' + [string]$rv)
+function Invoke-WdacCiTool {
+    # CiTool --update-policy of the staged file: it copies the policy to CiPolicies\Active and loads it.
+    param([string]$Staged)
+    $r = Invoke-NativeTool 'CiTool.exe' @('--update-policy', $Staged, '--json')
+    if ($r.rc -ne 0) { Stop-Op 'exec_failed' ('CiTool --update-policy failed (' + $r.rc + '): ' + $r.output) }
+    $parsed = $null
+    try { $parsed = ConvertFrom-Json -InputObject ([string]$r.output) -ErrorAction Stop } catch { $parsed = $null }
+    if ($null -ne $parsed -and -not ($parsed -is [string]) -and -not ($parsed -is [System.ValueType])) {
+        $p = $parsed.PSObject.Properties['OperationResult']
+        if ($null -ne $p -and $null -ne $p.Value -and [string]$p.Value -ne '0') {
+            Stop-Op 'exec_failed' ('CiTool --update-policy reported OperationResult ' + [string]$p.Value + ': ' + $r.output)
         }
     }
 }
@@ -293,9 +355,7 @@ function Enable-WdacPolicy {
 function Invoke-OpWdacSet {
     param($OpArgs)
     $want = Get-WdacSetArgs $OpArgs
-    if ([System.Environment]::Is64BitOperatingSystem -and -not [System.Environment]::Is64BitProcess) {
-        Stop-Op 'unsupported' 'wdac.set runs in a 32-bit PowerShell on 64-bit Windows, where System32 is redirected to SysWOW64: use the 64-bit PowerShell'
-    }
+    Assert-WdacNativeProcess 'wdac.set'
     $paths = Get-WdacPaths
     $exampleFile = $paths.examples + '\' + $want.example + '.xml'
     if (-not [System.IO.File]::Exists($exampleFile)) {
@@ -303,27 +363,38 @@ function Invoke-OpWdacSet {
     }
     $format = Get-WdacFormat
     $activation = Get-WdacActivation $format $paths
-    $rec = Find-WdacRecord (Get-WdacRecords) $want.record
+    $bootTime = Get-WdacBootTime
+    if ($activation -eq 'restart' -and $null -eq $bootTime) {
+        # Without the boot a deployment for the restart could not be told pending afterwards.
+        Stop-Op 'unsupported' 'the boot time of this host (Win32_OperatingSystem.LastBootUpTime) cannot be read: a policy that loads at the next restart cannot be tracked'
+    }
+    $records = Get-WdacRecords
+    $rec = Find-WdacRecord $records $want.record
     $recSha = $null
     if ($null -ne $rec) {
         $recSha = $rec['sha256']
         $fileSha = Get-WdacFileSha256 ([string]$rec['file']) $paths
         $same = ($rec['example'] -ceq $want.example -and $rec['mode'] -ceq $want.mode -and $rec['name'] -ceq $want.name)
         if ($same -and $null -ne $fileSha -and -not [string]::IsNullOrEmpty($recSha) -and $fileSha -eq $recSha) {
-            $pending = ($activation -eq 'restart' -and (Get-WdacEnforcement).kernel -eq 'off')
-            return [ordered]@{ changed = $false; restart_needed = $pending; policy_id = $rec['policy_id']; sha256 = $recSha; file = $rec['file']; activation = $activation }
+            $pending = Test-WdacPending $rec $activation $bootTime
+            return [ordered]@{ changed = $false; restart_needed = [bool]$pending; policy_id = $rec['policy_id']; sha256 = $recSha; file = $rec['file']; activation = $activation }
         }
     }
     $policyId = $null
-    if ($null -ne $rec -and $null -ne $rec['policy_id'] -and ([string]$rec['policy_id']) -match $script:WdacGuidPattern) { $policyId = ([string]$rec['policy_id']).ToUpperInvariant() }
-    if ($null -eq $policyId) { $policyId = '{' + [guid]::NewGuid().ToString().ToUpper() + '}' }
     if ($format -eq 'multiple') {
+        if ($null -ne $rec -and $null -ne $rec['policy_id'] -and ([string]$rec['policy_id']) -match $script:WdacGuidPattern) { $policyId = ([string]$rec['policy_id']).ToUpperInvariant() }
+        if ($null -eq $policyId) { $policyId = '{' + [guid]::NewGuid().ToString().ToUpper() + '}' }
         $target = $paths.active + '\' + $policyId + '.cip'
     } else {
         $target = $paths.single
         if ([System.IO.File]::Exists($target)) {
             $there = Get-FileSha256 $target
             if ([string]::IsNullOrEmpty($recSha) -or $there -ne $recSha) {
+                foreach ($n in @($records.PSBase.Keys)) {
+                    if ($records[$n]['sha256'] -eq $there -and -not [string]::Equals($n, $want.record, [System.StringComparison]::OrdinalIgnoreCase)) {
+                        Stop-Op 'conflict' ('the WDAC policy at ' + $target + " is the policy of record '" + $n + "': this release takes one policy only; it is left as it is")
+                    }
+                }
                 Stop-Op 'conflict' ('a WDAC policy this collection did not deploy is at ' + $target + '; it is left as it is')
             }
         }
@@ -332,22 +403,27 @@ function Invoke-OpWdacSet {
     [void][System.IO.Directory]::CreateDirectory($dir)
     try {
         $bin = New-WdacPolicyBinary $dir $exampleFile $policyId $format $want.mode $want.name
-        $sha = Get-FileSha256 $bin
-        $existed = [System.IO.File]::Exists($target)
-        [void][System.IO.Directory]::CreateDirectory([System.IO.Path]::GetDirectoryName($target))
-        if ($existed) { [System.IO.File]::SetAttributes($target, [System.IO.FileAttributes]::Normal) }
-        [System.IO.File]::Copy($bin, $target, $true)
-        [System.IO.File]::SetAttributes($target, [System.IO.FileAttributes]::Normal)
+        if ($activation -eq 'citool') {
+            # CiTool puts the policy under CiPolicies\Active itself: it gets a copy named as Windows names it.
+            $staged = [System.IO.Path]::Combine($dir, $policyId + '.cip')
+            [System.IO.File]::Copy($bin, $staged, $true)
+            Invoke-WdacCiTool $staged
+            # CiTool copies the file as it is: what is under Active must be this policy, not one left from before.
+            if (-not [System.IO.File]::Exists($target) -or (Get-FileSha256 $target) -ne (Get-FileSha256 $staged)) {
+                Stop-Op 'exec_failed' ('CiTool --update-policy reported success but the policy at ' + $target + ' is not the one given to it')
+            }
+        } else {
+            [void][System.IO.Directory]::CreateDirectory([System.IO.Path]::GetDirectoryName($target))
+            if ([System.IO.File]::Exists($target)) { [System.IO.File]::SetAttributes($target, [System.IO.FileAttributes]::Normal) }
+            [System.IO.File]::Copy($bin, $target, $true)
+            [System.IO.File]::SetAttributes($target, [System.IO.FileAttributes]::Normal)
+        }
+        $sha = Get-FileSha256 $target
     } finally {
         try { [System.IO.Directory]::Delete($dir, $true) } catch { $null = $_ }
     }
-    try {
-        Enable-WdacPolicy $activation $target
-    } catch {
-        # A new policy Windows refused is not left to load at the next start; one that was there stays.
-        if (-not $existed) { try { [System.IO.File]::Delete($target) } catch { $null = $_ } }
-        throw
-    }
-    Write-WdacRecord $want.record ([ordered]@{ PolicyId = $policyId; Mode = $want.mode; Example = $want.example; Name = $want.name; Sha256 = $sha; File = $target })
+    $boot = $null
+    if ($activation -eq 'restart') { $boot = $bootTime }
+    Write-WdacRecord $want.record ([ordered]@{ PolicyId = $policyId; Mode = $want.mode; Example = $want.example; Name = $want.name; Sha256 = $sha; File = $target; Boot = $boot })
     return [ordered]@{ changed = $true; restart_needed = ($activation -eq 'restart'); policy_id = $policyId; sha256 = $sha; file = $target; activation = $activation }
 }

@@ -6,26 +6,30 @@
 winsim twin of the agent's op family 'wdac' (plugins/plugin_utils/_agent/wdac.ps1): wdac.get, wdac.set.
 Windows Defender Application Control policies built from Microsoft's example policies. The release of the
 os_profile decides the policy format and how a policy is loaded: Windows Server 2016 and 2019 take the single
-``SIPolicy.p7b``, loaded when the host starts (activation ``restart``); 2022 takes multiple ``{id}.cip`` policies
-under ``CiPolicies\\Active``, loaded at once by PS_UpdateAndCompareCIPolicy (``cim``); 2025 loads them with
-CiTool (``citool``). Every profile has the example policies AllowAll, AllowMicrosoft, DefaultWindows_Audit and
+``SIPolicy.p7b``; 2022 takes multiple ``{id}.cip`` policies under ``CiPolicies\\Active``; both are loaded when the
+host starts (activation ``restart``: no CiTool, and the agent does not use PS_UpdateAndCompareCIPolicy, documented only
+before 1903); 2025 loads them at once with CiTool (``citool``). Every profile has the example policies AllowAll, AllowMicrosoft, DefaultWindows_Audit and
 DefaultWindows_Enforced.
 
 A new host has no policy: code integrity is off in kernel and user mode, no record, no policy file. A
 deployed policy is a file in the host's file tree (so host snapshots and file.stat see it), whose bytes are a
 deterministic text of its example, mode, name and policy id (its sha256 stands for the binary's); the
-record is the registry key HKLM\\SOFTWARE\\GoWin\\Baseline\\Wdac\\<record>, as the agent writes it. What code
+record is the registry key HKLM\\SOFTWARE\\GoWin\\Baseline\\Wdac\\<record>, as the agent writes it (no PolicyId on the
+single format; Boot, the host's boot_time, on the restart activation: the record is pending while the boot is the same). What code
 integrity enforces is state["wdac_loaded"] (the mode of the strictest policy loaded; kernel and user mode both
-report it): a cim or citool activation loads the host's policies at once; a restart one waits for the host's
+report it): a citool activation loads the host's policies at once; a restart one waits for the host's
 ``reboot()``, which this mixin extends to load them. Policy ids are GUIDs derived from the record name. Test
 helpers alter or delete a policy file and place a foreign SIPolicy.p7b. Vectors: tests/contract/vectors/wdac.yml.
 """
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import json
 import re
+import time
+import typing as t
 import uuid
 
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.host import Args, JsonDict, OpFailure, Profile, WinPath, _op, parse_path
@@ -42,7 +46,10 @@ EXAMPLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{0,63}")
 POLICY_NAME = re.compile(r"[A-Za-z0-9 ._-]{1,64}")
 GUID = re.compile(r"\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}")
 # Record values (REG_SZ) -> the field of wdac.get's record.
-VALUES = {"policy_id": "PolicyId", "mode": "Mode", "example": "Example", "name": "Name", "sha256": "Sha256", "file": "File"}
+VALUES = {"policy_id": "PolicyId", "mode": "Mode", "example": "Example", "name": "Name", "sha256": "Sha256", "file": "File",
+          "boot": "Boot"}
+BOOT_TEXT = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z")
+BOOT_SLACK_S = 30  # LastBootUpTime readings of one boot (Windows moves it by a few seconds when it syncs the clock)
 _STRICTNESS = {"off": 0, "audit": 1, "enforced": 2}
 _POLICY_IDS = uuid.UUID("6f1d3c55-8a0e-4c5e-9f57-2d0c8e1b7a41")  # the namespace of the twin's policy ids
 
@@ -53,10 +60,8 @@ def policy_format(profile: Profile) -> str:
 
 
 def activation(profile: Profile) -> str:
-    """citool where CiTool.exe exists (Windows Server 2025), else cim on the multiple format, else restart."""
-    if profile.build >= 26100:
-        return "citool"
-    return "cim" if policy_format(profile) == "multiple" else "restart"
+    """citool where CiTool.exe exists (Windows Server 2025), else restart."""
+    return "citool" if profile.build >= 26100 else "restart"
 
 
 def policy_id_for(record: str) -> str:
@@ -80,6 +85,17 @@ def is_policy_file(path: str | None) -> bool:
     if not path.lower().startswith(prefix) or not path.lower().endswith(".cip"):
         return False
     return GUID.fullmatch(path[len(prefix):-4]) is not None
+
+
+def same_boot(a: str | None, b: str | None) -> bool:
+    """Two boot_time texts of one boot (within BOOT_SLACK_S); false when either is missing or not a time."""
+    if not all(isinstance(v, str) and BOOT_TEXT.fullmatch(v) for v in (a, b)):
+        return False  # the agent's TryParseExact takes exactly this form (two digits each, no leap second)
+    try:
+        x, y = (calendar.timegm(time.strptime(t.cast(str, v), "%Y-%m-%dT%H:%M:%SZ")) for v in (a, b))
+    except ValueError:
+        return False
+    return abs(x - y) <= BOOT_SLACK_S
 
 
 def _check(a: Args, arg: str, pattern: re.Pattern[str], expected: str) -> str:
@@ -117,6 +133,13 @@ class WdacOps:
             records[name] = found
         return records
 
+    def _wdac_boot(self) -> str | None:
+        return self._state.get("boot_time")
+
+    def _wdac_pending(self, rec: JsonDict) -> bool:
+        """A record deployed for the next start that the host has not restarted since."""
+        return activation(self.profile) == "restart" and same_boot(rec["boot"], self._wdac_boot())
+
     def _wdac_status(self) -> str:
         return str(self._state.get("wdac_loaded", "off"))
 
@@ -140,6 +163,7 @@ class WdacOps:
         records = self._wdac_records()
         for rec in records.values():
             rec["file_sha256"] = self._wdac_file_sha256(rec["file"])
+            rec["pending"] = self._wdac_pending(rec)
         status = self._wdac_status()
         return {
             "format": policy_format(self.profile), "activation": activation(self.profile), "kernel": status, "user": status,
@@ -157,31 +181,41 @@ class WdacOps:
         if canonical is None:
             raise OpFailure("not_found", "example policy '%s' is not on this host (%s)" % (example, EXAMPLES_DIR))
         fmt, how = policy_format(self.profile), activation(self.profile)
-        rec = next((r for n, r in self._wdac_records().items() if n.lower() == record.lower()), None)
+        records = self._wdac_records()
+        rec = next((r for n, r in records.items() if n.lower() == record.lower()), None)
         rec_sha = rec["sha256"] if rec is not None else None
         if rec is not None and (rec["example"], rec["mode"], rec["name"]) == (example, mode, name):
             file_sha = self._wdac_file_sha256(rec["file"])
             if file_sha is not None and rec_sha and file_sha == rec_sha:
-                pending = how == "restart" and self._wdac_status() == "off"
-                return {"changed": False, "restart_needed": pending, "policy_id": rec["policy_id"], "sha256": rec_sha,
+                return {"changed": False, "restart_needed": self._wdac_pending(rec), "policy_id": rec["policy_id"], "sha256": rec_sha,
                         "file": rec["file"], "activation": how}
-        stored_id = rec["policy_id"] if rec is not None else None
-        policy_id = stored_id.upper() if stored_id is not None and GUID.fullmatch(stored_id) else policy_id_for(record)
+        policy_id: str | None = None
         if fmt == "multiple":
+            stored_id = rec["policy_id"] if rec is not None else None
+            policy_id = stored_id.upper() if stored_id is not None and GUID.fullmatch(stored_id) else policy_id_for(record)
             target = ACTIVE_DIR + "\\" + policy_id + ".cip"
         else:
             target = SINGLE_FILE
             there = self._wdac_file_sha256(target)
             if there is not None and (not rec_sha or there != rec_sha):
+                owner = next((n for n, r in records.items() if r["sha256"] == there and n.lower() != record.lower()), None)
+                if owner is not None:
+                    raise OpFailure("conflict", "the WDAC policy at %s is the policy of record '%s': this release takes one policy only; "
+                                                "it is left as it is" % (target, owner))
                 raise OpFailure("conflict", "a WDAC policy this collection did not deploy is at %s; it is left as it is" % target)
-        data = policy_bytes(example, mode, name, policy_id)
+        data = policy_bytes(example, mode, name, policy_id or "")
         path = parse_path(target, "path")
         self._drop_readonly(path)
         self._write_atomic(path, data, "wdac.set")
         sha = hashlib.sha256(data).hexdigest()
         key = WDAC_KEY + "\\" + record  # an existing key of that name in another case is the one written (keys: any case)
-        for field, value in (("PolicyId", policy_id), ("Mode", mode), ("Example", example), ("Name", name), ("Sha256", sha), ("File", target)):
-            self.registry.set(key, field, "REG_SZ", value)
+        boot = self._wdac_boot() if how == "restart" else None
+        for field, value in (("PolicyId", policy_id), ("Mode", mode), ("Example", example), ("Name", name), ("Sha256", sha), ("File", target),
+                             ("Boot", boot)):
+            if value is None:
+                self.registry.remove_value(key, field)
+            else:
+                self.registry.set(key, field, "REG_SZ", value)
         if how != "restart":
             self._wdac_load()
         return {"changed": True, "restart_needed": how == "restart", "policy_id": policy_id, "sha256": sha, "file": target,
