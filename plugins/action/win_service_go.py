@@ -611,6 +611,8 @@ class ActionModule(GowinAction):
             elif start or running:
                 after["state"] = "running"
             result["service"] = after
+            if p["probe_health"] and p["plan_health"] is not None:
+                self._probe_now(channel, p, running, result)
             return result
 
         # ---- apply
@@ -795,6 +797,16 @@ class ActionModule(GowinAction):
         if not error:
             return None
         return {"kind": error.get("kind"), "message": self._scrub(str(error.get("message") or ""))}
+
+    def _probe_now(self, channel: Channel, p: dict, running: bool, result: dict) -> None:
+        """probe_health: the health of the service as it runs now (read-only; one more round trip when it runs)."""
+        if running:
+            result["health"] = self._health_view(channel.run_checked([{"op": "health.probe", "args": dict(p["plan_health"], service=p["name"])}])[0])
+        else:
+            kind = next(k for k in ("http", "tcp", "command") if k in p["plan_health"])
+            result["health"] = {"healthy": False, "reason": "the service %s is not running" % p["name"], "kind": kind,
+                                "target": None, "probe_count": 0, "elapsed_ms": 0, "service": None, "probes": []}
+        result["healthy"] = result["health"]["healthy"]
 
     def _health_view(self, found: dict) -> dict:
         """The probe's evidence as returned: secrets scrubbed from every text the service or host wrote."""

@@ -326,6 +326,15 @@ options:
         description: Failures in a row, after a first pass, that make it unhealthy (1 to 100).
         type: int
         default: 3
+  probe_health:
+    description:
+      - When V(true) and O(health) is set, a run that does not start the service (nothing to change, or check mode)
+        probes the service as it runs now, read-only, in one more round trip, and returns RV(healthy) and RV(health);
+        a service that is not running is V(false) without a probe. An unhealthy result does not fail the task (the
+        role C(gowin.server.validate) reports it).
+      - A run that starts the service probes it anyway (see O(health)).
+    type: bool
+    default: false
   watchdog:
     description:
       - A hang watchdog. The SCM restarts a service whose process ends, but not one that runs and no longer answers.
@@ -638,8 +647,8 @@ rollback_health:
   returned: when an update was rolled back and O(health) is set
   type: dict
 healthy:
-  description: Whether the service passed its health check after the task started it.
-  returned: when O(health) is set and the task started the service
+  description: Whether the service passed its health check after the task started it (or now, with O(probe_health)).
+  returned: when O(health) is set and the task started the service, or with O(probe_health)
   type: bool
 health:
   description:
@@ -647,7 +656,7 @@ health:
       C(at_ms), C(duration_ms), C(ok), C(error) and, by kind, the HTTP C(status) and the first 200 characters of the
       C(body), or the C(exit_code) and C(output) of the command. Secrets the task knows are replaced by C(********).
       C(service) holds the state and exit code of a service that stopped during the check.
-  returned: when O(health) is set and the task started the service
+  returned: when O(health) is set and the task started the service, or with O(probe_health)
   type: dict
 watchdog:
   description:

@@ -54,13 +54,11 @@ def spec_from_documentation(documentation: str) -> dict:
 
 
 def _options_to_spec(options: dict) -> dict:
-    spec = {}
-    for name, opt in options.items():
-        entry = {k: opt[k] for k in _SPEC_KEYS if k in opt}
-        if "options" in opt:
-            entry["options"] = _options_to_spec(opt["options"])
-        spec[name] = entry
-    return spec
+    # Top-level options only. The suboptions a module documents (dsc_baseline waivers; win_service_go recovery,
+    # firewall, health, watchdog, wrapper) are checked by the planner that reads them (check_waivers, recovery_of,
+    # health_of, watchdog_of, wrapper_of: unknown keys, types, ranges, each message naming the option's path), not
+    # by Ansible's validator, which would fill every unset suboption with None and answer first in its own words.
+    return {name: {k: opt[k] for k in _SPEC_KEYS if k in opt} for name, opt in options.items()}
 
 
 def value_problem(value: t.Any, depth: int = 0) -> str | None:

@@ -329,3 +329,33 @@ def test_a_rollback_whose_previous_release_is_not_healthy_either_still_reports_t
     assert "switched_back" in [st["stage"] for st in r["update"]["stages"] if st["ok"]]
     assert sha(old)[:12] in reg(h, SVC_KEY, "ImagePath") and r["service"]["image_path"] == reg(h, SVC_KEY, "ImagePath")
     assert r["release"]["sha256"] == sha(old) and r["release"]["failed"]["sha256"] == sha(bad) and r["release"]["previous"] is None
+
+
+def test_probe_health_reports_the_health_of_a_running_service_without_changing_it(host1, exe):
+    h = host1.host("win1")
+    ok(svc(host1, src=exe("svcnative-healthy-amd64"), health=HEALTHZ))
+    before = h.snapshot()
+    for check in (False, True):
+        h.reset_counters()
+        r = ok(svc(host1, check=check, src=exe("svcnative-healthy-amd64"), health=HEALTHZ, probe_health=True))
+        assert r["changed"] is False and r["healthy"] is True and r["health"]["probes"][0]["status"] == 200
+        # one round trip to read, one to probe; nothing written
+        assert h.counters()["round_trips"] == 2 and h.counters()["ops"].get("health.probe") == 1
+        assert h.snapshot() == before
+    # an unhealthy service is reported, not failed
+    h.crash_service(NAME)
+    r = ok(svc(host1, check=True, src=exe("svcnative-healthy-amd64"), health=HEALTHZ, probe_health=True))
+    assert r["healthy"] is False and r["health"]["reason"] == "the service %s is not running" % NAME
+    assert r["health"]["probe_count"] == 0 and r["changed"] is True  # check mode: it would start it again
+    # without health there is nothing to probe, and probe_health false (the default) probes nothing
+    r = ok(svc(host1, check=True, src=exe("svcnative-healthy-amd64"), probe_health=True))
+    assert "healthy" not in r and "health" not in r
+
+
+def test_probe_health_takes_only_booleans(host1, exe):
+    h = host1.host("win1")
+    before = h.snapshot()
+    run = svc(host1, src=exe("svcnative-healthy-amd64"), health=HEALTHZ, probe_health="sometimes")
+    res = run.one("win1", "svc")
+    assert res.failed and "probe_health" in res.result["msg"] and "bool" in res.result["msg"]
+    assert h.snapshot() == before
