@@ -107,6 +107,7 @@ endef
 unit: venv collection go-toolchain
 	$(call pytest_in,tests/unit)
 
+# Debian's Chromium is the real browser the fleet report's page is tested in (tests/integration/test_report_browser.py).
 # Real Go binaries (and osslsigncode, which signs some of them) are the fixtures of the binary reader's tests (tests/fixtures/build.py builds them
 # for windows/amd64, arm64 and 386; Debian's golang-go cross-compiles). When go is missing it is
 # installed with apt-get (as root, or with sudo that needs no password); when that cannot be done the
@@ -114,6 +115,7 @@ unit: venv collection go-toolchain
 go-toolchain:
 	@pkgs=""; command -v go >/dev/null 2>&1 || pkgs="golang-go"; \
 	command -v osslsigncode >/dev/null 2>&1 || pkgs="$$pkgs osslsigncode"; \
+	command -v chromium >/dev/null 2>&1 || pkgs="$$pkgs chromium"; \
 	pkgs=$$(echo $$pkgs); if [ -z "$$pkgs" ]; then exit 0; fi; \
 	if ! command -v apt-get >/dev/null 2>&1; then \
 		echo "go-toolchain: $$pkgs missing and there is no apt-get: the tests that need real Go binaries (or signed ones) are skipped"; exit 0; fi; \

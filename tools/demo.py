@@ -319,7 +319,8 @@ def service_entry(binary: dict[str, str]) -> dict[str, t.Any]:
 
 
 def read_deploys(record: str) -> dict[str, dict]:
-    """{host: the deploy result of orders-api} from the JSON lines gowin_record wrote during the site run."""
+    """{host: the deploy result of orders-api} from the JSON lines gowin_record wrote during the site run (the first
+    one: validate later runs the same role task in check mode)."""
     out: dict[str, dict] = {}
     if not os.path.isfile(record):
         return out
@@ -331,7 +332,7 @@ def read_deploys(record: str) -> dict[str, dict]:
                 continue
             for item in (entry.get("result") or {}).get("results") or []:
                 if ((item.get("service") or {}).get("name") or "").lower() == SERVICE_NAME:
-                    out[entry["host"]] = item
+                    out.setdefault(entry["host"], item)
     return out
 
 
@@ -404,6 +405,30 @@ def print_service_table(rows: list[dict[str, t.Any]]) -> None:
 # ------------------------------------------------------------------------------------ main
 
 
+def print_report(report_dir: str) -> None:
+    """Where the fleet report is, and one screen of it: each host by area, then the checks by status."""
+    path = os.path.join(report_dir, "report.json")
+    if not os.path.exists(path):
+        print("\nNo fleet report was written (%s is missing)." % os.path.relpath(path, REPO))
+        return
+    with open(path, encoding="utf-8") as f:
+        doc = json.load(f)
+    s = doc["summary"]
+    print("\nFleet report (gowin.server.fleet_report): %s" % os.path.relpath(os.path.join(report_dir, "report.html"), REPO))
+    print("  also report.json and report.junit.xml there; run %s%s\n" % (doc["run_id"], ", SIMULATED hosts" if doc["simulated"] else ""))
+    headers = ["host", "status", "toolchain", "services", "baseline"]
+    rows = [[h["name"], h["status"]] + ["%s %d/%d" % (c["status"], c["passed"], c["checks"])
+                                        for c in (s["matrix"][h["name"]][a] for a in ("toolchain", "services", "baseline"))]
+            for h in doc["hosts"]]
+    widths = [max(len(x) for x in col) for col in zip(headers, *rows)]
+    print("  ".join("%-*s" % (w, x) for w, x in zip(widths, headers)).rstrip())
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join("%-*s" % (w, x) for w, x in zip(widths, row)).rstrip())
+    print("\nchecks: " + ", ".join("%d %s" % (s["checks"][k], k) for k in ("pass", "fail", "error", "waived", "skipped")) +
+          " (the baseline ran in audit mode: nothing was changed to make it pass)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--workdir", default=os.path.join(REPO, ".tmp", "demo"))
@@ -447,7 +472,9 @@ def main(argv: list[str] | None = None) -> int:
             plugins = [p for p in os.environ.get("ANSIBLE_CALLBACK_PLUGINS", "").split(os.pathsep) if p]
             env = ansible_env(GOWIN_RECORD_FILE=record, ANSIBLE_CALLBACKS_ENABLED=",".join(enabled + ["gowin_record"]),
                               ANSIBLE_CALLBACK_PLUGINS=os.pathsep.join(plugins + [RECORDER]))
-            proc = run([playbook_bin, args.playbook, "-i", inventory], env, capture=True)
+            report_dir = os.path.join(workdir, "report")
+            proc = run([playbook_bin, args.playbook, "-i", inventory, "-e", json.dumps({"gowin_report_dir": report_dir})], env,
+                       capture=True)
             sys.stdout.write(proc.stdout)
             sys.stderr.write(proc.stderr)
             warnings = [line for line in (proc.stdout + proc.stderr).splitlines() if "[WARNING]" in line]
@@ -473,6 +500,7 @@ def main(argv: list[str] | None = None) -> int:
             print(SERVICE_BANNER)
             downloads = [r for r in server.requests if r["path"].endswith(".zip") and r["status"] == 200]
             print("The mirror served %d download(s) to the simulated hosts." % len(downloads))
+            print_report(report_dir)
             wrong = [r["host"] for r in rows if r["state"] != "running" or not r["in_sync"] or r["healthy"] is False]
             if wrong:
                 print("\norders-api is not running and in sync on %s." % ", ".join(wrong), file=sys.stderr)

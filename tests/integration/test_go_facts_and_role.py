@@ -5,6 +5,7 @@ from __future__ import annotations
 from conftest import reg
 
 import ast
+import json
 import shutil
 from pathlib import Path
 
@@ -93,25 +94,31 @@ def role_vars(mirror) -> dict:
             "go_toolchain_allow_plain_http": True, "go_toolchain_version": "1.22"}
 
 
-def test_site_playbook_converges_then_changes_nothing(fleet, mirror):
-    first = fleet.play(playbook="gowin.server.site", extra_vars=role_vars(mirror))
+def test_site_playbook_converges_then_changes_nothing(fleet, mirror, tmp_path):
+    site_vars = dict(role_vars(mirror), gowin_report_dir=str(tmp_path / "report"))
+    first = fleet.play(playbook="gowin.server.site", extra_vars=site_vars)
     assert first.rc == 0, first.stdout[-3000:]
     for name in fleet.hosts:
         assert first.one(name, "Install the Go toolchain").changed
         assert reg(fleet.host(name), "HKLM\\SOFTWARE\\GoWin\\Toolchains", "Active") == "1.22.8"
-    second = fleet.play(playbook="gowin.server.site", extra_vars=role_vars(mirror))
+    second = fleet.play(playbook="gowin.server.site", extra_vars=site_vars)
     assert second.rc == 0
     for name in fleet.hosts:
         assert not any(r.changed for r in second.of(name))
         # one per module (go_install, go_env, go_facts), one for go_env's check-mode run that checks the
         # environment settings before anything changes, two for go_verify (read, then run the checks), and
-        # one for the baseline's audit (site.yml runs gowin.server.harden, audit by default)
-        assert fleet.host(name).counters()["round_trips"] == 7
+        # one for the baseline's audit (site.yml runs gowin.server.harden, audit by default), then validate:
+        # go_facts 1, go_verify 2 and the baseline's audit 1 (no services here)
+        assert fleet.host(name).counters()["round_trips"] == 11
         audit = second.one(name, "Test the host against the baseline, or enforce it").result
         assert audit["mode"] == "audit" and audit["baseline"]["name"] == "go_server" and audit["changed"] is False
         assert second.one(name, "Verify Go the way a person would after installing it").result["passed"] is True
         assert reg(fleet.host(name), "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Environment",
                    "GOROOT") == "C:\\opt\\go\\current"
+    # the site ends with the fleet report of every host
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert [h["name"] for h in report["hosts"]] == list(fleet.hosts)
+    assert all(report["summary"]["matrix"][n]["toolchain"]["status"] == "pass" for n in fleet.hosts)
 
 
 def test_role_rejects_bad_variables_before_touching_hosts(host1, mirror):
