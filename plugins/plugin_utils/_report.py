@@ -95,7 +95,7 @@ def _worst(statuses: t.Iterable[str], empty: str = "skipped") -> str:
 
 
 def _facts(result: t.Any) -> dict | None:
-    if _failed(result) is not None:
+    if not isinstance(result, dict) or _failed(result) is not None:
         return None
     gowin = ((result or {}).get("ansible_facts") or {}).get("gowin")
     if not isinstance(gowin, dict):
@@ -209,14 +209,15 @@ def host_entry(name: str, evidence: t.Any, connection: str | None = None) -> dic
         return entry
     entry["reachable"] = True
     checks: list[dict] = []
+    # a part validate did not run is None (ansible-core 2.16 templates a None in set_fact as ''): only a mapping is a result
     entry["facts"] = _facts(evidence.get("facts"))
-    if evidence.get("toolchain") is not None:
+    if isinstance(evidence.get("toolchain"), dict):
         entry["toolchain"], more = _toolchain(evidence.get("facts"), evidence.get("toolchain"))
         checks += more
     names = evidence.get("service_names") if isinstance(evidence.get("service_names"), list) else []
     entry["services"], more = _services(names, evidence.get("services"))
     checks += more
-    if evidence.get("baseline") is not None:
+    if isinstance(evidence.get("baseline"), dict):
         entry["baseline"], more = _baseline(evidence.get("baseline"))
         checks += more
     entry["checks"] = checks
