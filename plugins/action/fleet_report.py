@@ -20,11 +20,9 @@ import typing as t
 
 import yaml
 from ansible import __version__ as ansible_version
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.gowin.server.plugins.plugin_utils import _report as rp
-from ansible_collections.gowin.server.plugins.plugin_utils._action import spec_from_documentation
+from ansible_collections.gowin.server.plugins.plugin_utils._action import GowinAction, ModuleFailure
 from ansible_collections.gowin.server.plugins.plugin_utils._jsonschema import Validator
 
 _RUN_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -65,41 +63,53 @@ def write_atomic(path: str, text: str) -> None:
         raise
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
+def dest_problem(dest: str, files: t.Iterable[str]) -> str | None:
+    """What keeps the report from being written to the folder dest (checked before anything is written), or None."""
+    if os.path.lexists(dest) and not os.path.isdir(dest):
+        return "%s exists and is not a folder" % dest
+    existing = dest
+    while not os.path.lexists(existing):  # the nearest that exists: dest itself, or the folder it is created in
+        parent = os.path.dirname(existing)
+        if parent == existing:
+            break
+        existing = parent
+    if existing != dest and not os.path.isdir(existing):
+        return "%s cannot be created: %s is not a folder" % (dest, existing)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        if existing == dest:
+            return "%s is not writable by this user" % dest
+        return "%s cannot be created: %s is not writable by this user" % (dest, existing)
+    for path in files:
+        if os.path.isdir(path):
+            return "%s holds a folder named %s, where the report file goes" % (dest, os.path.basename(path))
+    return None
+
+
+class ActionModule(GowinAction):
+    MODULE = "fleet_report"
+    USES_CHANNEL = False
     _requires_connection = False
 
-    def run(self, tmp: t.Any = None, task_vars: dict | None = None) -> dict:
-        self._supports_check_mode = True
-        self._supports_async = False
-        result = super().run(tmp, task_vars)
-        del tmp
-        task_vars = task_vars or {}
+    def execute(self, params: dict, channel: None, task_vars: dict) -> dict:
+        del channel  # a controller-only module: USES_CHANNEL is False
         try:
-            result.update(self._report(task_vars))
-        except (rp.ReportError, OSError) as err:
-            result.update(failed=True, msg=str(err))
-        return result
+            return self._report(self._checked(params), task_vars)
+        except OSError as err:  # the shipped report schema cannot be read: no traceback reaches the user
+            raise ModuleFailure("the report could not be built: %s" % err) from None
 
-    def _params(self) -> dict:
-        from ansible_collections.gowin.server.plugins.modules import fleet_report as doc  # pylint: disable=import-outside-toplevel
-
-        outcome = ArgumentSpecValidator(spec_from_documentation(doc.DOCUMENTATION)).validate(dict(self._task.args))
-        if outcome.error_messages:
-            raise rp.ReportError("; ".join(str(e) for e in outcome.errors.errors))
-        p = outcome.validated_parameters
+    @staticmethod
+    def _checked(p: dict) -> dict:
         if p["run_id"] and not _RUN_ID.fullmatch(p["run_id"]):
-            raise rp.ReportError("run_id must be 1 to 64 letters, digits, '.', '_' or '-', got %r" % p["run_id"][:80])
+            raise ModuleFailure("run_id must be 1 to 64 letters, digits, '.', '_' or '-', got %r" % p["run_id"][:80])
         if not p["title"].strip() or len(p["title"]) > 200 or any(c in p["title"] for c in "\r\n"):
-            raise rp.ReportError("title must be one line of 1 to 200 characters")
+            raise ModuleFailure("title must be one line of 1 to 200 characters")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", p["evidence_var"]):
-            raise rp.ReportError("evidence_var must be a variable name (letters, digits, '_'), got %r" % p["evidence_var"][:80])
+            raise ModuleFailure("evidence_var must be a variable name (letters, digits, '_'), got %r" % p["evidence_var"][:80])
         if not p["formats"]:
-            raise rp.ReportError("formats must name at least one of json, junit, html")
+            raise ModuleFailure("formats must name at least one of json, junit, html")
         return p
 
-    def _report(self, task_vars: dict) -> dict:
-        p = self._params()
+    def _report(self, p: dict, task_vars: dict) -> dict:
         now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
         run_id = p["run_id"] or now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
         hosts = list(p["hosts"] or task_vars.get("ansible_play_hosts_all") or [])
@@ -110,7 +120,7 @@ class ActionModule(ActionBase):
                 continue
             seen.add(name)
             if name not in hostvars:
-                raise rp.ReportError("hosts: %r is not a host of the inventory" % name[:200])
+                raise ModuleFailure("hosts: %r is not a host of the inventory" % name[:200])
             hv = hostvars[name]
             evidence = hv[p["evidence_var"]] if p["evidence_var"] in hv else None
             connection = hv["ansible_connection"] if "ansible_connection" in hv else None
@@ -120,14 +130,21 @@ class ActionModule(ActionBase):
             problems = Validator(json.load(f)).errors(json.loads(json.dumps(doc)))
         if problems:  # pragma: no cover - the builder and the schema are held together by the unit tests
             shown = ["%s: %s" % ("/".join(map(str, path)), msg) for path, msg in problems[:5]]
-            raise rp.ReportError("the report does not match its schema: %s" % "; ".join(shown))
+            raise ModuleFailure("the report does not match its schema: %s" % "; ".join(shown))
         dest = os.path.abspath(os.path.expanduser(p["dest"] or os.path.join("gowin-reports", run_id)))
         files = {fmt: os.path.join(dest, _FILES[fmt]) for fmt in p["formats"]}
-        if not self._task.check_mode:
-            os.makedirs(dest, exist_ok=True)
+        if not self.check_mode:
+            problem = dest_problem(dest, files.values())
+            if problem:
+                raise ModuleFailure("dest: %s; dest is the folder the report files go to (created when missing). "
+                                    "Nothing was written" % problem)
             render = {"json": lambda d: json.dumps(d, indent=2, sort_keys=True) + "\n", "junit": rp.junit, "html": rp.html}
-            for fmt, path in files.items():
-                write_atomic(path, render[fmt](doc))
+            try:
+                os.makedirs(dest, exist_ok=True)
+                for fmt, path in files.items():
+                    write_atomic(path, render[fmt](doc))
+            except OSError as err:
+                raise ModuleFailure("dest: the report could not be written to %s: %s" % (dest, err.strerror or err)) from None
         # changed is false: the report is what the run found, not a state of any host (a second run of a site that
         # changes nothing is reported with changed=0 everywhere, its idempotence check included)
         return {"changed": False, "run_id": run_id, "dest": dest, "files": files,

@@ -44,6 +44,8 @@ options:
   dest:
     description:
       - The folder the report files go to, on the controller. It is created when missing.
+      - A O(dest) that exists and is not a folder, or that the user running Ansible cannot write to (or create), fails
+        the task naming O(dest) before anything is written.
       - Empty (the default) means C(gowin-reports/<run id>) under the current directory.
     type: path
     default: ""

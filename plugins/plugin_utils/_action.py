@@ -102,6 +102,11 @@ class GowinAction(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = True
     MODULE = ""
+    # Whether the module talks to the host through the agent. A module that runs on the controller only
+    # (fleet_report) sets it False: run() validates its arguments and turns its errors into task failures as for
+    # every module, but opens no channel (execute() gets None) and reports no round_trips. Such a module also sets
+    # _requires_connection = False, so that Ansible sets up no connection for it.
+    USES_CHANNEL = True
     MUTUALLY_EXCLUSIVE: list = []
     REQUIRED_IF: list = []
     REQUIRED_TOGETHER: list = []
@@ -214,12 +219,14 @@ class GowinAction(ActionBase):
         channel = None
         try:
             params = self.validate()
-            channel = Channel(self)
+            if self.USES_CHANNEL:
+                channel = Channel(self)
             try:
                 result.update(self.execute(params, channel, task_vars))
             finally:
                 self._give_back_lock(channel)
-            result["round_trips"] = channel.round_trips
+            if channel is not None:
+                result["round_trips"] = channel.round_trips
         except ModuleFailure as err:
             result.update(err.data)
             result.update(failed=True, msg=self._scrub(str(err)))
@@ -257,5 +264,6 @@ class GowinAction(ActionBase):
                 text = text.replace(str(secret), "********")
         return shorten_message(text)
 
-    def execute(self, params: dict, channel: Channel, task_vars: dict) -> dict:  # pragma: no cover - abstract
+    def execute(self, params: dict, channel: Channel | None, task_vars: dict) -> dict:  # pragma: no cover - abstract
+        """The module's work; `channel` is a Channel, or None when USES_CHANNEL is False."""
         raise NotImplementedError

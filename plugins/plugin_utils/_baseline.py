@@ -33,7 +33,13 @@ MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
 # saw: until the host has started again (boot_time moved on by more than BOOT_SLACK_S), an audit reports them
 # reboot_required.
 PENDING_KEY = "HKLM\\SOFTWARE\\GoWin\\Baseline"
+# Readings of LastBootUpTime in one boot differ by up to this much (Windows moves it by a few seconds when it syncs
+# the clock). The one copy in Python (the winsim twin of the agent's wdac family imports same_boot from here); the
+# agent's is $script:WdacBootSlackS in wdac.ps1.
 BOOT_SLACK_S = 30
+# boot_time as the agent writes it (host.facts, the wdac record's Boot): 'yyyy-MM-ddTHH:mm:ssZ' in UTC, exactly what
+# the agent's TryParseExact of that format takes back (two digits each, no leap second).
+BOOT_TEXT = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z")
 
 # The lockout guard's registry values (docs/dsc_baseline guards): what would cut a network logon.
 POLICIES_SYSTEM = "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System"
@@ -965,7 +971,7 @@ def guard_rules(conn: dict, extra: list[str]) -> list[str]:
 
 
 def _boot_seconds(stamp: t.Any) -> int | None:
-    if not isinstance(stamp, str):
+    if not isinstance(stamp, str) or not BOOT_TEXT.fullmatch(stamp):
         return None
     try:
         return int(dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc).timestamp())
@@ -974,7 +980,7 @@ def _boot_seconds(stamp: t.Any) -> int | None:
 
 
 def same_boot(a: t.Any, b: t.Any) -> bool:
-    """Two boot_time readings of one boot (Windows may move LastBootUpTime by a few seconds)."""
+    """Two boot_time texts of one boot (within BOOT_SLACK_S); false when either is missing or not in the agent's form."""
     x, y = _boot_seconds(a), _boot_seconds(b)
     return x is not None and y is not None and abs(x - y) <= BOOT_SLACK_S
 

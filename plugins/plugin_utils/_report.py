@@ -138,9 +138,18 @@ def _health(h: t.Any) -> dict | None:
             "probes": probes[-10:]}
 
 
-def _services(names: list, results: t.Any) -> tuple[list[dict], list[dict]]:
+def _stopped(failure: t.Any) -> str | None:
+    """Where and why validate's service check stopped (its rescue's record), or None: it did not stop."""
+    if not isinstance(failure, dict) or not failure:
+        return None
+    task, msg = _text(failure.get("task"), 300), _text(failure.get("msg"), 1500) or "the task failed"
+    return "the service check stopped%s: %s" % (" at task '%s'" % task if task else "", msg)
+
+
+def _services(names: list, results: t.Any, failure: t.Any = None) -> tuple[list[dict], list[dict]]:
     services, checks = [], []
     results = results if isinstance(results, list) else []
+    stopped = _stopped(failure)
     for i, name in enumerate(names):
         name = _text(name, 256) or "service %d" % i
         r = results[i] if i < len(results) else None
@@ -148,7 +157,7 @@ def _services(names: list, results: t.Any) -> tuple[list[dict], list[dict]]:
             services.append({"name": name, "status": "error", "state": None, "in_sync": None, "changes": [], "healthy": None,
                              "health": None, "release": None, "modelled": False})
             checks.append(_check("service/%s/config" % name, "services", "error", "%s is deployed as configured" % name,
-                                 _missing(r, "win_service_go returned no service")))
+                                 stopped if r is None and stopped else _missing(r, "win_service_go returned no service")))
             continue
         svc = r["service"]
         changes = [_text(c, 300) for c in r.get("changes") or []]
@@ -215,7 +224,7 @@ def host_entry(name: str, evidence: t.Any, connection: str | None = None) -> dic
         entry["toolchain"], more = _toolchain(evidence.get("facts"), evidence.get("toolchain"))
         checks += more
     names = evidence.get("service_names") if isinstance(evidence.get("service_names"), list) else []
-    entry["services"], more = _services(names, evidence.get("services"))
+    entry["services"], more = _services(names, evidence.get("services"), evidence.get("service_failure"))
     checks += more
     if isinstance(evidence.get("baseline"), dict):
         entry["baseline"], more = _baseline(evidence.get("baseline"))

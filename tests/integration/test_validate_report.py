@@ -7,6 +7,8 @@ no evidence. The browser test of the page is tests/integration/test_report_brows
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -185,6 +187,46 @@ def test_a_host_that_left_no_evidence_is_an_error_and_the_others_are_reported(tw
     assert junit.findall("testsuite")[1].find("testcase").find("error") is not None
 
 
+def test_a_service_check_that_stops_is_an_error_saying_where_and_why_and_no_earlier_result_stands_in(two, exe, tmp_path):
+    converge(two, [])
+    svc = service(exe)
+    dest = tmp_path / "report"
+    # one playbook: the deploy registers go_service's results; then validate's service check stops before its loop
+    # (two entries name one service), so those results are not this check's
+    playbook = tmp_path / "deploy-then-validate.yml"
+    playbook.write_text(yaml.safe_dump([
+        {"name": "deploy", "hosts": "win1", "gather_facts": False, "roles": [{"role": "gowin.server.go_service"}],
+         "vars": {"go_service_services": [svc]}},
+        {"name": "validate", "hosts": "win1", "gather_facts": False, "roles": [{"role": "gowin.server.validate"}],
+         "vars": {"validate_services": [svc, dict(svc, name="ORDERS-API")], "validate_baseline": False}},
+        {"name": "report", "hosts": "localhost", "gather_facts": False,
+         "tasks": [{"name": "report", "gowin.server.fleet_report": {"hosts": ["win1"], "dest": str(dest)}}]},
+    ]))
+    run = two.play(playbook=str(playbook))
+    assert run.rc == 0, run.stdout[-3000:]  # rescued: the host goes on to the baseline and the report
+    assert run.one("win1", "Deploy the Go service").changed  # the deploy's results were registered
+    assert [r.status for r in run.of("win1", "Keep where and why the service check stopped")] == ["ok"]
+    win1 = report(dest)["hosts"][0]
+    assert [s["name"] for s in win1["services"]] == ["orders-api", "ORDERS-API"]
+    assert [s["status"] for s in win1["services"]] == ["error", "error"]
+    why = ("the service check stopped at task 'Check that every service entry names the service and one binary': "
+           "every entry of go_service_services needs a name, and no two entries may name the same service")
+    checks = by_id(win1)
+    assert checks["service/orders-api/config"]["detail"] == why and checks["service/ORDERS-API/config"]["detail"] == why
+    assert "service/orders-api/health" not in checks  # no health from the deploy's results
+    assert win1["status"] == "error" and checks["toolchain/go version"]["status"] == "pass"
+    assert SECRET not in (dest / "report.json").read_text()
+    # the loop itself fails (one entry's src is missing): its results are this check's, each service its own message
+    missing = str(tmp_path / "no-such.exe")
+    run = validate(two, dest, go_service_services=[svc, dict(svc, name="billing", src=missing)], validate_baseline=False,
+                   gowin_hosts="win1")
+    assert run.rc == 0, run.stdout[-3000:]
+    checks = by_id(report(dest)["hosts"][0])
+    assert checks["service/orders-api/config"]["status"] == "pass" and checks["service/orders-api/health"]["status"] == "pass"
+    assert checks["service/billing/config"]["status"] == "error" and missing in checks["service/billing/config"]["detail"]
+    assert "the service check stopped" not in checks["service/billing/config"]["detail"]
+
+
 @pytest.mark.parametrize("args, words", [
     ({"run_id": "../x"}, ["run_id", "letters, digits"]),
     ({"title": ""}, ["title", "1 to 200"]),
@@ -192,7 +234,10 @@ def test_a_host_that_left_no_evidence_is_an_error_and_the_others_are_reported(tw
     ({"formats": []}, ["formats", "at least one"]),
     ({"evidence_var": "a-b"}, ["evidence_var", "variable name"]),
     ({"hosts": ["nosuch"]}, ["hosts", "nosuch", "not a host"]),
-    ({"colour": "red"}, ["colour"]),
+    # what every gowin.server module refuses (GowinAction.validate), in its words
+    ({"colour": "red"}, ["Unsupported parameters for gowin.server.fleet_report: colour"]),
+    ({"title": "Fleet\x00report"}, ["title: ", "NUL character"]),
+    ({"run_id": "x" * 33000}, ["run_id: ", "33000 characters long"]),
 ])
 def test_bad_options_are_refused_naming_them_and_nothing_is_written(two, tmp_path, args, words):
     dest = tmp_path / "report"
@@ -205,3 +250,76 @@ def test_bad_options_are_refused_naming_them_and_nothing_is_written(two, tmp_pat
     for w in words:
         assert w in res.result["msg"], res.result["msg"]
     assert not dest.exists()
+
+
+def report_to(fleet: Fleet, tmp_path: Path, dest: Path):
+    """fleet_report alone on localhost, on both hosts (neither validated: each is an error), to dest."""
+    task = {"name": "report", "gowin.server.fleet_report": {"hosts": ["win1", "win2"], "dest": str(dest)}}
+    playbook = tmp_path / "report.yml"
+    playbook.write_text(yaml.safe_dump([{"name": "report", "hosts": "localhost", "gather_facts": False, "tasks": [task]}]))
+    return fleet.play(playbook=str(playbook)).one("localhost", "report")
+
+
+def test_a_dest_that_is_a_file_is_refused_naming_dest_and_nothing_is_written(two, tmp_path):
+    dest = tmp_path / "report"
+    dest.write_text("not a folder\n")
+    res = report_to(two, tmp_path, dest)
+    assert res.failed and "Traceback" not in res.result["msg"]
+    assert res.result["msg"].startswith("dest: %s exists and is not a folder;" % dest), res.result["msg"]
+    assert dest.read_text() == "not a folder\n"
+    # a folder to create inside that file
+    res = report_to(two, tmp_path, dest / "latest")
+    assert res.failed and res.result["msg"].startswith("dest: %s cannot be created: %s is not a folder;" % (dest / "latest", dest))
+    assert dest.read_text() == "not a folder\n" and sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")) == []
+
+
+def modes_hold() -> bool:
+    """Whether a folder's mode binds this process: not for root (unless it runs without CAP_DAC_OVERRIDE)."""
+    if os.geteuid() != 0:
+        return True
+    probe = tempfile.mkdtemp()
+    os.chmod(probe, 0o500)
+    try:
+        return not os.access(probe, os.W_OK)
+    finally:
+        os.chmod(probe, 0o700)
+        os.rmdir(probe)
+
+
+@pytest.mark.skipif(not modes_hold(), reason="root writes to a folder of mode 0o500 all the same")
+def test_a_dest_that_is_not_writable_is_refused_naming_dest_and_nothing_is_written(two, tmp_path):
+    dest = tmp_path / "report"
+    dest.mkdir()
+    dest.chmod(0o500)
+    try:
+        res = report_to(two, tmp_path, dest)
+        assert res.failed and res.result["msg"].startswith("dest: %s is not writable by this user;" % dest), res.result["msg"]
+        res = report_to(two, tmp_path, dest / "latest")
+        assert res.failed and res.result["msg"].startswith("dest: %s cannot be created: %s is not writable" % (dest / "latest", dest))
+        assert list(dest.iterdir()) == []
+    finally:
+        dest.chmod(0o700)
+
+
+def test_a_host_lost_in_the_middle_of_validate_is_unreachable_and_an_error_in_the_report(two, tmp_path):
+    converge(two, [])
+    # win2 answers go_facts, then its connection fails in go_verify's round trip: the host is unreachable
+    two.host("win2").add_fault({"fault": "drop_connection", "after_ops": 0, "skip_round_trips": 1})
+    dest = tmp_path / "report"
+    run = validate(two, dest)
+    assert run.rc == 4, run.stdout[-3000:]  # ansible-playbook's code for an unreachable host; the report play ran
+    assert run.one("win2", "Read the host and its Go toolchains").status == "ok"
+    assert run.one("win2", "Check the active Go toolchain").status == "unreachable"
+    assert run.of("win2", "Test the hardening baseline in audit mode (changes nothing)") == []
+    made = run.one("localhost", "Build report.json, report.junit.xml and report.html from the hosts' evidence")
+    assert not made.failed and "round_trips" not in made.result  # fleet_report reaches no host
+    doc = report(dest)
+    win1, win2 = doc["hosts"]
+    assert win1["reachable"] is True and win1["status"] == "fail" and win1["toolchain"]["passed"] is True
+    assert (win2["status"], win2["reachable"], win2["modelled"]) == ("error", False, True)
+    assert [c["id"] for c in win2["checks"]] == ["host/evidence"] and win2["checks"][0]["status"] == "error"
+    assert doc["summary"]["hosts_by_status"] == {"pass": 0, "fail": 1, "error": 1}
+    assert {area: cell["status"] for area, cell in doc["summary"]["matrix"]["win2"].items()} == \
+        {"toolchain": "error", "services": "error", "baseline": "error"}
+    junit = ET.parse(str(dest / "report.junit.xml")).getroot()
+    assert junit.findall("testsuite")[1].get("name") == "win2" and junit.findall("testsuite")[1].find("testcase").find("error") is not None

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import reg
 # exe is a fixture: imported to be used by name
-from test_win_service_go import NAME, ROOT, SVC_KEY, exe, failed, ok, sha, svc  # noqa: F401  pylint: disable=unused-import
+from test_win_service_go import NAME, ROOT, SECRET, SVC_KEY, exe, failed, ok, sha, svc  # noqa: F401  pylint: disable=unused-import
 
 HEALTHZ = {"http": {"url": "http://127.0.0.1:47931/healthz"}}
 
@@ -350,6 +350,35 @@ def test_probe_health_reports_the_health_of_a_running_service_without_changing_i
     # without health there is nothing to probe, and probe_health false (the default) probes nothing
     r = ok(svc(host1, check=True, src=exe("svcnative-healthy-amd64"), probe_health=True))
     assert "healthy" not in r and "health" not in r
+
+
+def test_probe_health_with_diff_shows_the_service_as_it_is_and_hides_secrets(host1, exe):
+    h = host1.host("win1")
+    args = {"src": exe("svcnative-healthy-amd64"), "health": HEALTHZ, "environment": {"LEVEL": "info"},
+            "secret_environment": {"TOKEN": SECRET}}
+    ok(svc(host1, **args))
+    before = h.snapshot()
+    for check in (False, True):
+        h.reset_counters()
+        run = svc(host1, check=check, diff=True, probe_health=True, **args)
+        r = ok(run)
+        assert r["changed"] is False and r["healthy"] is True and r["health"]["probes"][0]["status"] == 200
+        # nothing would change: the diff is the service as it is, before and after alike, and Ansible shows none
+        assert r["diff"]["before"] == r["diff"]["after"] and "image_path: " in r["diff"]["before"]
+        assert "LEVEL=info" in r["diff"]["before"] and "TOKEN=********" in r["diff"]["before"]
+        assert "--- before" not in run.stdout and SECRET not in run.stdout + run.stderr
+        assert h.counters()["round_trips"] == 2 and h.counters()["ops"].get("health.probe") == 1
+        assert h.snapshot() == before
+    # not running: the diff is the plan's (the configuration stays), the health says why; nothing is probed or started
+    h.crash_service(NAME)
+    before = h.snapshot()
+    h.reset_counters()
+    run = svc(host1, check=True, diff=True, probe_health=True, **args)
+    r = ok(run)
+    assert r["changed"] is True and "start service %s" % NAME in r["changes"]
+    assert r["healthy"] is False and r["health"]["reason"] == "the service %s is not running" % NAME
+    assert r["diff"]["before"] == r["diff"]["after"] and SECRET not in run.stdout + run.stderr
+    assert h.counters()["round_trips"] == 1 and "health.probe" not in h.counters()["ops"] and h.snapshot() == before
 
 
 def test_probe_health_takes_only_booleans(host1, exe):

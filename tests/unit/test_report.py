@@ -110,6 +110,29 @@ def test_failed_skipped_or_missing_results_are_errors_told_by_what_is_missing():
     assert checks(doc)["service/b/config"]["detail"] == "no result was registered"
 
 
+def test_a_service_check_that_stopped_tells_where_and_why_for_each_service_left_without_a_result():
+    stop = {"task": "Check that every service entry names the service and one binary", "msg": "no two entries may name one service",
+            "in_loop": False}
+    doc = build(("h", evidence(service_names=["a", "A"], services=[], service_failure=stop)))
+    c = checks(doc)
+    why = "the service check stopped at task 'Check that every service entry names the service and one binary': no two entries may name one service"
+    assert c["service/a/config"]["detail"] == why and c["service/A/config"]["detail"] == why
+    assert [s["status"] for s in doc["hosts"][0]["services"]] == ["error", "error"] and doc["hosts"][0]["status"] == "error"
+    # the loop failed: a service it checked keeps its result, a failed one its own message, one without a result the stop
+    failed = {"failed": True, "msg": "src: no such file"}
+    doc = build(("h", evidence(service_names=["a", "b", "c"], services=[svc(), failed],
+                               service_failure={"task": "Deploy the Go service", "msg": "One or more items failed", "in_loop": True})))
+    c = checks(doc)
+    assert c["service/a/config"]["status"] == "pass" and c["service/b/config"]["detail"] == "src: no such file"
+    assert c["service/c/config"]["detail"] == "the service check stopped at task 'Deploy the Go service': One or more items failed"
+    # no stop recorded ({} from validate, or evidence from before the field): as before
+    for ev in (evidence(service_names=["a", "b"], services=[svc()], service_failure={}), evidence(service_names=["a", "b"], services=[svc()])):
+        assert checks(build(("h", ev)))["service/b/config"]["detail"] == "no result was registered"
+    doc = build(("h", evidence(service_names=["a"], services=[], service_failure={"task": "", "msg": "x" * 5000, "in_loop": False})))
+    detail = checks(doc)["service/a/config"]["detail"]
+    assert detail.startswith("the service check stopped: xxx") and len(detail) <= 2000
+
+
 def test_a_host_without_evidence_is_an_error_and_areas_left_out_are_not_checked():
     doc = build(("gone", None, "psrp"), ("other", {"schema": "something/else"}, None),
                 ("bare", evidence(facts=None, toolchain=None, baseline=None, service_names=[], services=[]), "psrp"))

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.gowin.server.plugins.plugin_utils import _winsim
-from ansible_collections.gowin.server.plugins.plugin_utils._winsim import WinSimHost
+from ansible_collections.gowin.server.plugins.plugin_utils import _baseline, _winsim
+from ansible_collections.gowin.server.plugins.plugin_utils._winsim import WinSimHost, wdac
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.wdac import ACTIVE_DIR, SINGLE_FILE, WDAC_KEY, policy_id_for
 
 AUDIT = {"record": "GoWinAudit", "example": "DefaultWindows_Audit", "mode": "audit", "name": "GoWin audit"}
@@ -105,6 +105,17 @@ def test_pending_follows_the_boot_recorded_within_the_slack_windows_allows(tmp_p
     ok(other, "wdac.set", **AUDIT)  # CiTool loads it at once: nothing waits, no Boot
     assert other.registry.value(key, "Boot") is None
     assert ok(other, "wdac.get")["records"]["GoWinAudit"]["pending"] is False
+
+
+def test_the_twin_and_the_controller_tell_one_boot_by_one_rule() -> None:
+    assert wdac.same_boot is _baseline.same_boot  # one copy: the twin's pending and dsc_baseline's restarts agree
+    boot = "2026-03-04T05:06:07Z"
+    assert _baseline.same_boot(boot, "2026-03-04T05:06:37Z") and _baseline.same_boot("2026-03-04T05:06:37Z", boot)
+    assert not _baseline.same_boot(boot, "2026-03-04T05:06:38Z")  # more than BOOT_SLACK_S: another boot
+    # only the agent's form (its TryParseExact of 'yyyy-MM-ddTHH:mm:ssZ'): no short fields, offsets, leap seconds or
+    # days a month does not have
+    for other in ("2026-3-4T5:6:7Z", "2026-03-04T05:06:07+00:00", "2026-03-04T05:06:60Z", "2026-02-30T05:06:07Z", "", None, 5):
+        assert not _baseline.same_boot(other, other), other
 
 
 def test_the_strictest_policy_is_enforced_and_a_change_of_mode_redeploys_under_the_same_id(tmp_path: Path) -> None:

@@ -400,6 +400,27 @@ function Get-HostArch {
     return $arch
 }
 
+$script:BootTimeFormat = 'yyyy-MM-ddTHH:mm:ssZ'
+
+function Get-BootTime {
+    # Win32_OperatingSystem.LastBootUpTime in UTC to the second ($script:BootTimeFormat), or $null when it cannot be
+    # read: a DateTime of kind Local from CIM, DMTF text from the WMI fallback. $Os: the instance the caller read
+    # already (host.facts); without it, it is read here. Windows can move it by a few seconds when the clock is
+    # synchronised, so readers allow for that (wdac.ps1, the controller's same_boot).
+    param($Os)
+    try {
+        if ($null -eq $Os) {
+            try { $Os = Get-CimInstance -ClassName 'Win32_OperatingSystem' -Property 'LastBootUpTime' -ErrorAction Stop -Verbose:$false }
+            catch { $Os = Get-WmiObject -Class 'Win32_OperatingSystem' -ErrorAction Stop }
+            if ($null -eq $Os) { return $null }
+        }
+        $boot = $Os.LastBootUpTime
+        if ($null -eq $boot) { return $null }
+        if ($boot -is [string]) { $boot = [System.Management.ManagementDateTimeConverter]::ToDateTime($boot) }
+        return $boot.ToUniversalTime().ToString($script:BootTimeFormat, [System.Globalization.CultureInfo]::InvariantCulture)
+    } catch { return $null }
+}
+
 function Test-IsRootPath {
     param([string]$Path)
     if ($Path -match '^[A-Za-z]:\\?$') { return $true }

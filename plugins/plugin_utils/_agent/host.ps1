@@ -63,16 +63,9 @@ function Invoke-OpHostFacts {
         foreach ($r in @($renames)) { if (-not [string]::IsNullOrEmpty([string]$r)) { $pending = $true } }
     }
 
-    # LastBootUpTime: a DateTime from CIM, DMTF text from the WMI fallback; reported in UTC to the second
-    # (Windows can move it by a few seconds when the clock is synchronised, so readers allow for that).
+    # LastBootUpTime of the instance read above (none read: no boot time), in UTC to the second (core.ps1).
     $bootTime = $null
-    if ($null -ne $os -and $null -ne $os.LastBootUpTime) {
-        try {
-            $boot = $os.LastBootUpTime
-            if ($boot -is [string]) { $boot = [System.Management.ManagementDateTimeConverter]::ToDateTime($boot) }
-            $bootTime = $boot.ToUniversalTime().ToString('yyyy-MM-ddTHH:mm:ssZ', [System.Globalization.CultureInfo]::InvariantCulture)
-        } catch { $bootTime = $null }
-    }
+    if ($null -ne $os) { $bootTime = Get-BootTime $os }
 
     $computer = $env:COMPUTERNAME
     if ([string]::IsNullOrEmpty($computer)) { $computer = [System.Environment]::MachineName }

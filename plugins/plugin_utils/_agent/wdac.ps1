@@ -61,7 +61,6 @@ $script:WdacNamePattern = '^[A-Za-z0-9 ._-]{1,64}\z'
 $script:WdacGuidPattern = '^\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}\z'
 $script:WdacValues = [ordered]@{ policy_id = 'PolicyId'; mode = 'Mode'; example = 'Example'; name = 'Name'; sha256 = 'Sha256'; file = 'File'; boot = 'Boot' }
 $script:WdacBootSlackS = 30
-$script:WdacBootFormat = 'yyyy-MM-ddTHH:mm:ssZ'
 $script:WdacStatus = @{ 0 = 'off'; 1 = 'audit'; 2 = 'enforced' }
 $script:SiPolicyNamespace = 'urn:schemas-microsoft-com:sipolicy'
 
@@ -98,24 +97,6 @@ function Assert-WdacNativeProcess {
     }
 }
 
-function Get-WdacBootTime {
-    # LastBootUpTime in UTC to the second ('yyyy-MM-ddTHH:mm:ssZ'), or $null when it cannot be read: a DateTime of kind
-    # Local from CIM, DMTF text from the WMI fallback (as host.facts reads it).
-    $os = $null
-    try {
-        $os = Get-CimInstance -ClassName 'Win32_OperatingSystem' -Property 'LastBootUpTime' -ErrorAction Stop -Verbose:$false
-    } catch {
-        try { $os = Get-WmiObject -Class 'Win32_OperatingSystem' -ErrorAction Stop } catch { $os = $null }
-    }
-    if ($null -eq $os) { return $null }
-    try {
-        $boot = $os.LastBootUpTime
-        if ($null -eq $boot) { return $null }
-        if ($boot -is [string]) { $boot = [System.Management.ManagementDateTimeConverter]::ToDateTime($boot) }
-        return $boot.ToUniversalTime().ToString($script:WdacBootFormat, [System.Globalization.CultureInfo]::InvariantCulture)
-    } catch { return $null }
-}
-
 function Test-WdacSameBoot {
     # True when two boot time texts name one boot (within the slack); false when either is missing or not a time.
     param([string]$A, [string]$B)
@@ -123,8 +104,8 @@ function Test-WdacSameBoot {
     $x = [datetime]::MinValue
     $y = [datetime]::MinValue
     $culture = [System.Globalization.CultureInfo]::InvariantCulture
-    if (-not [datetime]::TryParseExact($A, $script:WdacBootFormat, $culture, $styles, [ref]$x)) { return $false }
-    if (-not [datetime]::TryParseExact($B, $script:WdacBootFormat, $culture, $styles, [ref]$y)) { return $false }
+    if (-not [datetime]::TryParseExact($A, $script:BootTimeFormat, $culture, $styles, [ref]$x)) { return $false }
+    if (-not [datetime]::TryParseExact($B, $script:BootTimeFormat, $culture, $styles, [ref]$y)) { return $false }
     return ([math]::Abs(($x - $y).TotalSeconds) -le $script:WdacBootSlackS)
 }
 
@@ -253,7 +234,7 @@ function Invoke-OpWdacGet {
     $format = Get-WdacFormat
     $activation = Get-WdacActivation $format $paths
     $status = Get-WdacEnforcement
-    $bootTime = Get-WdacBootTime
+    $bootTime = Get-BootTime
     $records = [ordered]@{}
     $stored = Get-WdacRecords
     foreach ($n in @($stored.PSBase.Keys)) {
@@ -363,7 +344,7 @@ function Invoke-OpWdacSet {
     }
     $format = Get-WdacFormat
     $activation = Get-WdacActivation $format $paths
-    $bootTime = Get-WdacBootTime
+    $bootTime = Get-BootTime
     if ($activation -eq 'restart' -and $null -eq $bootTime) {
         # Without the boot a deployment for the restart could not be told pending afterwards.
         Stop-Op 'unsupported' 'the boot time of this host (Win32_OperatingSystem.LastBootUpTime) cannot be read: a policy that loads at the next restart cannot be tracked'
@@ -408,8 +389,11 @@ function Invoke-OpWdacSet {
             $staged = [System.IO.Path]::Combine($dir, $policyId + '.cip')
             [System.IO.File]::Copy($bin, $staged, $true)
             Invoke-WdacCiTool $staged
-            # CiTool copies the file as it is: what is under Active must be this policy, not one left from before.
-            if (-not [System.IO.File]::Exists($target) -or (Get-FileSha256 $target) -ne (Get-FileSha256 $staged)) {
+            # CiTool copies the file as it is: what is under Active must be this policy, not one left from before
+            # (its hash, read once, is also the record's).
+            $sha = $null
+            if ([System.IO.File]::Exists($target)) { $sha = Get-FileSha256 $target }
+            if ($null -eq $sha -or $sha -ne (Get-FileSha256 $staged)) {
                 Stop-Op 'exec_failed' ('CiTool --update-policy reported success but the policy at ' + $target + ' is not the one given to it')
             }
         } else {
@@ -417,8 +401,8 @@ function Invoke-OpWdacSet {
             if ([System.IO.File]::Exists($target)) { [System.IO.File]::SetAttributes($target, [System.IO.FileAttributes]::Normal) }
             [System.IO.File]::Copy($bin, $target, $true)
             [System.IO.File]::SetAttributes($target, [System.IO.FileAttributes]::Normal)
+            $sha = Get-FileSha256 $target
         }
-        $sha = Get-FileSha256 $target
     } finally {
         try { [System.IO.Directory]::Delete($dir, $true) } catch { $null = $_ }
     }

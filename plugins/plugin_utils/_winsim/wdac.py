@@ -24,14 +24,13 @@ helpers alter or delete a policy file and place a foreign SIPolicy.p7b. Vectors:
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import json
 import re
-import time
-import typing as t
 import uuid
 
+# same_boot (BOOT_SLACK_S, the agent's boot_time form) has one copy, the controller's: the twin compares as it does
+from ansible_collections.gowin.server.plugins.plugin_utils._baseline import same_boot
 from ansible_collections.gowin.server.plugins.plugin_utils._winsim.host import Args, JsonDict, OpFailure, Profile, WinPath, _op, parse_path
 
 WDAC_KEY = "HKLM\\SOFTWARE\\GoWin\\Baseline\\Wdac"
@@ -48,8 +47,6 @@ GUID = re.compile(r"\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4
 # Record values (REG_SZ) -> the field of wdac.get's record.
 VALUES = {"policy_id": "PolicyId", "mode": "Mode", "example": "Example", "name": "Name", "sha256": "Sha256", "file": "File",
           "boot": "Boot"}
-BOOT_TEXT = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z")
-BOOT_SLACK_S = 30  # LastBootUpTime readings of one boot (Windows moves it by a few seconds when it syncs the clock)
 _STRICTNESS = {"off": 0, "audit": 1, "enforced": 2}
 _POLICY_IDS = uuid.UUID("6f1d3c55-8a0e-4c5e-9f57-2d0c8e1b7a41")  # the namespace of the twin's policy ids
 
@@ -85,17 +82,6 @@ def is_policy_file(path: str | None) -> bool:
     if not path.lower().startswith(prefix) or not path.lower().endswith(".cip"):
         return False
     return GUID.fullmatch(path[len(prefix):-4]) is not None
-
-
-def same_boot(a: str | None, b: str | None) -> bool:
-    """Two boot_time texts of one boot (within BOOT_SLACK_S); false when either is missing or not a time."""
-    if not all(isinstance(v, str) and BOOT_TEXT.fullmatch(v) for v in (a, b)):
-        return False  # the agent's TryParseExact takes exactly this form (two digits each, no leap second)
-    try:
-        x, y = (calendar.timegm(time.strptime(t.cast(str, v), "%Y-%m-%dT%H:%M:%SZ")) for v in (a, b))
-    except ValueError:
-        return False
-    return abs(x - y) <= BOOT_SLACK_S
 
 
 def _check(a: Args, arg: str, pattern: re.Pattern[str], expected: str) -> str:
