@@ -43,11 +43,11 @@ RUN_ENV := PATH="$(VBIN):$$PATH" \
 	PYTHONPATH="$(CURDIR)/$(COLLECTIONS_ROOT)$${PYTHONPATH:+:$$PYTHONPATH}"
 
 .PHONY: test venv collection go-toolchain unit contract integration compat sanity lint docs-check molecule \
-	changelog-lint demo bench clean lock
+	changelog-lint demo bench clean lock ee ee-collection
 
 # The stages of `make test`, in order; each one's wall time is printed at the end (and kept in
 # .tmp/stage-times) so a slow stage shows.
-TEST_STAGES := unit contract integration compat molecule sanity lint docs-check changelog-lint
+TEST_STAGES := unit contract integration compat molecule ee sanity lint docs-check changelog-lint
 
 test: venv collection
 	@mkdir -p .tmp; : > .tmp/stage-times; rc=0; \
@@ -144,6 +144,23 @@ molecule: venv collection
 	$(RUN_ENV) MOLECULE_EPHEMERAL_DIRECTORY="$(CURDIR)/.tmp/molecule/windows" \
 		$(VBIN)/molecule syntax -s windows
 
+# The execution environment (execution-environment.yml, ansible-builder 3): ee-collection builds the collection from
+# this checkout where the definition expects it; ee writes the build context (.tmp/ee/context: Containerfile and
+# _build/) with `ansible-builder create`, which needs no container engine, and tests/ee checks it: the collection
+# archive in it, the install refs, and the dependencies ansible-builder's own introspect script finds in the installed
+# collection. Build the image with `podman build -t gowin-server-ee .tmp/ee/context` where there is an engine.
+EE_DIR := .tmp/ee
+ee-collection: venv
+	rm -rf $(EE_DIR)/build $(EE_DIR)/collections
+	mkdir -p $(EE_DIR)/collections
+	$(VBIN)/ansible-galaxy collection build --output-path $(EE_DIR)/build .
+	cp $(EE_DIR)/build/gowin-server-*.tar.gz $(EE_DIR)/collections/gowin-server.tar.gz
+
+ee: venv collection ee-collection
+	rm -rf $(EE_DIR)/context
+	$(VBIN)/ansible-builder create -f execution-environment.yml -c $(EE_DIR)/context --output-filename Containerfile
+	$(call pytest_in,tests/ee)
+
 sanity: venv
 	$(VBIN)/python tools/ansible_test_prep.py --copy-to $(SANITY_TREE)
 	cd $(SANITY_TREE) && env -u ANSIBLE_COLLECTIONS_PATH -u ANSIBLE_CONFIG PATH="$(VBIN):$$PATH" \
@@ -186,7 +203,7 @@ docs-check: venv collection
 # check and diff mode), so the range is covered at both ends.
 COMPAT_CORES ?= 2.16.19 2.17.14 2.18.19
 COMPAT_OLDEST := $(firstword $(COMPAT_CORES))
-COMPAT_PINS := pytest==9.2.0 pytest-xdist==3.8.0 PyYAML==6.0.3 jsonschema==4.26.0 jsonschema-specifications==2025.9.1 referencing==0.37.0 rpds-py==2026.9.1 attrs==26.1.0
+COMPAT_PINS := pytest==9.2.0 pytest-xdist==3.8.0 PyYAML==6.0.3 jsonschema==4.26.0 jsonschema-specifications==2025.9.1 referencing==0.37.0 rpds-py==2026.9.1 attrs==26.1.0 ansible-runner==2.4.3 pexpect==4.9.0 ptyprocess==0.7.0 python-daemon==3.1.2 lockfile==0.12.2
 
 compat: collection
 	@for core in $(COMPAT_CORES); do \

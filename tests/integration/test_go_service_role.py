@@ -71,6 +71,29 @@ def test_the_argument_spec_refuses_a_bad_entry_before_anything_changes(host1, ex
     assert h.snapshot() == before
 
 
+def test_go_service_only_and_override_refuse_bad_values_before_anything_changes(host1, exe):
+    h = host1.host("win1")
+    services = [{"name": "orders-api", "src": exe("svcnative-amd64")}, {"name": "billing", "src": exe("svcnative-amd64", "billing.exe")}]
+    before = h.snapshot()
+    for extra, words in (
+            ({"go_service_only": {"orders-api": True}}, ["go_service_only", "list"]),
+            ({"go_service_only": ["payments"]}, ["go_service_only", "known: orders-api, billing"]),
+            ({"go_service_only": ["orders-api"], "go_service_override": {"args": ["-x"]}},
+             ["go_service_override", "src, url, path, release, checksum"]),
+            ({"go_service_override": {"url": "https://example.com/o.exe"}}, ["needs go_service_only"]),
+    ):
+        run = _deploy(host1, services, **extra)
+        assert run.rc != 0 and all(w in run.stdout for w in words), (extra, run.stdout[-2000:])
+    assert h.snapshot() == before
+    # a good selection: only that entry, with the release the override names (its own checksum dropped)
+    other = exe("svcnative-stripped-amd64")
+    run = _deploy(host1, [dict(services[0], checksum="sha256:" + sha(services[0]["src"])), services[1]],
+                  go_service_only=["Orders-API"], go_service_override={"src": other, "checksum": "sha256:" + sha(other)})
+    assert run.rc == 0, run.stdout[-3000:]
+    assert [r["release"]["sha256"] for r in _task(run, "win1").result["results"]] == [sha(other)]
+    assert reg(h, KEY + "billing", "ImagePath") is None
+
+
 def test_a_release_that_rolls_back_on_the_canary_never_reaches_the_other_hosts(fleet, exe):
     good, bad = exe("svcnative-healthy-amd64"), exe("svcnative-unhealthy-amd64")
     run = _deploy(fleet, [{"name": "orders-api", "src": good, "health": HEALTHZ}])
