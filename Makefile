@@ -128,6 +128,13 @@ go-toolchain:
 		{ $$sudo apt-get update -q >/dev/null 2>&1 && $$sudo apt-get install -y -q $$pkgs >/dev/null 2>&1; } || \
 		echo "go-toolchain: apt-get install $$pkgs failed: the tests that need them are skipped"
 
+# make contract HOST=win1.example.com: the vectors against a real Windows Server too (over WinRM through powershell.exe
+# and in a PSRP runspace), as well as against winsim. GOWIN_TEST_USER and GOWIN_TEST_PASSWORD (a local administrator)
+# come from the environment; see tests/contract/test_contract.py for the optional GOWIN_TEST_* settings.
+HOST ?=
+ifneq ($(HOST),)
+contract: export GOWIN_TEST_HOST := $(HOST)
+endif
 contract: venv collection go-toolchain
 	$(call pytest_in,tests/contract)
 
