@@ -54,14 +54,17 @@ def test_descendants_walks_the_whole_tree_and_nothing_else():
 
 
 def test_tree_cpu_counts_a_busy_child_in_its_parents_tree():
-    busy = "import sys, time\nend = time.process_time() + 0.15\nwhile time.process_time() < end: pass\nsys.stdin.read()"
+    # /proc counts CPU in clock ticks (utime and stime each rounded down), process_time in nanoseconds: 0.3 s spent
+    # reads as at least 0.3 s less two ticks
+    busy = "import sys, time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\nsys.stdin.read()"
+    least = 0.3 - 2.0 / os.sysconf("SC_CLK_TCK")
     child = subprocess.Popen([sys.executable, "-c", busy], stdin=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 20
-        while bench.tree_cpu(child.pid) < 0.15 and time.monotonic() < deadline:
+        while bench.tree_cpu(child.pid) < least and time.monotonic() < deadline:
             time.sleep(0.05)
         spent = bench.tree_cpu(child.pid)
-        assert spent >= 0.15
+        assert spent >= least
         assert bench.tree_cpu(os.getpid()) >= spent  # the live child is counted in this process's tree
     finally:
         child.communicate("")
