@@ -34,10 +34,6 @@ _FACTS = ("computer_name", "os_caption", "os_build", "os_version", "edition", "i
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-class ReportError(Exception):
-    """Evidence the report cannot be built from (the message names the host and what is wrong)."""
-
-
 def _text(value: t.Any, limit: int = 2000) -> str | None:
     """A value as one bounded text without control characters (None stays None)."""
     if value is None:
